@@ -1,0 +1,56 @@
+# Two commands for a fresh machine: `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+MLFLOW_VENV := .venv-mlflow
+MLFLOW_VERSION := 3.17.2
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench install mlflow-venv browser-deps lint clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# MLflow lives in its own venv: the compatibility tests and the benchmarks
+# compare against it, and it is never a dependency of the package.
+$(MLFLOW_VENV)/.installed: pyproject.toml
+	test -x $(MLFLOW_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install -q -U pip
+	$(MLFLOW_VENV)/bin/python -m pip install -q "mlflow==$(MLFLOW_VERSION)" scikit-learn -e .
+	touch $@
+
+mlflow-venv: $(MLFLOW_VENV)/.installed
+
+# Debian's Chromium for the browser tests (Playwright cannot download one here).
+browser-deps:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+demo: install
+	$(VENV)/bin/jupyter execute example_notebooks/quickstart.ipynb --output=quickstart.out.ipynb
+	@echo
+	@echo "== What the quickstart recorded =="
+	$(VENV)/bin/jupyter-lifecycle info
+	@echo
+	$(VENV)/bin/jupyter-lifecycle experiments
+	@echo
+	@echo "== Best runs by cross-validated accuracy =="
+	$(VENV)/bin/jupyter-lifecycle runs -e quickstart-iris -o "metrics.cv_accuracy DESC" -n 3 \
+		--columns run_id,tags.mlflow.runName,params.model,metrics.cv_accuracy
+
+test: install mlflow-venv browser-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install mlflow-venv
+	$(PY) benchmarks/bench_tracking.py
+
+lint: install
+	$(VENV)/bin/ruff check jupyter_lifecycle tests benchmarks
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) $(MLFLOW_VENV) .pytest_cache

@@ -1,0 +1,114 @@
+"""Frozen dataclasses the store returns, shaped like MLflow's entities.
+
+``run.info.run_id``, ``run.data.metrics["loss"]`` and friends read exactly as
+they do in MLflow, so code written against MLflow keeps working.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+
+class ViewType(IntEnum):
+    """Which runs or experiments a search returns, by lifecycle stage (MLflow's values)."""
+
+    ACTIVE_ONLY = 1
+    DELETED_ONLY = 2
+    ALL = 3
+
+
+RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named group of runs."""
+
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: str
+    creation_time: int
+    last_update_time: int
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run's attributes: identity, status and times (epoch milliseconds, UTC)."""
+
+    run_id: str
+    experiment_id: str
+    run_name: str | None
+    status: str
+    start_time: int
+    end_time: int | None
+    user_id: str | None
+    artifact_uri: str
+    lifecycle_stage: str
+    parent_run_id: str | None = None
+    notebook_path: str | None = None
+
+    @property
+    def run_uuid(self) -> str:
+        """MLflow's older name for ``run_id``."""
+        return self.run_id
+
+
+@dataclass(frozen=True)
+class RunData:
+    """What was logged into a run: params, latest metric values and tags."""
+
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run: ``info`` and ``data``, as in MLflow."""
+
+    info: RunInfo
+    data: RunData
+
+    def to_dictionary(self) -> dict[str, Any]:
+        """The run as plain dicts (MLflow's name for this)."""
+        return {"info": dict(self.info.__dict__), "data": dict(self.data.__dict__)}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric point."""
+
+    key: str
+    value: float
+    timestamp: int
+    step: int
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Param:
+    """A param, for ``Client.log_batch``."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class RunTag:
+    """A tag, for ``Client.log_batch``."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """An entry of a run's artifact folder."""
+
+    path: str
+    is_dir: bool
+    file_size: int | None

@@ -1,0 +1,1 @@
+"""Models in MLflow's format: flavors, signatures, requirements, URIs."""

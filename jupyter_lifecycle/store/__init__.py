@@ -1,0 +1,50 @@
+"""The store: one SQLite file (``lifecycle.db``) and an artifact folder in a home folder.
+
+``Store`` is the one object per location that everything else asks; it knows
+SQL and files, nothing about IPython or HTTP.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from .. import config
+from .buffer import MetricBuffer
+from .database import Database
+from .tracking import TrackingStore
+
+__all__ = ["Store", "open_store"]
+
+
+class Store:
+    """A store home: the database and the artifact folder beside it."""
+
+    def __init__(self, home: str | Path) -> None:
+        self.home = Path(home).expanduser().resolve()
+        self.db = Database(self.home / config.DB_FILENAME)
+        (self.home / config.ARTIFACTS_DIRNAME).mkdir(parents=True, exist_ok=True)
+        self.tracking = TrackingStore(self.db, self.home)
+        self.metric_buffer = MetricBuffer(self.tracking)
+
+    @property
+    def db_path(self) -> Path:
+        """Where ``lifecycle.db`` is."""
+        return self.db.path
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.home)!r})"
+
+
+_stores: dict[Path, Store] = {}
+_lock = threading.Lock()
+
+
+def open_store(home: str | Path | None = None) -> Store:
+    """The ``Store`` for ``home`` (default: ``config.resolve_home()``), opened once per process."""
+    path = Path(home).expanduser().resolve() if home is not None else config.resolve_home()
+    with _lock:
+        store = _stores.get(path)
+        if store is None:
+            store = _stores[path] = Store(path)
+        return store

@@ -1,0 +1,271 @@
+"""MLflow's search grammar: a real parser for filter strings and ``order_by``.
+
+``metrics.acc > 0.9 and params.model = 'rf' and tags.`my key` LIKE 'a%'``
+becomes a list of ``Condition``; the stores turn conditions into SQL with
+every value bound as a parameter, never pasted into the query text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Union
+
+from ..errors import InvalidInput
+
+Value = Union[str, float, int, tuple[Union[str, float, int], ...]]
+
+KINDS = {
+    "metric": "metric", "metrics": "metric",
+    "param": "param", "params": "param", "parameter": "param", "parameters": "param",
+    "tag": "tag", "tags": "tag",
+    "attribute": "attribute", "attributes": "attribute", "attr": "attribute", "run": "attribute",
+}  # fmt: skip
+
+COMPARATORS = ("=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN")
+STRING_COMPARATORS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
+NUMERIC_COMPARATORS = ("=", "!=", "<", "<=", ">", ">=")
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+)
+  | (?P<string>'(?:[^']|'')*'|"(?:[^"]|"")*")
+  | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
+  | (?P<op>!=|<>|<=|>=|==|=|<|>)
+  | (?P<punct>[(),])
+  | (?P<field>[A-Za-z_]\w*(?:\.(?:`[^`]*`|"[^"]*"|[\w.:/-]+))?)
+  | (?P<backtick>`[^`]*`)
+    """,
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    """One lexical token and where it starts in the filter string."""
+
+    kind: str
+    text: str
+    pos: int
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``<kind>.<key> <comparator> <value>``, e.g. metric ``acc`` ``>`` ``0.9``."""
+
+    kind: str
+    key: str
+    comparator: str
+    value: Value
+
+
+@dataclass(frozen=True)
+class OrderBy:
+    """One ``order_by`` clause."""
+
+    kind: str
+    key: str
+    ascending: bool
+
+
+def _error(text: str, pos: int, message: str) -> InvalidInput:
+    caret = " " * pos + "^"
+    return InvalidInput(f"invalid filter string: {message} at position {pos}\n  {text}\n  {caret}")
+
+
+def _tokens(text: str) -> list[Token]:
+    tokens, pos = [], 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            raise _error(text, pos, f"unexpected character {text[pos]!r}")
+        kind = match.lastgroup or ""
+        if kind != "space":
+            tokens.append(Token(kind, match.group(), pos))
+        pos = match.end()
+    return tokens
+
+
+def _unquote(text: str) -> str:
+    quote = text[0]
+    if quote in "'\"":
+        return text[1:-1].replace(quote * 2, quote)
+    if quote == "`":
+        return text[1:-1]
+    return text
+
+
+def parse_field(text: str, pos: int = 0, source: str | None = None) -> tuple[str, str]:
+    """Split ``metrics.`my key``` into ``("metric", "my key")``; a bare name is an attribute."""
+    source = source if source is not None else text
+    prefix, dot, key = text.partition(".")
+    if not dot:
+        return "attribute", text
+    kind = KINDS.get(prefix.lower())
+    if kind is None:
+        raise _error(
+            source, pos,
+            f"unknown prefix {prefix!r}: use metrics., params., tags. or attributes.",
+        )  # fmt: skip
+    key = _unquote(key)
+    if not key:
+        raise _error(source, pos, f"empty key after {prefix!r}")
+    return kind, key
+
+
+def parse_filter(text: str | None) -> list[Condition]:
+    """Parse a filter string into conditions joined by AND; raise ``InvalidInput`` on errors.
+
+    The message points at the offending token with a caret.
+    """
+    if text is None or not text.strip():
+        return []
+    tokens = _tokens(text)
+    conditions: list[Condition] = []
+    i = 0
+
+    def peek(offset: int = 0) -> Token | None:
+        return tokens[i + offset] if i + offset < len(tokens) else None
+
+    while True:
+        tok = peek()
+        if tok is None:
+            raise _error(text, len(text), "expected a condition such as metrics.acc > 0.9")
+        if tok.kind == "backtick":
+            raise _error(text, tok.pos, "a quoted key needs a prefix, as in params.`my key`")
+        if tok.kind != "field" or tok.text.upper() in ("AND", "OR", "NOT", "IN", "LIKE", "ILIKE"):
+            raise _error(text, tok.pos, f"expected a field such as metrics.acc, got {tok.text!r}")
+        kind, key = parse_field(tok.text, tok.pos, text)
+        i += 1
+        comparator, value, i = _comparison(text, tokens, i, tok)
+        conditions.append(Condition(kind, key, comparator, value))
+        tok = peek()
+        if tok is None:
+            return conditions
+        word = tok.text.upper()
+        if word == "OR":
+            raise _error(text, tok.pos, "OR is not supported: MLflow's grammar joins conditions with AND")
+        if word != "AND":
+            raise _error(text, tok.pos, f"expected AND between conditions, got {tok.text!r}")
+        i += 1
+
+
+def _comparison(text: str, tokens: list[Token], i: int, field: Token) -> tuple[str, Value, int]:
+    def at(j: int) -> Token | None:
+        return tokens[j] if j < len(tokens) else None
+
+    tok = at(i)
+    if tok is None:
+        raise _error(text, len(text), f"expected a comparator after {field.text!r}")
+    word = tok.text.upper()
+    if tok.kind == "op":
+        comparator = {"==": "=", "<>": "!="}.get(tok.text, tok.text)
+        i += 1
+    elif word in ("LIKE", "ILIKE", "IN"):
+        comparator = word
+        i += 1
+    elif word == "NOT" and at(i + 1) is not None and at(i + 1).text.upper() == "IN":  # type: ignore[union-attr]
+        comparator = "NOT IN"
+        i += 2
+    else:
+        raise _error(
+            text, tok.pos,
+            f"expected a comparator ({', '.join(COMPARATORS)}) after {field.text!r}, got {tok.text!r}",
+        )  # fmt: skip
+    if comparator in ("IN", "NOT IN"):
+        values: list[str | float | int] = []
+        tok = at(i)
+        if tok is None or tok.text != "(":
+            raise _error(text, tok.pos if tok else len(text), f"expected '(' after {comparator}")
+        i += 1
+        while True:
+            value, i = _value(text, tokens, i)
+            values.append(value)
+            tok = at(i)
+            if tok is not None and tok.text == ",":
+                i += 1
+                continue
+            if tok is not None and tok.text == ")":
+                return comparator, tuple(values), i + 1
+            raise _error(text, tok.pos if tok else len(text), "expected ',' or ')' in the IN list")
+    value, i = _value(text, tokens, i)
+    return comparator, value, i
+
+
+def _value(text: str, tokens: list[Token], i: int) -> tuple[str | float | int, int]:
+    tok = tokens[i] if i < len(tokens) else None
+    if tok is None:
+        raise _error(text, len(text), "expected a value")
+    if tok.kind == "string":
+        return _unquote(tok.text), i + 1
+    if tok.kind == "number":
+        number = float(tok.text)
+        return (int(number) if number.is_integer() and re.fullmatch(r"[-+]?\d+", tok.text) else number), i + 1
+    raise _error(text, tok.pos, f"expected a quoted string or a number, got {tok.text!r}")
+
+
+def parse_order_by(clauses: list[str] | None) -> list[OrderBy]:
+    """Parse ``["metrics.loss ASC", "params.`lr` DESC"]``; the default direction is ASC."""
+    orders = []
+    for clause in clauses or []:
+        tokens = _tokens(clause)
+        if not tokens or tokens[0].kind != "field":
+            raise _error(clause, 0, "expected a field such as metrics.loss")
+        kind, key = parse_field(tokens[0].text, 0, clause)
+        ascending = True
+        if len(tokens) > 1:
+            direction = tokens[1].text.upper()
+            if direction not in ("ASC", "DESC") or len(tokens) > 2:
+                raise _error(clause, tokens[1].pos, "expected ASC or DESC after the field")
+            ascending = direction == "ASC"
+        orders.append(OrderBy(kind, key, ascending))
+    return orders
+
+
+def like_to_glob(pattern: str) -> str:
+    """Translate an SQL LIKE pattern into GLOB, which SQLite matches case-sensitively as MLflow does."""
+    out = []
+    for char in pattern:
+        if char == "%":
+            out.append("*")
+        elif char == "_":
+            out.append("?")
+        elif char in "*?[":
+            out.append(f"[{char}]")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def check_comparator(condition: Condition, allowed: tuple[str, ...], what: str) -> None:
+    """Raise ``InvalidInput`` when ``condition`` uses a comparator ``what`` does not support."""
+    if condition.comparator not in allowed:
+        raise InvalidInput(
+            f"invalid filter string: {what} {condition.key!r} does not support "
+            f"{condition.comparator!r}; use one of {', '.join(allowed)}"
+        )
+
+
+def value_sql(column: str, condition: Condition, numeric: bool) -> tuple[str, list[object]]:
+    """SQL for ``column <comparator> ?`` with the value(s) bound; checks the value's type."""
+    comparator, value = condition.comparator, condition.value
+    values = value if isinstance(value, tuple) else (value,)
+    for item in values:
+        if numeric and not isinstance(item, (int, float)):
+            raise InvalidInput(
+                f"invalid filter string: {condition.kind} {condition.key!r} is compared "
+                f"to {item!r}, expected a number"
+            )
+        if not numeric and not isinstance(item, str):
+            raise InvalidInput(
+                f"invalid filter string: {condition.kind} {condition.key!r} is compared "
+                f"to {item!r}, expected a quoted string such as '{item}'"
+            )
+    if comparator in ("IN", "NOT IN"):
+        marks = ", ".join("?" for _ in values)
+        return f"{column} {comparator} ({marks})", list(values)
+    if comparator == "LIKE":
+        return f"{column} GLOB ?", [like_to_glob(str(value))]
+    if comparator == "ILIKE":
+        return f"lower({column}) LIKE lower(?) ESCAPE '\\'", [value]
+    return f"{column} {comparator} ?", [value]

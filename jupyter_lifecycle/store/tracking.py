@@ -1,0 +1,504 @@
+"""SQL for experiments, runs, params, metrics, tags and artifact records."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..entities import Experiment, Metric, Run, RunData, RunInfo, ViewType
+from ..errors import AlreadyExists, InvalidInput, NotFound
+from .database import Database
+from .search import (
+    NUMERIC_COMPARATORS,
+    STRING_COMPARATORS,
+    Condition,
+    OrderBy,
+    check_comparator,
+    parse_filter,
+    parse_order_by,
+    value_sql,
+)
+
+DEFAULT_EXPERIMENT = "Default"
+
+# Run attributes a filter or order_by may name: attribute -> (column, numeric).
+RUN_ATTRIBUTES = {
+    "run_id": ("r.run_id", False),
+    "run_name": ("r.run_name", False),
+    "status": ("r.status", False),
+    "user_id": ("r.user_id", False),
+    "experiment_id": ("r.experiment_id", False),
+    "notebook_path": ("r.notebook_path", False),
+    "start_time": ("r.start_time", True),
+    "end_time": ("r.end_time", True),
+}
+
+_RUN_COLUMNS = (
+    "r.run_id, r.experiment_id, r.run_name, r.status, r.start_time, r.end_time, r.user_id,"
+    " r.artifact_location, r.lifecycle_stage, r.parent_run_id, r.notebook_path"
+)
+# Each run's params, latest metrics and tags as one JSON object each, built by
+# SQLite: far faster than pivoting 300,000 rows in Python.
+_RUN_DATA = (
+    "(SELECT json_group_object(key, value) FROM params WHERE run_id = r.run_id),"
+    " (SELECT json_group_object(key, CASE WHEN abs(value) > 1.7976931348623157e308"
+    "  THEN CASE WHEN value > 0 THEN 'inf' ELSE '-inf' END ELSE value END)"
+    "  FROM latest_metrics WHERE run_id = r.run_id),"
+    " (SELECT json_group_object(key, value) FROM tags WHERE run_id = r.run_id)"
+)
+
+
+def now_ms() -> int:
+    """Epoch milliseconds, UTC."""
+    return int(time.time() * 1000)
+
+
+def new_id() -> str:
+    """A new hex UUID."""
+    return uuid.uuid4().hex
+
+
+def _stage_sql(view: ViewType, column: str) -> str:
+    if view == ViewType.ACTIVE_ONLY:
+        return f"{column} = 'active'"
+    if view == ViewType.DELETED_ONLY:
+        return f"{column} = 'deleted'"
+    return "1"
+
+
+def _metrics_from_json(text: str | None) -> dict[str, float]:
+    # NaN is stored as NULL (JSON null); infinities come as the strings 'inf'/'-inf'
+    # because SQLite writes them as the invalid JSON token Inf.
+    return {k: (math.nan if v is None else float(v)) for k, v in json.loads(text or "{}").items()}
+
+
+class TrackingStore:
+    """Queries over the tracking tables of one store."""
+
+    def __init__(self, db: Database, home: Path) -> None:
+        self.db = db
+        self.home = home
+
+    # ---- experiments -------------------------------------------------------
+
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> str:
+        """Create an experiment and return its id; ``AlreadyExists`` if the name is taken."""
+        if not name or not isinstance(name, str):
+            raise InvalidInput(f"experiment name must be a non-empty string, got {name!r}")
+        experiment_id = new_id()
+        location = artifact_location or f"artifacts/{experiment_id}"
+        now = now_ms()
+        try:
+            with self.db.write() as conn:
+                conn.execute(
+                    "INSERT INTO experiments VALUES (?, ?, ?, 'active', ?, ?)",
+                    (experiment_id, name, location, now, now),
+                )
+                conn.executemany(
+                    "INSERT INTO experiment_tags VALUES (?, ?, ?)",
+                    [(experiment_id, k, str(v)) for k, v in (tags or {}).items()],
+                )
+        except sqlite3.IntegrityError:
+            existing = self.get_experiment_by_name(name)
+            stage = f" (it is {existing.lifecycle_stage})" if existing else ""
+            raise AlreadyExists(
+                f"experiment {name!r} already exists{stage}: use set_experiment({name!r}) to use it"
+            ) from None
+        return experiment_id
+
+    def _experiments(self, where: str, params: Sequence[Any]) -> list[Experiment]:
+        rows = self.db.query(
+            "SELECT e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage,"
+            " e.creation_time, e.last_update_time,"
+            " (SELECT json_group_object(key, value) FROM experiment_tags t"
+            "  WHERE t.experiment_id = e.experiment_id)"
+            f" FROM experiments e WHERE {where}",
+            params,
+        )
+        return [
+            Experiment(r[0], r[1], self._uri(r[2]), r[3], r[4], r[5], json.loads(r[6] or "{}"))
+            for r in rows
+        ]
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """The experiment with this id; ``NotFound`` otherwise."""
+        found = self._experiments("e.experiment_id = ?", [experiment_id])
+        if not found:
+            raise NotFound(f"no experiment with id {experiment_id!r}")
+        return found[0]
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment with this name, or ``None``."""
+        found = self._experiments("e.name = ?", [name])
+        return found[0] if found else None
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        filter_string: str | None = None,
+        order_by: list[str] | None = None,
+        max_results: int | None = None,
+    ) -> list[Experiment]:
+        """Experiments matching ``name LIKE 'x%'``, ``tags.k = 'v'`` style filters."""
+        clauses, params = [_stage_sql(view_type, "e.lifecycle_stage")], []
+        columns = {"name": ("e.name", False), "experiment_id": ("e.experiment_id", False),
+                   "creation_time": ("e.creation_time", True),
+                   "last_update_time": ("e.last_update_time", True)}  # fmt: skip
+        for cond in parse_filter(filter_string):
+            if cond.kind == "tag":
+                check_comparator(cond, STRING_COMPARATORS, "tag")
+                sql, values = value_sql("value", cond, numeric=False)
+                clauses.append(
+                    "e.experiment_id IN (SELECT experiment_id FROM experiment_tags"
+                    f" WHERE key = ? AND {sql})"
+                )
+                params += [cond.key, *values]
+            elif cond.kind == "attribute" and cond.key in columns:
+                column, numeric = columns[cond.key]
+                check_comparator(cond, NUMERIC_COMPARATORS if numeric else STRING_COMPARATORS, "attribute")
+                sql, values = value_sql(column, cond, numeric)
+                clauses.append(sql)
+                params += values
+            else:
+                raise InvalidInput(
+                    f"invalid filter string: experiments can be filtered by tags.<key> "
+                    f"or {', '.join(columns)}, not {cond.kind} {cond.key!r}"
+                )
+        order = []
+        for clause in parse_order_by(order_by):
+            if clause.kind != "attribute" or clause.key not in columns:
+                raise InvalidInput(f"cannot order experiments by {clause.key!r}; use one of {', '.join(columns)}")
+            order.append(f"{columns[clause.key][0]} {'ASC' if clause.ascending else 'DESC'}")
+        order.append("e.creation_time DESC")
+        limit = f" LIMIT {int(max_results)}" if max_results else ""
+        return self._experiments(" AND ".join(clauses) + " ORDER BY " + ", ".join(order) + limit, params)
+
+    def set_experiment_stage(self, experiment_id: str, stage: str) -> None:
+        """Mark an experiment ``active`` or ``deleted``."""
+        self.get_experiment(experiment_id)
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?",
+                (stage, now_ms(), experiment_id),
+            )
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Rename an experiment; ``AlreadyExists`` if the new name is taken."""
+        self.get_experiment(experiment_id)
+        try:
+            with self.db.write() as conn:
+                conn.execute(
+                    "UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?",
+                    (new_name, now_ms(), experiment_id),
+                )
+        except sqlite3.IntegrityError:
+            raise AlreadyExists(f"experiment {new_name!r} already exists") from None
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        """Set one experiment tag."""
+        self.get_experiment(experiment_id)
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT INTO experiment_tags VALUES (?, ?, ?)"
+                " ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+                (experiment_id, key, value),
+            )
+
+    # ---- runs --------------------------------------------------------------
+
+    def _uri(self, location: str) -> str:
+        return (self.home / location).as_uri()
+
+    def artifact_dir(self, run_id: str) -> Path:
+        """The folder holding a run's artifacts."""
+        rows = self.db.query("SELECT artifact_location FROM runs WHERE run_id = ?", [run_id])
+        if not rows:
+            raise NotFound(f"no run with id {run_id!r}")
+        return self.home / rows[0][0]
+
+    def create_run(
+        self,
+        experiment_id: str,
+        run_name: str | None,
+        user_id: str | None,
+        tags: dict[str, str],
+        start_time: int | None = None,
+        parent_run_id: str | None = None,
+        notebook_path: str | None = None,
+    ) -> Run:
+        """Insert a RUNNING run with its tags and return it."""
+        experiment = self.get_experiment(experiment_id)
+        if experiment.lifecycle_stage != "active":
+            raise InvalidInput(
+                f"experiment {experiment.name!r} is deleted: restore it with "
+                f"restore_experiment({experiment_id!r}) or pick another"
+            )
+        run_id = new_id()
+        location = f"artifacts/{experiment_id}/{run_id}"
+        start = start_time if start_time is not None else now_ms()
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT INTO runs (run_id, experiment_id, run_name, status, start_time, user_id,"
+                " parent_run_id, notebook_path, artifact_location)"
+                " VALUES (?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?)",
+                (run_id, experiment_id, run_name, start, user_id, parent_run_id, notebook_path, location),
+            )
+            conn.executemany(
+                "INSERT INTO tags VALUES (?, ?, ?)", [(run_id, k, v) for k, v in tags.items()]
+            )
+        return Run(
+            RunInfo(run_id, experiment_id, run_name, "RUNNING", start, None, user_id,
+                    self._uri(location), "active", parent_run_id, notebook_path),
+            RunData(params={}, metrics={}, tags=dict(tags)),
+        )  # fmt: skip
+
+    def update_run(
+        self,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+        notebook_path: str | None = None,
+    ) -> None:
+        """Change a run's status, end time, name or notebook path."""
+        sets, params = [], []
+        for column, value in (("status", status), ("end_time", end_time),
+                              ("run_name", run_name), ("notebook_path", notebook_path)):  # fmt: skip
+            if value is not None:
+                sets.append(f"{column} = ?")
+                params.append(value)
+        if not sets:
+            return
+        with self.db.write() as conn:
+            updated = conn.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ?", [*params, run_id])
+            if updated.rowcount == 0:
+                raise NotFound(f"no run with id {run_id!r}")
+            if run_name is not None:
+                conn.execute(
+                    "INSERT INTO tags VALUES (?, 'mlflow.runName', ?)"
+                    " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+                    (run_id, run_name),
+                )
+
+    def resume_run(self, run_id: str) -> None:
+        """Set a run back to RUNNING with no end time."""
+        with self.db.write() as conn:
+            conn.execute("UPDATE runs SET status = 'RUNNING', end_time = NULL WHERE run_id = ?", (run_id,))
+
+    def set_run_stage(self, run_id: str, stage: str) -> None:
+        """Soft-delete (``deleted``) or restore (``active``) a run."""
+        with self.db.write() as conn:
+            updated = conn.execute(
+                "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_id = ?",
+                (stage, now_ms() if stage == "deleted" else None, run_id),
+            )
+            if updated.rowcount == 0:
+                raise NotFound(f"no run with id {run_id!r}")
+
+    def run_stage(self, run_id: str) -> str:
+        """A run's lifecycle stage; ``NotFound`` for an unknown id."""
+        rows = self.db.query("SELECT lifecycle_stage FROM runs WHERE run_id = ?", [run_id])
+        if not rows:
+            raise NotFound(f"no run with id {run_id!r}")
+        return str(rows[0][0])
+
+    def _run_from_row(self, row: Sequence[Any]) -> Run:
+        info = RunInfo(row[0], row[1], row[2], row[3], row[4], row[5], row[6],
+                       self._uri(row[7]), row[8], row[9], row[10])  # fmt: skip
+        data = RunData(
+            params=json.loads(row[11] or "{}"),
+            metrics=_metrics_from_json(row[12]),
+            tags=json.loads(row[13] or "{}"),
+        )
+        return Run(info, data)
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with this id; ``NotFound`` otherwise."""
+        rows = self.db.query(f"SELECT {_RUN_COLUMNS}, {_RUN_DATA} FROM runs r WHERE r.run_id = ?", [run_id])
+        if not rows:
+            raise NotFound(f"no run with id {run_id!r}")
+        return self._run_from_row(rows[0])
+
+    # ---- params, tags, metrics --------------------------------------------
+
+    def log_params(self, run_id: str, params: Iterable[tuple[str, str]]) -> None:
+        """Insert params; re-logging a key with another value is ``InvalidInput`` (MLflow's rule)."""
+        items = list(params)
+        with self.db.write() as conn:
+            conn.executemany(
+                "INSERT INTO params VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO NOTHING",
+                [(run_id, k, v) for k, v in items],
+            )
+            wanted = dict(items)
+            marks = ", ".join("?" for _ in wanted)
+            for key, old in conn.execute(
+                f"SELECT key, value FROM params WHERE run_id = ? AND key IN ({marks})", [run_id, *wanted]
+            ):
+                if old != wanted[key]:
+                    raise InvalidInput(
+                        f"param {key!r} was already logged with value {old!r} for run {run_id}; "
+                        f"a param cannot change (got {wanted[key]!r}): log the new value under "
+                        "another key, or start a new run"
+                    )
+
+    def set_tags(self, run_id: str, tags: Iterable[tuple[str, str]]) -> None:
+        """Insert or overwrite tags."""
+        with self.db.write() as conn:
+            conn.executemany(
+                "INSERT INTO tags VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+                [(run_id, k, v) for k, v in tags],
+            )
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag; ``NotFound`` if the run has no such tag."""
+        with self.db.write() as conn:
+            if conn.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", (run_id, key)).rowcount == 0:
+                raise NotFound(f"run {run_id} has no tag {key!r}")
+
+    def log_metrics(self, points: Sequence[tuple[str, str, float, int, int]]) -> None:
+        """Insert ``(run_id, key, value, timestamp, step)`` points and update latest values, in one transaction."""
+        latest: dict[tuple[str, str], tuple[str, str, float, int, int]] = {}
+        for point in points:
+            best = latest.get((point[0], point[1]))
+            if best is None or (point[4], point[3]) >= (best[4], best[3]):
+                latest[(point[0], point[1])] = point
+        with self.db.write() as conn:
+            conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", points)
+            conn.executemany(
+                "INSERT INTO latest_metrics VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value,"
+                " timestamp = excluded.timestamp, step = excluded.step"
+                " WHERE (excluded.step, excluded.timestamp) >= (latest_metrics.step, latest_metrics.timestamp)",
+                list(latest.values()),
+            )
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric, by step then time."""
+        rows = self.db.query(
+            "SELECT key, value, timestamp, step FROM metrics WHERE run_id = ? AND key = ?"
+            " ORDER BY step, timestamp, rowid",
+            [run_id, key],
+        )
+        return [Metric(k, math.nan if v is None else v, t, s, run_id) for k, v, t, s in rows]
+
+    def metric_histories(self, run_ids: Sequence[str], keys: Sequence[str] | None = None) -> list[tuple[Any, ...]]:
+        """Rows ``(run_id, key, value, timestamp, step)`` for several runs, for charts."""
+        marks = ", ".join("?" for _ in run_ids)
+        sql = f"SELECT run_id, key, value, timestamp, step FROM metrics WHERE run_id IN ({marks})"
+        params: list[Any] = list(run_ids)
+        if keys:
+            sql += f" AND key IN ({', '.join('?' for _ in keys)})"
+            params += list(keys)
+        return self.db.query(sql + " ORDER BY run_id, key, step, timestamp", params)
+
+    def record_artifact(self, run_id: str, path: str, size: int, sha256: str) -> None:
+        """Remember a logged file's size and hash."""
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT INTO artifacts VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, path) DO UPDATE"
+                " SET size = excluded.size, sha256 = excluded.sha256, created_time = excluded.created_time",
+                (run_id, path, size, sha256, now_ms()),
+            )
+
+    def artifact_records(self, run_id: str) -> list[tuple[str, int, str]]:
+        """``(path, size, sha256)`` of every file logged into a run."""
+        return [tuple(r) for r in self.db.query(  # type: ignore[misc]
+            "SELECT path, size, sha256 FROM artifacts WHERE run_id = ? ORDER BY path", [run_id])]
+
+    # ---- search ------------------------------------------------------------
+
+    def _run_where(self, conditions: list[Condition]) -> tuple[list[str], list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for cond in conditions:
+            if cond.kind == "metric":
+                check_comparator(cond, NUMERIC_COMPARATORS, "metric")
+                sql, values = value_sql("value", cond, numeric=True)
+                clauses.append(f"r.run_id IN (SELECT run_id FROM latest_metrics WHERE key = ? AND {sql})")
+                params += [cond.key, *values]
+            elif cond.kind in ("param", "tag"):
+                check_comparator(cond, STRING_COMPARATORS, cond.kind)
+                table = "params" if cond.kind == "param" else "tags"
+                sql, values = value_sql("value", cond, numeric=False)
+                clauses.append(f"r.run_id IN (SELECT run_id FROM {table} WHERE key = ? AND {sql})")
+                params += [cond.key, *values]
+            else:
+                if cond.key not in RUN_ATTRIBUTES:
+                    raise InvalidInput(
+                        f"invalid filter string: unknown attribute {cond.key!r}; runs have "
+                        f"{', '.join(RUN_ATTRIBUTES)} (or use metrics., params., tags.)"
+                    )
+                column, numeric = RUN_ATTRIBUTES[cond.key]
+                check_comparator(cond, NUMERIC_COMPARATORS if numeric else STRING_COMPARATORS, "attribute")
+                sql, values = value_sql(column, cond, numeric)
+                clauses.append(sql)
+                params += values
+        return clauses, params
+
+    def _run_order(self, orders: list[OrderBy]) -> tuple[list[str], list[Any]]:
+        terms: list[str] = []
+        params: list[Any] = []
+        for order in orders:
+            direction = "ASC" if order.ascending else "DESC"
+            if order.kind == "attribute":
+                if order.key not in RUN_ATTRIBUTES:
+                    raise InvalidInput(f"cannot order runs by unknown attribute {order.key!r}")
+                expr = RUN_ATTRIBUTES[order.key][0]
+            else:
+                table = {"metric": "latest_metrics", "param": "params", "tag": "tags"}[order.kind]
+                expr = f"(SELECT value FROM {table} WHERE run_id = r.run_id AND key = ?)"
+                params.append(order.key)
+            # Runs without the value sort last either way, as in MLflow.
+            terms.append(f"{expr} IS NULL, {expr} {direction}")
+            if order.kind != "attribute":
+                params.append(order.key)
+        return terms + ["r.start_time DESC", "r.run_id"], params
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        order_by: list[str] | None = None,
+        offset: int = 0,
+    ) -> list[Run]:
+        """Runs of these experiments that match the filter, ordered and paged."""
+        return [self._run_from_row(row) for row in
+                self.search_run_rows(experiment_ids, filter_string, view_type, max_results, order_by, offset)]  # fmt: skip
+
+    def search_run_rows(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        order_by: list[str] | None = None,
+        offset: int = 0,
+    ) -> list[tuple[Any, ...]]:
+        """Like ``search_runs`` but raw rows (params/metrics/tags as JSON), for DataFrames."""
+        clauses, params = self._run_where(parse_filter(filter_string))
+        order, order_params = self._run_order(parse_order_by(order_by))
+        marks = ", ".join("?" for _ in experiment_ids)
+        where = " AND ".join([f"r.experiment_id IN ({marks})", _stage_sql(view_type, "r.lifecycle_stage"), *clauses])
+        sql = (
+            f"SELECT {_RUN_COLUMNS}, {_RUN_DATA} FROM runs r WHERE {where}"
+            f" ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
+        )
+        limit = -1 if max_results is None else int(max_results)
+        with self.db.read() as conn:
+            return conn.execute(sql, [*experiment_ids, *params, *order_params, limit, offset]).fetchall()
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the main tables, for ``info``."""
+        tables = ("experiments", "runs", "params", "metrics", "tags", "artifacts")
+        row = self.db.query("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in tables))[0]
+        return dict(zip(tables, row))

@@ -1,0 +1,126 @@
+"""Writing files into a run's artifact folder: atomically, hashed, recorded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..entities import FileInfo
+from ..errors import InvalidInput, NotFound
+
+
+def clean_artifact_path(path: str | None) -> str:
+    """A relative POSIX path inside the artifact folder; refuses absolute paths and '..'."""
+    if not path:
+        return ""
+    text = str(path).replace("\\", "/")
+    normal = posixpath.normpath(text)
+    if text.startswith("/") or normal == ".." or normal.startswith("../"):
+        raise InvalidInput(f"artifact path {path!r} must be relative and stay inside the run's folder")
+    return "" if normal == "." else normal
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_atomically(target: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` then move ``tmp`` over ``target``, so readers never see half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_figure(figure: Any, path: Path) -> None:
+    """Save a matplotlib figure, an altair chart or a plotly figure by the file's extension."""
+    if hasattr(figure, "savefig"):  # matplotlib Figure
+        figure.savefig(path, format=path.suffix.lstrip(".") or "png")
+    elif type(figure).__module__.startswith("altair"):
+        figure.save(str(path), format=path.suffix.lstrip(".") or "html")
+    elif hasattr(figure, "write_html") and path.suffix == ".html":  # plotly
+        figure.write_html(str(path))
+    elif hasattr(figure, "write_image"):
+        figure.write_image(str(path))
+    else:
+        raise InvalidInput(
+            f"log_figure takes a matplotlib figure, an altair chart or a plotly figure, "
+            f"not {type(figure).__name__}"
+        )
+
+
+def write_table(data: Any, path: Path) -> None:
+    """Save a DataFrame (or a dict of columns) as MLflow's JSON table, CSV or Parquet by extension."""
+    import pandas as pd
+
+    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    elif suffix == ".json":
+        path.write_text(frame.to_json(orient="split", index=False, date_format="iso"))
+    else:
+        raise InvalidInput(f"log_table writes .json, .csv or .parquet files, not {path.name!r}")
+
+
+def write_dict(dictionary: Any, path: Path) -> None:
+    """Save a dict as YAML (``.yaml``/``.yml``) or JSON (anything else)."""
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        path.write_text(yaml.safe_dump(dictionary, sort_keys=False))
+    else:
+        path.write_text(json.dumps(dictionary, indent=2, default=str))
+
+
+def list_dir(root: Path, path: str | None) -> list[FileInfo]:
+    """The direct children of ``root/path``, as MLflow's ``list_artifacts`` returns them."""
+    rel = clean_artifact_path(path)
+    folder = root / rel
+    if folder.is_file():
+        return [FileInfo(rel, False, folder.stat().st_size)]
+    if not folder.is_dir():
+        return []
+    entries = []
+    for child in sorted(folder.iterdir()):
+        if child.name.startswith(".tmp-"):
+            continue
+        child_rel = posixpath.join(rel, child.name) if rel else child.name
+        entries.append(FileInfo(child_rel, child.is_dir(), None if child.is_dir() else child.stat().st_size))
+    return entries
+
+
+def copy_out(root: Path, path: str, dst: str | os.PathLike[str] | None) -> str:
+    """The local path of an artifact, copied to ``dst`` when given."""
+    rel = clean_artifact_path(path)
+    source = root / rel
+    if not source.exists():
+        raise NotFound(f"no artifact {path!r} in this run; list_artifacts() shows what there is")
+    if dst is None:
+        return str(source)
+    target = Path(dst) / (source.name or "artifacts")
+    if source.is_dir():
+        shutil.copytree(source, target, dirs_exist_ok=True)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    return str(target)

@@ -1,0 +1,445 @@
+"""The fluent API (``lc.start_run()``, ``lc.log_metric()``...), shaped like MLflow's.
+
+Module state: the current experiment and a stack of active runs. As in
+MLflow, logging without an active run starts one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from .. import config
+from ..entities import Experiment, FileInfo, Metric, Param, Run, RunTag, ViewType
+from ..errors import InvalidInput, InvalidState, NotFound
+from ..store.tracking import DEFAULT_EXPERIMENT
+from .client import Client
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+RunHook = Callable[["ActiveRun"], None]
+RUN_START_HOOKS: list[RunHook] = []
+"""Called with the run after ``start_run``; notebook capture adds its hooks here."""
+RUN_END_HOOKS: list[Callable[["ActiveRun", str], None]] = []
+"""Called with the run and its final status just before ``end_run`` ends it."""
+
+
+class ActiveRun:
+    """The run ``start_run`` returns; a context manager that ends the run on exit."""
+
+    def __init__(self, run: Run, client: Client) -> None:
+        self._run = run
+        self.client = client
+
+    @property
+    def info(self) -> Any:
+        """The run's ``RunInfo`` as it was when started."""
+        return self._run.info
+
+    @property
+    def data(self) -> Any:
+        """The run's ``RunData`` as it was when started (``get_run`` reads it fresh)."""
+        return self._run.data
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        if exc_type is None:
+            status = "FINISHED"
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = "KILLED"
+        else:
+            status = "FAILED"
+        # End this run and any nested run left open inside the block.
+        while any(r is self for r in _active):
+            end_run(status)
+        return False
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun: run_id={self.info.run_id} name={self.info.run_name!r}>"
+
+
+_active: list[ActiveRun] = []
+_last: ActiveRun | None = None
+_experiment: dict[Path, str] = {}  # store home -> current experiment id
+_clients: dict[Path, Client] = {}
+
+
+def client() -> Client:
+    """The ``Client`` of the current store (``set_store``/``$JUPYTER_LIFECYCLE_HOME``/defaults)."""
+    home = config.resolve_home()
+    found = _clients.get(home)
+    if found is None:
+        found = _clients[home] = Client(home)
+    return found
+
+
+def set_store(path: str | os.PathLike[str] | None) -> None:
+    """Use the store in folder ``path`` (created if missing) for this process."""
+    if _active:
+        raise InvalidState(f"end the active run {_active[-1].info.run_id} before switching stores")
+    config.set_store(path)
+
+
+def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
+    """MLflow's name for ``set_store``: a folder, ``file://`` URI or ``sqlite:///.../lifecycle.db``."""
+    if uri is None:
+        set_store(None)
+        return
+    set_store(client_store_home(uri))
+
+
+def client_store_home(uri: str | os.PathLike[str]) -> Path:
+    """The store home a tracking URI points to."""
+    text = os.fspath(uri)
+    for prefix in ("sqlite:///", "file://"):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    path = Path(text).expanduser().resolve()
+    return path.parent if path.suffix == ".db" else path
+
+
+def get_tracking_uri() -> str:
+    """The store home in use."""
+    return str(config.resolve_home())
+
+
+# ---- experiments -----------------------------------------------------------
+
+
+def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
+    """Make an experiment current (created if the name is new) and return it."""
+    c = client()
+    if experiment_id is not None:
+        experiment = c.get_experiment(experiment_id)
+    elif experiment_name:
+        experiment = c.get_or_create_experiment(experiment_name)
+    else:
+        raise InvalidInput("set_experiment needs an experiment_name or an experiment_id")
+    if experiment.lifecycle_stage != "active":
+        raise InvalidInput(
+            f"experiment {experiment.name!r} is deleted: restore_experiment({experiment.experiment_id!r}) "
+            "to use it again, or pick another name"
+        )
+    _experiment[c.store.home] = experiment.experiment_id
+    return experiment
+
+
+def _current_experiment_id(c: Client) -> str:
+    experiment_id = _experiment.get(c.store.home)
+    if experiment_id is None:
+        name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
+        experiment_id = _experiment[c.store.home] = c.get_or_create_experiment(name).experiment_id
+    return experiment_id
+
+
+def get_experiment(experiment_id: str) -> Experiment:
+    """The experiment with this id."""
+    return client().get_experiment(experiment_id)
+
+
+def get_experiment_by_name(name: str) -> Experiment | None:
+    """The experiment with this name, or ``None``."""
+    return client().get_experiment_by_name(name)
+
+
+def create_experiment(name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None) -> str:
+    """Create an experiment; return its id."""
+    return client().create_experiment(name, artifact_location, tags)
+
+
+def search_experiments(
+    view_type: ViewType = ViewType.ACTIVE_ONLY,
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: list[str] | None = None,
+) -> list[Experiment]:
+    """Experiments matching a filter such as ``name LIKE 'iris%'``."""
+    return client().search_experiments(view_type, max_results, filter_string, order_by)
+
+
+def delete_experiment(experiment_id: str) -> None:
+    """Mark an experiment deleted."""
+    client().delete_experiment(experiment_id)
+
+
+def restore_experiment(experiment_id: str) -> None:
+    """Undo ``delete_experiment``."""
+    client().restore_experiment(experiment_id)
+
+
+# ---- runs ------------------------------------------------------------------
+
+
+def _source_tags() -> dict[str, str]:
+    in_kernel = "ipykernel" in sys.modules
+    source = os.environ.get(config.NOTEBOOK_ENV) or (sys.argv[0] if sys.argv and sys.argv[0] else "<console>")
+    return {"mlflow.source.type": "NOTEBOOK" if in_kernel else "LOCAL", "mlflow.source.name": source}
+
+
+def start_run(
+    run_id: str | None = None,
+    experiment_id: str | None = None,
+    run_name: str | None = None,
+    nested: bool = False,
+    parent_run_id: str | None = None,
+    tags: dict[str, Any] | None = None,
+    description: str | None = None,
+    log_system_metrics: bool | None = None,
+) -> ActiveRun:
+    """Start a run (or resume ``run_id``) and make it active; use it as a context manager.
+
+    An exception inside ``with start_run():`` marks the run FAILED (KILLED for
+    Ctrl-C); a clean exit marks it FINISHED. ``nested=True`` starts a child of
+    the active run.
+    """
+    if _active and not nested:
+        current = _active[-1].info.run_id
+        raise InvalidState(
+            f"run {current} is already active: end it with end_run(), or pass nested=True to start a child run"
+        )
+    c = client()
+    if run_id is not None:
+        run = c.resume_run(run_id)
+    else:
+        experiment_id = experiment_id or _current_experiment_id(c)
+        parent = parent_run_id or (_active[-1].info.run_id if _active and nested else None)
+        all_tags = _source_tags()
+        all_tags.update({k: str(v) for k, v in (tags or {}).items()})
+        if description:
+            all_tags["mlflow.note.content"] = description
+        run = c.create_run(experiment_id, tags=all_tags, run_name=run_name, parent_run_id=parent,
+                           notebook_path=os.environ.get(config.NOTEBOOK_ENV))  # fmt: skip
+    active = ActiveRun(run, c)
+    _active.append(active)
+    for hook in RUN_START_HOOKS:
+        _call_hook(hook, active)
+    return active
+
+
+def _call_hook(hook: Callable[..., None], *args: Any) -> None:
+    try:
+        hook(*args)
+    except Exception as exc:  # a hook must never break the user's run
+        warnings.warn(f"jupyter-lifecycle hook {getattr(hook, '__name__', hook)} failed: {exc}", stacklevel=3)
+
+
+def end_run(status: str = "FINISHED") -> None:
+    """End the active run (no-op without one), flushing its metrics."""
+    global _last
+    if not _active:
+        return
+    active = _active[-1]
+    for hook in RUN_END_HOOKS:
+        _call_hook(hook, active, status)
+    active.client.set_terminated(active.info.run_id, status)
+    _active.pop()
+    _last = active
+
+
+def active_run() -> ActiveRun | None:
+    """The active run, or ``None``."""
+    return _active[-1] if _active else None
+
+
+def last_active_run() -> Run | None:
+    """The most recently ended (or the active) run, read fresh from the store."""
+    target = _active[-1] if _active else _last
+    return None if target is None else target.client.get_run(target.info.run_id)
+
+
+def _run() -> ActiveRun:
+    # MLflow starts a run when something is logged without one; so do we.
+    return _active[-1] if _active else start_run()
+
+
+def get_run(run_id: str) -> Run:
+    """The run with this id."""
+    return client().get_run(run_id)
+
+
+def delete_run(run_id: str) -> None:
+    """Mark a run deleted."""
+    client().delete_run(run_id)
+
+
+def restore_run(run_id: str) -> None:
+    """Undo ``delete_run``."""
+    client().restore_run(run_id)
+
+
+def flush() -> int:
+    """Write buffered metric points of the current store now; return how many."""
+    return client().flush()
+
+
+# ---- logging ---------------------------------------------------------------
+
+
+def log_metric(
+    key: str,
+    value: float,
+    step: int | None = None,
+    synchronous: bool | None = None,
+    timestamp: int | None = None,
+    run_id: str | None = None,
+) -> None:
+    """Log one metric point to the active run (buffered; see ``flush``)."""
+    if run_id is None:
+        run = _active[-1] if _active else _run()
+        run.client.log_metric(run._run.info.run_id, key, value, timestamp, step, synchronous)
+    else:
+        client().log_metric(run_id, key, value, timestamp, step, synchronous)
+
+
+def log_metrics(
+    metrics: dict[str, float],
+    step: int | None = None,
+    synchronous: bool | None = None,
+    run_id: str | None = None,
+    timestamp: int | None = None,
+) -> None:
+    """Log several metrics at one step."""
+    c, rid = _target(run_id)
+    c.log_batch(rid, metrics=[Metric(k, v, timestamp, step or 0) for k, v in metrics.items()],  # type: ignore[arg-type]
+                synchronous=synchronous)  # fmt: skip
+
+
+def _target(run_id: str | None) -> tuple[Client, str]:
+    if run_id is not None:
+        return client(), run_id
+    run = _run()
+    return run.client, run.info.run_id
+
+
+def log_param(key: str, value: Any) -> Any:
+    """Log one param to the active run; return the value."""
+    c, rid = _target(None)
+    return c.log_param(rid, key, value)
+
+
+def log_params(params: dict[str, Any], run_id: str | None = None) -> None:
+    """Log several params."""
+    c, rid = _target(run_id)
+    c.log_batch(rid, params=[Param(k, v) for k, v in params.items()])
+
+
+def set_tag(key: str, value: Any) -> None:
+    """Set a tag on the active run."""
+    c, rid = _target(None)
+    c.set_tag(rid, key, value)
+
+
+def set_tags(tags: dict[str, Any]) -> None:
+    """Set several tags on the active run."""
+    c, rid = _target(None)
+    c.log_batch(rid, tags=[RunTag(k, v) for k, v in tags.items()])
+
+
+def delete_tag(key: str) -> None:
+    """Remove a tag from the active run."""
+    c, rid = _target(None)
+    c.delete_tag(rid, key)
+
+
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None) -> None:
+    """Copy a file into the active run's artifacts."""
+    c, rid = _target(run_id)
+    c.log_artifact(rid, local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None) -> None:
+    """Copy a folder's files into the active run's artifacts."""
+    c, rid = _target(run_id)
+    c.log_artifacts(rid, local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
+    """Save text as an artifact of the active run."""
+    c, rid = _target(run_id)
+    c.log_text(rid, text, artifact_file)
+
+
+def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Save a dict (JSON or YAML by extension) as an artifact of the active run."""
+    c, rid = _target(run_id)
+    c.log_dict(rid, dictionary, artifact_file)
+
+
+def log_figure(figure: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Save a matplotlib/altair/plotly figure as an artifact of the active run."""
+    c, rid = _target(run_id)
+    c.log_figure(rid, figure, artifact_file)
+
+
+def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Save a DataFrame as an artifact (.json, .csv or .parquet) of the active run."""
+    c, rid = _target(run_id)
+    c.log_table(rid, data, artifact_file)
+
+
+def list_artifacts(run_id: str | None = None, path: str | None = None) -> list[FileInfo]:
+    """Files under ``path`` in a run's artifacts (default: the active run)."""
+    c, rid = (client(), run_id) if run_id else _target_existing("list_artifacts")
+    return c.list_artifacts(rid, path)
+
+
+def get_artifact_uri(artifact_path: str | None = None) -> str:
+    """The ``file://`` URI of the active run's artifacts (or one file in them)."""
+    c, rid = _target(None)
+    folder = c.artifact_dir(rid)
+    return (folder / artifact_path if artifact_path else folder).as_uri()
+
+
+def _target_existing(what: str) -> tuple[Client, str]:
+    if not _active:
+        raise InvalidState(f"{what} needs a run: pass run_id=... or call it inside `with start_run():`")
+    return _active[-1].client, _active[-1].info.run_id
+
+
+def get_metric_history(run_id: str, key: str) -> list[Metric]:
+    """Every point of a metric in a run."""
+    return client().get_metric_history(run_id, key)
+
+
+def search_runs(
+    experiment_ids: Sequence[str] | None = None,
+    filter_string: str = "",
+    run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+    max_results: int = 100_000,
+    order_by: list[str] | None = None,
+    output_format: str = "pandas",
+    search_all_experiments: bool = False,
+    experiment_names: Sequence[str] | None = None,
+) -> pd.DataFrame | list[Run]:
+    """Runs matching an MLflow filter string, as a DataFrame (or a list with ``output_format="list"``).
+
+    Without ``experiment_ids``/``experiment_names`` it searches the current
+    experiment (every experiment with ``search_all_experiments=True``).
+    """
+    c = client()
+    ids = list(experiment_ids or [])
+    for name in experiment_names or []:
+        experiment = c.get_experiment_by_name(name)
+        if experiment is None:
+            raise NotFound(f"no experiment named {name!r}")
+        ids.append(experiment.experiment_id)
+    if not ids:
+        if search_all_experiments:
+            ids = [e.experiment_id for e in c.search_experiments(ViewType.ALL)]
+        else:
+            ids = [_current_experiment_id(c)]
+    if output_format == "list":
+        return list(c.search_runs(ids, filter_string, run_view_type, max_results, order_by))
+    if output_format != "pandas":
+        raise InvalidInput(f"output_format must be 'pandas' or 'list', not {output_format!r}")
+    return c.search_runs_frame(ids, filter_string, run_view_type, max_results, order_by)

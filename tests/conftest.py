@@ -1,0 +1,33 @@
+"""Fixtures: a fresh store in a tmp dir for every test, with the fluent state reset."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import jupyter_lifecycle as lc
+from jupyter_lifecycle import config
+from jupyter_lifecycle.tracking import fluent
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A new, empty store home used by the fluent API and ``Client()``."""
+    path = tmp_path / "store"
+    monkeypatch.setenv(config.HOME_ENV, str(path))
+    config.set_store(None)
+    yield path
+    while lc.active_run() is not None:
+        lc.end_run()
+    fluent._experiment.clear()
+    config.set_store(None)
+
+
+@pytest.fixture
+def client(home: Path) -> lc.Client:
+    """A ``Client`` on the fresh store."""
+    return lc.Client()
