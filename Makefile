@@ -32,8 +32,10 @@ browser-deps:
 
 demo: install
 	$(VENV)/bin/jupyter execute example_notebooks/quickstart.ipynb --output=quickstart.out.ipynb
+	JUPYTER_LIFECYCLE_NOTEBOOK=$(CURDIR)/example_notebooks/capture.ipynb \
+		$(VENV)/bin/jupyter execute example_notebooks/capture.ipynb --output=capture.out.ipynb
 	@echo
-	@echo "== What the quickstart recorded =="
+	@echo "== What the quickstart and capture notebooks recorded (cells: executed cells; revisions: notebook revisions) =="
 	$(VENV)/bin/jupyter-lifecycle info
 	@echo
 	$(VENV)/bin/jupyter-lifecycle experiments
@@ -47,6 +49,11 @@ test: install mlflow-venv browser-deps
 
 bench: install mlflow-venv
 	$(PY) benchmarks/bench_tracking.py
+	$(PY) benchmarks/bench_models.py
+	$(PY) benchmarks/bench_serving.py
+	$(PY) benchmarks/bench_registry.py
+	$(PY) benchmarks/bench_cells.py
+	$(PY) benchmarks/bench_charts.py
 
 lint: install
 	$(VENV)/bin/ruff check jupyter_lifecycle tests benchmarks

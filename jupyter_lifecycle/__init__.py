@@ -5,6 +5,7 @@
 """
 
 from .entities import Experiment, FileInfo, Metric, Param, Run, RunData, RunInfo, RunTag, ViewType
+from .entities import ModelVersion, RegisteredModel, RegistryActivity, TransitionRequest
 from .errors import (
     AlreadyExists,
     InvalidInput,
@@ -15,7 +16,8 @@ from .errors import (
     SchemaMismatch,
     StoreError,
 )
-from .tracking.client import Client
+from .client import Client  # tracking + model registry
+from .registry import Lineage, lineage, register_model, search_model_versions, search_registered_models
 from .tracking.fluent import (
     ActiveRun,
     active_run,
@@ -55,7 +57,53 @@ from .tracking.fluent import (
     start_run,
 )
 
+from . import display as _display  # noqa: F401  (gives Run, Experiment... their HTML reprs)
+
 MlflowClient = Client  # MLflow's name, for `import jupyter_lifecycle as mlflow`
+
+# The inline UI imports altair and ipywidgets: loaded on first use, so that
+# `import jupyter_lifecycle` stays fast in scripts and servers.
+_LAZY = {"charts": ("charts", None), "compare": ("comparison", "compare"), "browse": ("widgets", "browse")}
+# Notebook capture (nbformat, scikit-learn patches): also loaded on first use.
+_LAZY.update({name: ("revisions", name) for name in (
+    "diff_revisions", "export_executed_notebook", "get_revision", "list_revisions", "record_revision",
+    "restore_revision")})  # fmt: skip
+_LAZY["autolog"] = ("autologging", "autolog")
+# Models in MLflow's format (cloudpickle, pandas, scikit-learn): loaded on first use.
+_LAZY.update({"pyfunc": ("pyfunc", None), "sklearn": ("sklearn", None), "models": ("models", None),
+              "infer_signature": ("models.signature", "infer_signature"),
+              "search_logged_models": ("models.logged", "search_logged_models")})  # fmt: skip
+# Scoring (batch scoring, scoring notebooks): loaded on first use.
+_LAZY.update({"score": ("scoring", "score"), "generate_scoring_notebook": ("scoring", "generate_scoring_notebook")})
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext jupyter_lifecycle``: record every cell and notebook revision, add the magics."""
+    from .capture import load
+    from .charts import enable_renderer
+
+    load(ipython)
+    # altair's default renderer loads vega from a CDN (blank offline): use the
+    # mimetype renderer, which JupyterLab draws itself, for every chart here.
+    enable_renderer()
+
+
+def unload_ipython_extension(ipython: object) -> None:
+    """``%unload_ext jupyter_lifecycle``: remove every hook the extension added."""
+    from .capture import unload
+
+    unload(ipython)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'jupyter_lifecycle' has no attribute {name!r}")
+    import importlib
+
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(f".{module_name}", __name__)
+    return module if attr is None else getattr(module, attr)
+
 
 __version__ = "0.1.0"
 
@@ -69,4 +117,16 @@ __all__ = [
     "log_figure", "log_metric", "log_metrics", "log_param", "log_params", "log_table", "log_text",
     "restore_experiment", "restore_run", "search_experiments", "search_runs", "set_experiment", "set_store",
     "set_tag", "set_tags", "set_tracking_uri", "start_run",
+    # model registry
+    "Lineage", "ModelVersion", "RegisteredModel", "RegistryActivity", "TransitionRequest", "lineage",
+    "register_model", "search_model_versions", "search_registered_models",
+    # models (loaded on first use)
+    "infer_signature", "models", "pyfunc", "search_logged_models", "sklearn",
+    # scoring (loaded on first use)
+    "generate_scoring_notebook", "score",
+    # inline UI (loaded on first use)
+    "browse", "charts", "compare",
+    # notebook capture
+    "autolog", "diff_revisions", "export_executed_notebook", "get_revision", "list_revisions",
+    "load_ipython_extension", "record_revision", "restore_revision", "unload_ipython_extension",
 ]  # fmt: skip

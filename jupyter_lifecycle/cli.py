@@ -75,7 +75,9 @@ def _info(args: argparse.Namespace) -> None:
     print(f"store:          {store.home}")
     print(f"database:       {store.db_path}")
     print(f"schema version: {store.db.schema_version()}")
-    for table, count in store.tracking.counts().items():
+    capture = store.capture.counts()  # notebook capture: cells run, notebook revisions kept
+    captured = {"cells": capture["cell_executions"], "revisions": capture["notebook_revisions"]}
+    for table, count in {**store.tracking.counts(), **store.registry.counts(), **captured}.items():
         print(f"{table + ':':<15} {count}")
 
 
@@ -121,6 +123,130 @@ def _experiments(args: argparse.Namespace) -> None:
     )
     _print_table(pd.DataFrame(rows, columns=["name", "experiment_id", "runs", "stage"]))
 
+
+def _models_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", help="show this registered model's versions instead of all models")
+    parser.add_argument("--filter", help="MLflow filter string, e.g. \"name LIKE 'fraud%%'\" or \"tags.team = 'risk'\"")
+
+
+@command("models", "List registered models, or the versions of one model.", _models_arguments)
+def _models(args: argparse.Namespace) -> None:
+    from .registry.fluent import registry_client, search_model_versions, search_registered_models
+
+    if args.name:
+        registry_client().get_registered_model(args.name)  # a clear error for an unknown name
+        condition = "name = '{}'".format(args.name.replace("'", "''"))
+        frame = search_model_versions(f"{condition} and {args.filter}" if args.filter else condition)
+        frame = frame[["version", "current_stage", "aliases", "status", "run_id", "creation_timestamp"]]
+    else:
+        frame = search_registered_models(args.filter)
+        frame = frame[["name", "latest_version", "aliases", "stages", "description", "last_updated_timestamp"]]
+    _print_table(frame)
+
+
+def _register_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="a run id (its model), or any model URI or folder (runs:/..., models:/..., a path)")
+    parser.add_argument("name", help="registered model name (created if new)")
+    parser.add_argument("--path", help="the model's artifact path in the run (needed only if the run has several)")
+    parser.add_argument("--alias", action="append", help="alias to point at the new version (repeatable)")
+
+
+@command("register", "Register a model (a run's, or any model URI) as the next version of NAME.", _register_arguments)
+def _register(args: argparse.Namespace) -> None:
+    import re
+
+    from .registry.client import run_model_uri
+    from .registry.fluent import registry_client
+
+    client = registry_client()
+    uri = args.source
+    if re.fullmatch(r"[0-9a-f]{32}", uri):  # a run id
+        uri = run_model_uri(client.store, uri, args.path)
+    client.ensure_registered_model(args.name)
+    version = client.create_model_version(args.name, uri)
+    for alias in args.alias or []:
+        client.set_registered_model_alias(args.name, alias, version.version)
+    print(f"registered {args.name!r} version {version.version}: models:/{args.name}/{version.version}")
+
+
+def _promote_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="registered model name")
+    parser.add_argument("version", help="version number, or 'latest'")
+    parser.add_argument("--alias", action="append", help="alias to point at the version, e.g. champion (repeatable)")
+    parser.add_argument("--stage", help="None, Staging, Production or Archived (any case)")
+    parser.add_argument("--archive-existing", action="store_true",
+                        help="archive the other versions in --stage (Staging or Production only)")  # fmt: skip
+
+
+@command("promote", "Point aliases at a model version and/or move it to a stage.", _promote_arguments)
+def _promote(args: argparse.Namespace) -> int:
+    from .registry.fluent import registry_client
+
+    if not args.alias and not args.stage:
+        print("error: promote needs --alias ALIAS and/or --stage STAGE", file=sys.stderr)
+        return 2
+    version = registry_client().promote(args.name, args.version, args.alias or [], args.stage, args.archive_existing)
+    aliases = ", ".join(f"@{a}" for a in version.aliases) or "no aliases"
+    print(f"{args.name!r} version {version.version}: stage {version.current_stage}, {aliases}")
+    return 0
+
+
+
+# ---- scoring (jupyter_lifecycle/serving, jupyter_lifecycle/scoring) ----------
+
+
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model_uri", metavar="MODEL_URI", help="runs:/<run_id>/model, models:/<name>@<alias>, a path...")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("-p", "--port", type=int, default=5000, help="port (default 5000; 0 picks a free one)")
+    parser.add_argument("-w", "--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--max-request-size", type=int, default=None, metavar="BYTES",
+                        help="largest request body accepted (default $JUPYTER_LIFECYCLE_SERVE_MAX_REQUEST_BYTES or 100 MiB)")  # fmt: skip
+
+
+@command("serve", "Serve a model over REST with MLflow's scoring protocol (/invocations, /ping, ...).", _serve_arguments)
+def _serve(args: argparse.Namespace) -> None:
+    from .serving import serve
+
+    serve(args.model_uri, host=args.host, port=args.port, workers=args.workers, max_request_bytes=args.max_request_size)
+
+
+def _scoring_notebook_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model_uri", metavar="MODEL_URI")
+    parser.add_argument("-o", "--notebook", default=None, help="notebook to write (default score_<model>.ipynb)")
+    parser.add_argument("--input", default="input.csv", help="default input table of the notebook")
+    parser.add_argument("--output", default="scored.parquet", help="default output (.csv, .parquet, .json, .jsonl)")
+    parser.add_argument("--engine", choices=["pandas", "dask"], default="pandas")
+    parser.add_argument("--env-manager", choices=["local", "virtualenv"], default="local")
+    parser.add_argument("--batch-size", type=int, default=10_000)
+
+
+@command("scoring-notebook", "Generate a notebook that scores a table with a model.", _scoring_notebook_arguments)
+def _scoring_notebook(args: argparse.Namespace) -> None:
+    from .scoring import generate_scoring_notebook
+
+    path = generate_scoring_notebook(args.model_uri, input_path=args.input, output_path=args.output,
+                                     notebook_path=args.notebook, engine=args.engine,
+                                     env_manager=args.env_manager, batch_size=args.batch_size)  # fmt: skip
+    print(path)
+
+
+def _score_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model_uri", metavar="MODEL_URI")
+    parser.add_argument("input", metavar="INPUT", help="table to score (.csv, .parquet, .json, .jsonl)")
+    parser.add_argument("output", metavar="OUTPUT", help="where to write it with predictions (format by extension)")
+    parser.add_argument("--engine", choices=["pandas", "dask"], default="pandas")
+    parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--scheduler", default=None, help="dask.distributed scheduler address (default: a local cluster)")
+
+
+@command("score", "Score a table with a model and write it with predictions.", _score_arguments)
+def _score(args: argparse.Namespace) -> None:
+    from .scoring import score
+
+    path = score(args.model_uri, args.input, args.output, engine=args.engine, batch_size=args.batch_size,
+                 scheduler=args.scheduler, progress=sys.stderr.isatty())  # fmt: skip
+    print(path)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -24,6 +24,21 @@ FLUSH_POINTS = int(os.environ.get("JUPYTER_LIFECYCLE_FLUSH_POINTS", "20000"))
 FLUSH_SECONDS = float(os.environ.get("JUPYTER_LIFECYCLE_FLUSH_SECONDS", "1.0"))
 """Age of the oldest buffered point that triggers a flush on the next log call."""
 
+SERVE_MAX_REQUEST_BYTES = int(os.environ.get("JUPYTER_LIFECYCLE_SERVE_MAX_REQUEST_BYTES", str(100 * 2**20)))
+"""Largest request body the scoring server reads (bigger ones get 413); 100 MiB by default."""
+
+CHART_MAX_POINTS = int(os.environ.get("JUPYTER_LIFECYCLE_CHART_MAX_POINTS", "10000"))
+"""Points a metric-history chart ships to the browser, shared between its lines."""
+
+CHART_SERIES_POINTS = 1000
+"""Most points one line of a chart keeps (min and max of each bucket)."""
+
+CHART_MIN_SERIES_POINTS = 100
+"""Fewest points a line keeps, however many lines share the chart."""
+
+CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jupyter_lifecycle"
+"""Per-user cache of facts that are slow to compute and cheap to check (module -> distribution map)."""
+
 _explicit_home: Path | None = None
 
 

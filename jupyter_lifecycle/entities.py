@@ -112,3 +112,89 @@ class FileInfo:
     path: str
     is_dir: bool
     file_size: int | None
+
+
+# ---- model registry (MLflow's registry entities, plus managed MLflow's requests and activity) ----
+
+STAGES = ("None", "Staging", "Production", "Archived")
+"""Model version stages, in MLflow's canonical spelling."""
+
+ACTIVE_STAGES = ("Staging", "Production")
+"""The stages ``archive_existing_versions`` applies to (MLflow's ``DEFAULT_STAGES_FOR_GET_LATEST_VERSIONS``)."""
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One version of a registered model; its files live in the registry's storage.
+
+    ``version`` is an ``int``, as MLflow 3's local (SQLite and file) stores
+    return it; MLflow's REST client returns a string. Every method accepting a
+    version takes either.
+    """
+
+    name: str
+    version: int
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str | None
+    user_id: str | None
+    current_stage: str
+    source: str
+    run_id: str | None
+    status: str
+    status_message: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    run_link: str | None = None
+    aliases: list[str] = field(default_factory=list)
+    storage_location: str = ""
+    """The local folder holding the registry's copy of the model's files."""
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A named model with its versions; ``aliases`` maps alias to version as MLflow 3 does."""
+
+    name: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str | None
+    latest_versions: list[ModelVersion] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TransitionRequest:
+    """A request to move a model version to a stage (managed MLflow's transition request).
+
+    ``status`` is PENDING until someone approves, rejects or cancels it;
+    ``user_id`` is the requester and ``resolved_by`` who acted on it.
+    """
+
+    request_id: str
+    name: str
+    version: int
+    to_stage: str
+    status: str
+    user_id: str | None
+    comment: str | None
+    creation_timestamp: int
+    last_updated_timestamp: int
+    resolved_by: str | None = None
+    resolution_comment: str | None = None
+
+
+@dataclass(frozen=True)
+class RegistryActivity:
+    """One entry of the registry's activity log: who changed what, when."""
+
+    activity_id: int
+    activity_type: str
+    name: str
+    version: int | None
+    user_id: str | None
+    timestamp: int
+    from_stage: str | None = None
+    to_stage: str | None = None
+    comment: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)

@@ -31,3 +31,20 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def client(home: Path) -> lc.Client:
     """A ``Client`` on the fresh store."""
     return lc.Client()
+
+
+@pytest.fixture
+def ipython(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """An in-process IPython shell with ``%load_ext jupyter_lifecycle`` run, unloaded afterwards.
+
+    ``$JUPYTER_LIFECYCLE_NOTEBOOK`` points at ``tmp_path / "nb.ipynb"`` (not
+    created: write it to get revisions).
+    """
+    from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.setenv(config.NOTEBOOK_ENV, str(tmp_path / "nb.ipynb"))
+    shell = InteractiveShell.instance()
+    shell.colors = "nocolor"
+    shell.run_cell("%load_ext jupyter_lifecycle", store_history=True)
+    yield shell
+    shell.run_cell("%unload_ext jupyter_lifecycle", store_history=True)

@@ -1,1 +1,23 @@
-"""Models in MLflow's format: flavors, signatures, requirements, URIs."""
+"""Models in MLflow's format: flavors, signatures, requirements, URIs, logged models.
+
+The flavor modules are ``jupyter_lifecycle.pyfunc`` and
+``jupyter_lifecycle.sklearn`` (as ``mlflow.pyfunc`` and ``mlflow.sklearn``);
+this package holds what they share. Heavy libraries (pandas, cloudpickle,
+scikit-learn) are imported only when a model is saved or loaded.
+"""
+
+from .dependencies import get_model_dependencies
+from .enforce import enforce_params, enforce_schema
+from .flavors import Flavor, PyFuncModel, get_flavor, list_flavors, load_native, load_pyfunc, register_flavor
+from .logged import search_logged_models
+from .model import Model, ModelInfo, verify_model
+from .signature import Array, ColSpec, ModelSignature, ParamSchema, ParamSpec, Schema, TensorSpec, infer_signature
+from .uri import register_scheme, resolve_model_uri
+
+__all__ = [
+    "Array", "ColSpec", "Flavor", "Model", "ModelInfo", "ModelSignature", "ParamSchema", "ParamSpec", "PyFuncModel",
+    "Schema", "TensorSpec", "enforce_params", "enforce_schema", "get_flavor", "get_model_dependencies", "list_flavors",
+    "load_native", "load_pyfunc",
+    "infer_signature", "register_flavor", "register_scheme", "resolve_model_uri", "search_logged_models",
+    "verify_model",
+]  # fmt: skip

@@ -11,7 +11,10 @@ from pathlib import Path
 
 from .. import config
 from .buffer import MetricBuffer
+from .capture import CaptureStore
 from .database import Database
+from .models import LoggedModelStore
+from .registry import RegistryStore
 from .tracking import TrackingStore
 
 __all__ = ["Store", "open_store"]
@@ -26,6 +29,9 @@ class Store:
         (self.home / config.ARTIFACTS_DIRNAME).mkdir(parents=True, exist_ok=True)
         self.tracking = TrackingStore(self.db, self.home)
         self.metric_buffer = MetricBuffer(self.tracking)
+        self.registry = RegistryStore(self.db, self.home)
+        self.capture = CaptureStore(self.db, self.home)
+        self.models = LoggedModelStore(self.db, self.home)
 
     @property
     def db_path(self) -> Path:

@@ -93,7 +93,7 @@ class Database:
         finally:
             conn.execute("COMMIT")
 
-    def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Any = ()) -> list[Any]:
         """Rows of one read-only query, as tuples."""
         return self.connection().execute(sql, params).fetchall()
 

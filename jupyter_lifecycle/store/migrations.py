@@ -25,9 +25,16 @@ Migration = Callable[[sqlite3.Connection], None]
 
 
 def _statements(conn: sqlite3.Connection, sql: str) -> None:
-    for statement in sql.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+    """Run each statement of ``sql`` in the open transaction (a ';' inside a comment or string is fine)."""
+    pending = ""
+    for piece in sql.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                conn.execute(pending)
+            pending = ""
+    if pending.strip(" \n;"):
+        raise ValueError(f"incomplete SQL statement in a migration: {pending!r}")
 
 
 def m0001_tracking(conn: sqlite3.Connection) -> None:
@@ -49,7 +56,7 @@ def m0001_tracking(conn: sqlite3.Connection) -> None:
             key TEXT NOT NULL,
             value TEXT NOT NULL,
             PRIMARY KEY (experiment_id, key)
-        );
+        ) WITHOUT ROWID;
         CREATE TABLE runs (
             run_id TEXT PRIMARY KEY,                 -- hex UUID
             experiment_id TEXT NOT NULL REFERENCES experiments(experiment_id),
@@ -73,14 +80,14 @@ def m0001_tracking(conn: sqlite3.Connection) -> None:
             key TEXT NOT NULL,
             value TEXT NOT NULL,
             PRIMARY KEY (run_id, key)
-        );
+        ) WITHOUT ROWID;
         CREATE INDEX params_by_key_value ON params (key, value);
         CREATE TABLE tags (
             run_id TEXT NOT NULL REFERENCES runs(run_id),
             key TEXT NOT NULL,
             value TEXT NOT NULL,
             PRIMARY KEY (run_id, key)
-        );
+        ) WITHOUT ROWID;
         CREATE INDEX tags_by_key_value ON tags (key, value);
         -- Full history. value NULL means NaN: SQLite stores NaN as NULL.
         CREATE TABLE metrics (
@@ -92,6 +99,8 @@ def m0001_tracking(conn: sqlite3.Connection) -> None:
         );
         CREATE INDEX metrics_by_run_key ON metrics (run_id, key, step);
         -- The point with the highest (step, timestamp) per run and key, for search.
+        -- Key/value tables are WITHOUT ROWID: clustered by (run_id, key), so
+        -- reading one run's values is a single B-tree walk.
         CREATE TABLE latest_metrics (
             run_id TEXT NOT NULL REFERENCES runs(run_id),
             key TEXT NOT NULL,
@@ -99,7 +108,7 @@ def m0001_tracking(conn: sqlite3.Connection) -> None:
             timestamp INTEGER NOT NULL,
             step INTEGER NOT NULL,
             PRIMARY KEY (run_id, key)
-        );
+        ) WITHOUT ROWID;
         CREATE INDEX latest_metrics_by_key_value ON latest_metrics (key, value);
         CREATE TABLE artifacts (
             run_id TEXT NOT NULL REFERENCES runs(run_id),
@@ -113,7 +122,191 @@ def m0001_tracking(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m0001_tracking]
+def m0002_capture(conn: sqlite3.Connection) -> None:
+    """Notebook capture: cell sources (once per distinct text), cell executions and their runs, notebook revisions."""
+    _statements(
+        conn,
+        """
+        -- Each distinct cell text once, keyed by its sha256.
+        CREATE TABLE cell_sources (
+            source_hash TEXT PRIMARY KEY,            -- sha256 hex of the UTF-8 source
+            source TEXT NOT NULL
+        );
+        CREATE TABLE cell_executions (
+            execution_id TEXT PRIMARY KEY,           -- hex UUID
+            session_id TEXT NOT NULL,                -- hex UUID of the kernel session that ran it
+            notebook_path TEXT,                      -- NULL when the kernel could not tell
+            cell_id TEXT,                            -- the notebook cell's id (nbformat 4.5), when sent
+            execution_count INTEGER,
+            source_hash TEXT NOT NULL REFERENCES cell_sources(source_hash),
+            start_time INTEGER NOT NULL,             -- epoch ms, UTC
+            duration_ms REAL,
+            success INTEGER NOT NULL CHECK (success IN (0, 1)),
+            error_type TEXT,                         -- the exception's class name when it failed
+            error_message TEXT
+        );
+        CREATE INDEX cell_executions_by_session ON cell_executions (session_id, start_time);
+        CREATE INDEX cell_executions_by_notebook ON cell_executions (notebook_path, start_time);
+        -- The runs that were active while a cell ran (a cell can serve several, nested ones).
+        CREATE TABLE run_cells (
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            execution_id TEXT NOT NULL REFERENCES cell_executions(execution_id),
+            PRIMARY KEY (run_id, execution_id)
+        );
+        CREATE INDEX run_cells_by_execution ON run_cells (execution_id);
+        -- Content-addressed notebooks: identical content is stored once.
+        CREATE TABLE notebook_revisions (
+            revision_id TEXT PRIMARY KEY,            -- sha256 hex of the canonical JSON
+            notebook_path TEXT NOT NULL,             -- where it was first seen
+            content BLOB NOT NULL,                   -- zlib-compressed canonical .ipynb JSON
+            size INTEGER NOT NULL,                   -- uncompressed bytes
+            cell_count INTEGER NOT NULL,
+            created_time INTEGER NOT NULL            -- epoch ms, UTC, first seen
+        );
+        -- When and why a notebook was seen with a given revision (saves, run start/end).
+        CREATE TABLE notebook_snapshots (
+            revision_id TEXT NOT NULL REFERENCES notebook_revisions(revision_id),
+            notebook_path TEXT NOT NULL,
+            recorded_time INTEGER NOT NULL,          -- epoch ms, UTC
+            trigger TEXT NOT NULL                    -- save, run_start, run_end, manual, restore
+        );
+        CREATE INDEX notebook_snapshots_by_path ON notebook_snapshots (notebook_path, recorded_time);
+        -- The revision a run started from and the one it ended with.
+        CREATE TABLE run_revisions (
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            moment TEXT NOT NULL CHECK (moment IN ('start', 'end')),
+            revision_id TEXT NOT NULL REFERENCES notebook_revisions(revision_id),
+            PRIMARY KEY (run_id, moment)
+        );
+        CREATE INDEX run_revisions_by_revision ON run_revisions (revision_id)
+        """,
+    )
+
+
+def m0003_models(conn: sqlite3.Connection) -> None:
+    """Logged models: one row per ``log_model`` call, to list and compare models across runs."""
+    _statements(
+        conn,
+        """
+        CREATE TABLE logged_models (
+            model_id TEXT PRIMARY KEY,               -- 'm-' + hex UUID, as MLflow 3 names logged models
+            experiment_id TEXT REFERENCES experiments(experiment_id),
+            run_id TEXT REFERENCES runs(run_id),     -- the run the model was logged to
+            artifact_path TEXT NOT NULL,             -- folder inside the run's artifacts
+            name TEXT NOT NULL,
+            flavors TEXT NOT NULL,                   -- JSON list of flavor names
+            loader_module TEXT,                      -- python_function's loader_module
+            signature TEXT,                          -- JSON {inputs, outputs, params}, as in MLmodel
+            model_uuid TEXT NOT NULL,
+            size_bytes INTEGER NOT NULL,
+            mlmodel_sha256 TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'READY',
+            creation_time INTEGER NOT NULL           -- epoch ms, UTC
+        );
+        CREATE INDEX logged_models_by_run ON logged_models (run_id);
+        CREATE INDEX logged_models_by_experiment ON logged_models (experiment_id, creation_time)
+        """,
+    )
+
+
+def m0004_registry(conn: sqlite3.Connection) -> None:
+    """The model registry: models, versions (and their files), tags, aliases, transition requests, activity."""
+    _statements(
+        conn,
+        """
+        CREATE TABLE registered_models (
+            name TEXT PRIMARY KEY,
+            model_id TEXT NOT NULL UNIQUE,           -- hex UUID; names the storage folder, kept on rename
+            description TEXT,
+            creation_timestamp INTEGER NOT NULL,     -- epoch ms, UTC
+            last_updated_timestamp INTEGER NOT NULL,
+            last_version INTEGER NOT NULL DEFAULT 0  -- highest number ever given: deleted numbers are not reused
+        );
+        CREATE TABLE registered_model_tags (
+            name TEXT NOT NULL REFERENCES registered_models(name),
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (name, key)
+        );
+        CREATE TABLE model_versions (
+            name TEXT NOT NULL REFERENCES registered_models(name),
+            version INTEGER NOT NULL,
+            creation_timestamp INTEGER NOT NULL,
+            last_updated_timestamp INTEGER NOT NULL,
+            description TEXT,
+            user_id TEXT,
+            current_stage TEXT NOT NULL DEFAULT 'None'
+                CHECK (current_stage IN ('None', 'Staging', 'Production', 'Archived')),
+            source TEXT NOT NULL,                    -- the model URI given at registration
+            run_id TEXT,
+            run_link TEXT,
+            status TEXT NOT NULL DEFAULT 'READY'
+                CHECK (status IN ('PENDING_REGISTRATION', 'FAILED_REGISTRATION', 'READY')),
+            status_message TEXT,
+            storage_location TEXT NOT NULL,          -- the registry's copy, relative to the store home
+            PRIMARY KEY (name, version)
+        );
+        CREATE INDEX model_versions_by_run ON model_versions (run_id);
+        CREATE TABLE model_version_tags (
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (name, version, key),
+            FOREIGN KEY (name, version) REFERENCES model_versions(name, version)
+        );
+        -- Every file of the registry's copy, hashed when copied.
+        CREATE TABLE model_version_files (
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            path TEXT NOT NULL,                      -- relative to the version's storage folder
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            PRIMARY KEY (name, version, path),
+            FOREIGN KEY (name, version) REFERENCES model_versions(name, version)
+        );
+        CREATE TABLE registered_model_aliases (
+            name TEXT NOT NULL REFERENCES registered_models(name),
+            alias TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            PRIMARY KEY (name, alias),
+            FOREIGN KEY (name, version) REFERENCES model_versions(name, version)
+        );
+        CREATE TABLE transition_requests (
+            request_id TEXT PRIMARY KEY,             -- hex UUID
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            to_stage TEXT NOT NULL CHECK (to_stage IN ('None', 'Staging', 'Production', 'Archived')),
+            status TEXT NOT NULL DEFAULT 'PENDING'
+                CHECK (status IN ('PENDING', 'APPROVED', 'REJECTED', 'CANCELLED')),
+            user_id TEXT,                            -- who asked
+            comment TEXT,
+            creation_timestamp INTEGER NOT NULL,
+            last_updated_timestamp INTEGER NOT NULL,
+            resolved_by TEXT,                        -- who approved, rejected or cancelled
+            resolution_comment TEXT,
+            FOREIGN KEY (name, version) REFERENCES model_versions(name, version)
+        );
+        CREATE INDEX transition_requests_by_version ON transition_requests (name, version, status);
+        -- Append-only: kept when models and versions are deleted.
+        CREATE TABLE registry_activity (
+            activity_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            timestamp INTEGER NOT NULL,              -- epoch ms, UTC
+            user_id TEXT,
+            activity_type TEXT NOT NULL,             -- CREATED_VERSION, APPLIED_TRANSITION, SET_ALIAS...
+            name TEXT NOT NULL,
+            version INTEGER,
+            from_stage TEXT,
+            to_stage TEXT,
+            comment TEXT,
+            details TEXT NOT NULL DEFAULT '{}'       -- JSON
+        );
+        CREATE INDEX registry_activity_by_model ON registry_activity (name, activity_id)
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [m0001_tracking, m0002_capture, m0003_models, m0004_registry]
 """Applied in this order; each is recorded by its function name."""
 
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Union
 
 from ..errors import InvalidInput
 
-Value = Union[str, float, int, tuple[Union[str, float, int], ...]]
+Value = str | float | int | tuple[str | float | int, ...]
 
 KINDS = {
     "metric": "metric", "metrics": "metric",

@@ -399,6 +399,38 @@ class TrackingStore:
             params += list(keys)
         return self.db.query(sql + " ORDER BY run_id, key, step, timestamp", params)
 
+    def metric_series(
+        self, run_ids: Sequence[str], keys: Sequence[str], timestamps: bool = True
+    ) -> list[tuple[Any, ...]]:
+        """One row ``(run_id, key, count, steps, timestamps, values)`` per history, for charts.
+
+        The three columns are comma-separated text (NaN as ``nan``) that
+        ``numpy.fromstring(text, sep=",")`` parses in C: for 1M points this is
+        about twice as fast as one Python tuple per point. ``timestamps=False``
+        leaves that column empty (a third less work). Order inside a row is
+        not guaranteed; sort by step.
+        """
+        marks = ", ".join("?" for _ in run_ids)
+        times = "group_concat(timestamp)" if timestamps else "''"
+        return self.db.query(
+            f"SELECT run_id, key, count(*), group_concat(step), {times},"
+            " group_concat(ifnull(value, 'nan')) FROM metrics"
+            f" WHERE run_id IN ({marks}) AND key IN ({', '.join('?' for _ in keys)}) GROUP BY run_id, key",
+            [*run_ids, *keys],
+        )
+
+    def metric_summaries(self, run_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        """Rows ``(run_id, key, last, min, max, count, last_step)`` per logged metric (NaN ignored in min/max)."""
+        marks = ", ".join("?" for _ in run_ids)
+        # Aggregate first, join after: joining every point to latest_metrics costs 3x more.
+        return self.db.query(
+            "SELECT a.run_id, a.key, l.value, a.lo, a.hi, a.n, l.step FROM"
+            " (SELECT run_id, key, min(value) AS lo, max(value) AS hi, count(*) AS n FROM metrics"
+            f"  WHERE run_id IN ({marks}) GROUP BY run_id, key) a"
+            " JOIN latest_metrics l ON l.run_id = a.run_id AND l.key = a.key",
+            list(run_ids),
+        )
+
     def record_artifact(self, run_id: str, path: str, size: int, sha256: str) -> None:
         """Remember a logged file's size and hash."""
         with self.db.write() as conn:
@@ -483,7 +515,7 @@ class TrackingStore:
         max_results: int | None = None,
         order_by: list[str] | None = None,
         offset: int = 0,
-    ) -> list[tuple[Any, ...]]:
+    ) -> list[Any]:
         """Like ``search_runs`` but raw rows (params/metrics/tags as JSON), for DataFrames."""
         clauses, params = self._run_where(parse_filter(filter_string))
         order, order_params = self._run_order(parse_order_by(order_by))
@@ -501,4 +533,4 @@ class TrackingStore:
         """Row counts of the main tables, for ``info``."""
         tables = ("experiments", "runs", "params", "metrics", "tags", "artifacts")
         row = self.db.query("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in tables))[0]
-        return dict(zip(tables, row))
+        return dict(zip(tables, row, strict=True))

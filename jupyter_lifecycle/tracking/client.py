@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import getpass
 import json
 import os
@@ -181,8 +182,10 @@ class Client:
 
     def set_terminated(self, run_id: str, status: str = "FINISHED", end_time: int | None = None) -> None:
         """End a run: flush its metrics, then set status and end time."""
-        self.flush()
-        self._tracking.update_run(run_id, status=_status(status), end_time=end_time or _now())
+        status = _status(status)
+        with self.store.db.write():  # the last points and the status land in one commit
+            self.flush()
+            self._tracking.update_run(run_id, status=status, end_time=end_time or _now())
 
     def delete_run(self, run_id: str) -> None:
         """Mark a run deleted (``restore_run`` undoes it)."""
@@ -259,24 +262,47 @@ class Client:
         self._check_run(run_id)
         checked_params = [(validate_key(p.key, "param"), param_value(p.key, p.value)) for p in params]
         checked_tags = [(validate_key(t.key, "tag"), tag_value(t.key, t.value)) for t in tags]
-        now = _now()
-        points = [
-            (run_id, validate_key(m.key, "metric"), metric_value(m.key, m.value),
-             now if m.timestamp is None else int(m.timestamp), int(m.step or 0))
-            for m in metrics
-        ]  # fmt: skip
+        points = self._points(run_id, [(m.key, m.value, m.timestamp, m.step) for m in metrics])
         if checked_params:
             self._tracking.log_params(run_id, checked_params)
         if checked_tags:
             self._tracking.set_tags(run_id, checked_tags)
-        if points:
-            with self._buffer.lock:
-                if not self._buffer.points:
-                    self._buffer.deadline = time.time() + self._buffer.max_seconds
-                self._buffer.points.extend(points)
-                full = len(self._buffer.points) >= self._buffer.max_points
-            if full or synchronous:
-                self.flush()
+        self._append(points, synchronous)
+
+    def log_metrics(
+        self,
+        run_id: str,
+        metrics: dict[str, Any],
+        step: int | None = None,
+        timestamp: int | None = None,
+        synchronous: bool | None = None,
+    ) -> None:
+        """Buffer several metrics at one step (the fluent ``log_metrics``, without building ``Metric`` objects)."""
+        self._check_run(run_id)
+        self._append(self._points(run_id, [(k, v, timestamp, step) for k, v in metrics.items()]), synchronous)
+
+    def _points(self, run_id: str, items: Iterable[tuple[str, Any, int | None, int | None]]) -> list[tuple[str, str, float, int, int]]:
+        good, now, points = self._good_keys, _now(), []
+        for key, value, timestamp, step in items:
+            if key not in good:
+                good.add(validate_key(key, "metric"))
+            if type(value) is not float:
+                value = metric_value(key, value)
+            points.append((run_id, key, value, now if timestamp is None else int(timestamp), int(step) if step else 0))
+        return points
+
+    def _append(self, points: list[tuple[str, str, float, int, int]], synchronous: bool | None) -> None:
+        if not points:
+            return
+        buffer = self._buffer
+        now = time.time()
+        with buffer.lock:
+            if not buffer.points:
+                buffer.deadline = now + buffer.max_seconds
+            buffer.points.extend(points)
+            full = len(buffer.points) >= buffer.max_points
+        if full or synchronous or now >= buffer.deadline:
+            buffer.flush()
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every logged point of a metric, by step."""
@@ -285,7 +311,7 @@ class Client:
 
     # ---- artifacts ---------------------------------------------------------
 
-    def _write(self, run_id: str, artifact_file: str, write: Callable[[Path], None]) -> str:
+    def _write(self, run_id: str, artifact_file: str, write: Callable[[Path], object]) -> str:
         rel = files.clean_artifact_path(artifact_file)
         if not rel:
             raise InvalidInput("artifact_file must name a file, such as 'plots/loss.png'")
@@ -304,8 +330,7 @@ class Client:
         if not source.is_file():
             raise NotFound(f"cannot log artifact {str(local_path)!r}: no such file")
         prefix = files.clean_artifact_path(artifact_path)
-        self._write(run_id, f"{prefix}/{source.name}" if prefix else source.name,
-                    lambda tmp: shutil.copyfile(source, tmp))  # fmt: skip
+        self._write(run_id, f"{prefix}/{source.name}" if prefix else source.name, functools.partial(_copy, source))
 
     def log_artifacts(self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
         """Copy every file below ``local_dir`` into the run's artifacts, keeping the layout."""
@@ -315,8 +340,7 @@ class Client:
         prefix = files.clean_artifact_path(artifact_path)
         for source in sorted(p for p in root.rglob("*") if p.is_file()):
             rel = source.relative_to(root).as_posix()
-            self._write(run_id, f"{prefix}/{rel}" if prefix else rel,
-                        lambda tmp, source=source: shutil.copyfile(source, tmp))  # fmt: skip
+            self._write(run_id, f"{prefix}/{rel}" if prefix else rel, functools.partial(_copy, source))
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         """Save text as an artifact file."""
@@ -383,26 +407,32 @@ def runs_frame(rows: Sequence[Sequence[Any]], home: Path) -> pd.DataFrame:
     """Raw search rows to MLflow's ``search_runs`` DataFrame."""
     import pandas as pd
 
+    home_uri = home.as_uri()
     base = pd.DataFrame(
         {
             "run_id": [r[0] for r in rows],
             "experiment_id": [r[1] for r in rows],
             "status": [r[3] for r in rows],
-            "artifact_uri": [(home / r[7]).as_uri() for r in rows],
+            "artifact_uri": [f"{home_uri}/{r[7]}" for r in rows],
             "start_time": pd.to_datetime([r[4] for r in rows], unit="ms", utc=True),
             "end_time": pd.to_datetime([r[5] for r in rows], unit="ms", utc=True),
         }
     )
     parts = [base]
     for index, prefix in ((12, "metrics."), (11, "params."), (13, "tags.")):
-        decoded = [json.loads(r[index] or "{}") for r in rows]
-        part = pd.DataFrame(decoded, index=base.index)
+        # One decode of a JSON array is far cheaper than one json.loads per run.
+        text = "[" + ",".join(r[index] or "{}" for r in rows) + "]"
+        if prefix == "metrics.":  # SQLite hands infinities over as strings: make them JSON's
+            text = text.replace(':"inf"', ":Infinity").replace(':"-inf"', ":-Infinity")
+        part = pd.DataFrame(json.loads(text), index=base.index)
         if prefix == "metrics.":
             part = part.astype("float64")
-        part = part[sorted(part.columns)]
-        part.columns = [prefix + str(c) for c in part.columns]
-        parts.append(part)
+        parts.append(part.sort_index(axis=1).add_prefix(prefix))
     return pd.concat(parts, axis=1)
+
+
+def _copy(source: Path, target: Path) -> None:
+    shutil.copyfile(source, target)
 
 
 def _status(status: str) -> str:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 RunHook = Callable[["ActiveRun"], None]
 RUN_START_HOOKS: list[RunHook] = []
 """Called with the run after ``start_run``; notebook capture adds its hooks here."""
-RUN_END_HOOKS: list[Callable[["ActiveRun", str], None]] = []
+RUN_END_HOOKS: list[Callable[[ActiveRun, str], None]] = []
 """Called with the run and its final status just before ``end_run`` ends it."""
 
 
@@ -52,7 +52,7 @@ class ActiveRun:
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool:
+    ) -> None:
         if exc_type is None:
             status = "FINISHED"
         elif issubclass(exc_type, KeyboardInterrupt):
@@ -62,7 +62,6 @@ class ActiveRun:
         # End this run and any nested run left open inside the block.
         while any(r is self for r in _active):
             end_run(status)
-        return False
 
     def __repr__(self) -> str:
         return f"<ActiveRun: run_id={self.info.run_id} name={self.info.run_name!r}>"
@@ -310,8 +309,7 @@ def log_metrics(
 ) -> None:
     """Log several metrics at one step."""
     c, rid = _target(run_id)
-    c.log_batch(rid, metrics=[Metric(k, v, timestamp, step or 0) for k, v in metrics.items()],  # type: ignore[arg-type]
-                synchronous=synchronous)  # fmt: skip
+    c.log_metrics(rid, metrics, step, timestamp, synchronous)
 
 
 def _target(run_id: str | None) -> tuple[Client, str]:

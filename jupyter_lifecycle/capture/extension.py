@@ -1,0 +1,67 @@
+"""``%load_ext jupyter_lifecycle``: wire the recorder and the magics into one IPython shell.
+
+Loading twice is harmless; unloading removes every hook it added (cell
+events, run hooks, magics, autolog patches), so ``%reload_ext`` is clean.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..tracking import fluent
+from .recorder import CellRecorder
+
+_recorders: dict[int, CellRecorder] = {}
+
+
+def recorder(shell: Any = None) -> CellRecorder | None:
+    """The recorder of ``shell`` (default: the running IPython shell), or ``None`` if not loaded."""
+    if shell is None:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    return _recorders.get(id(shell)) if shell is not None else None
+
+
+def load(shell: Any) -> CellRecorder:
+    """Start recording cells and revisions in ``shell`` and register the magics."""
+    from ..magics import LifecycleMagics
+
+    existing = _recorders.get(id(shell))
+    if existing is not None:
+        return existing
+    rec = CellRecorder(shell)
+    shell.events.register("pre_run_cell", rec.pre_run_cell)
+    shell.events.register("post_run_cell", rec.post_run_cell)
+    fluent.RUN_START_HOOKS.append(rec.on_run_start)
+    fluent.RUN_END_HOOKS.append(rec.on_run_end)
+    shell.register_magics(LifecycleMagics)
+    _recorders[id(shell)] = rec
+    if rec.notebook_path is None:
+        print(
+            "jupyter-lifecycle: recording cells; the notebook file is unknown, so no notebook revisions "
+            "(set $JUPYTER_LIFECYCLE_NOTEBOOK to its path to keep them)."
+        )
+    return rec
+
+
+def unload(shell: Any) -> None:
+    """Remove everything ``load`` added to ``shell`` (and switch scikit-learn autolog off)."""
+    from ..magics import LifecycleMagics
+
+    rec = _recorders.pop(id(shell), None)
+    if rec is None:
+        return
+    rec.defer_checkpoints(False)
+    shell.events.unregister("pre_run_cell", rec.pre_run_cell)
+    shell.events.unregister("post_run_cell", rec.post_run_cell)
+    fluent.RUN_START_HOOKS.remove(rec.on_run_start)
+    fluent.RUN_END_HOOKS.remove(rec.on_run_end)
+    manager = shell.magics_manager
+    for kind, names in LifecycleMagics.magics.items():
+        for name in names:
+            manager.magics[kind].pop(name, None)
+    manager.registry.pop(LifecycleMagics.__name__, None)
+    from ..autologging import sklearn as sklearn_autolog
+
+    sklearn_autolog.disable()

@@ -1,0 +1,293 @@
+"""A model's Python requirements: inferred from what it really uses, pinned.
+
+Two sources of module names, both cheap and in-process (MLflow starts a
+subprocess for this, which is most of its 5.8 s ``log_model``):
+
+- every object, class, function and module the pickler writes (a
+  ``persistent_id`` hook sees each one), so a pickled scikit-learn pipeline
+  names ``sklearn`` and ``numpy``, and a ``PythonModel`` defined in a
+  notebook names the modules its methods refer to;
+- every Python and C function called while the model predicts on the input
+  example (``sys.setprofile``), which catches lazy imports and libraries
+  used only at predict time.
+
+Top-level module names map to distributions with
+``importlib.metadata.packages_distributions()`` and are pinned to the
+installed versions. Standard-library and local modules (``code_paths``) are
+left out; never the whole environment.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import io
+import json
+import os
+import platform
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInput
+
+REQUIREMENTS = "requirements.txt"
+PYTHON_ENV = "python_env.yaml"
+CONDA_ENV = "conda.yaml"
+
+# _distutils_hack is setuptools' import hook: it runs on every import, for any model.
+_SKIP = set(sys.stdlib_module_names) | {"__main__", "builtins", "__mp_main__", "_distutils_hack", ""}
+_distributions: dict[str, list[str]] | None = None
+_lock = threading.Lock()
+
+
+def _top(name: object) -> str | None:
+    if not isinstance(name, str):
+        return None
+    top = name.partition(".")[0]
+    return None if top in _SKIP or top.startswith("_cython") else top
+
+
+def pickle_recording(obj: Any, file: io.BufferedIOBase | Any) -> set[str]:
+    """Pickle ``obj`` into ``file`` with cloudpickle; return the top-level modules it referenced."""
+    import cloudpickle
+
+    modules: set[str] = set()
+    seen_types: set[type] = set()
+
+    class RecordingPickler(cloudpickle.Pickler):  # type: ignore[misc]
+        def persistent_id(self, item: Any) -> None:
+            kind = type(item)
+            if kind not in seen_types:
+                seen_types.add(kind)
+                top = _top(kind.__module__)
+                if top:
+                    modules.add(top)
+            if isinstance(item, type) or callable(item) and hasattr(item, "__module__"):
+                top = _top(getattr(item, "__module__", None))
+                if top:
+                    modules.add(top)
+            elif kind.__name__ == "module":
+                top = _top(item.__name__)
+                if top:
+                    modules.add(top)
+            return None
+
+    RecordingPickler(file, protocol=cloudpickle.DEFAULT_PROTOCOL).dump(obj)
+    return modules
+
+
+def record_imports(call: Callable[[], Any]) -> tuple[Any, set[str]]:
+    """Run ``call()``; return its result and the top-level modules of the functions it called."""
+    modules: set[str] = set()
+    before = set(sys.modules)
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            modules.add(frame.f_globals.get("__name__", ""))
+        elif event == "c_call":
+            modules.add(getattr(arg, "__module__", None) or "")
+
+    if sys.getprofile() is not None:  # someone is profiling (cProfile): leave their hook alone
+        result = call()
+    else:
+        sys.setprofile(profile)
+        try:
+            result = call()
+        finally:
+            sys.setprofile(None)
+    modules |= set(sys.modules) - before
+    # Our own frames (the call wrapper) are not the model's; a PythonModel
+    # still names jupyter_lifecycle through its pickled base class.
+    return result, {top for m in modules if (top := _top(m)) and top != "jupyter_lifecycle"}
+
+
+def _environment_key() -> str:
+    """Changes whenever a package is installed or removed (its site-packages folder's mtime changes)."""
+    parts = [sys.prefix]
+    for entry in sys.path:
+        if entry.endswith(("site-packages", "dist-packages")):
+            try:
+                parts.append(f"{entry}:{os.stat(entry).st_mtime_ns}")
+            except OSError:
+                continue
+    return "\n".join(parts)
+
+
+def _distribution_map() -> dict[str, list[str]]:
+    """``packages_distributions()``, kept per process and on disk until the environment changes.
+
+    Computing it reads every installed distribution's file list (~0.2 s
+    here), which alone would take half of ``log_model``'s time budget.
+    """
+    global _distributions
+    with _lock:
+        if _distributions is not None:
+            return _distributions
+        from .. import config
+
+        key = _environment_key()
+        import hashlib
+
+        venv = hashlib.sha256(sys.prefix.encode()).hexdigest()[:16]  # one file per environment
+        cache = config.CACHE_DIR / f"packages_distributions-{venv}.json"
+        try:
+            saved = json.loads(cache.read_text())
+            if saved.get("key") == key:
+                _distributions = {k: list(v) for k, v in saved["map"].items()}
+                return _distributions
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass
+        _distributions = {k: list(v) for k, v in metadata.packages_distributions().items()}
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"key": key, "map": _distributions}))
+            os.replace(tmp, cache)
+        except OSError:
+            pass  # a read-only home only loses the cache
+        return _distributions
+
+
+def distributions_for(modules: Iterable[str]) -> dict[str, str]:
+    """``{distribution: version}`` for top-level module names (unknown and local modules are skipped)."""
+    found: dict[str, str] = {}
+    mapping: dict[str, list[str]] | None = None
+    for module in sorted(set(modules)):
+        names: list[str] = []
+        try:  # the common case, module name == distribution name, needs no scan
+            dist = metadata.distribution(module)
+            if module in (_read_top_level(dist) or [module]):
+                names = [dist.metadata["Name"]]
+        except metadata.PackageNotFoundError:
+            pass
+        if not names and module == "jupyter_lifecycle":
+            names = ["jupyter-lifecycle"]  # an editable install lists no top-level packages
+        if not names:
+            mapping = mapping if mapping is not None else _distribution_map()
+            names = mapping.get(module, [])
+        for name in names:
+            try:
+                found[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                continue
+    return found
+
+
+def unpackaged(modules: Iterable[str], shipped: Iterable[str] = ()) -> list[str]:
+    """Modules that are neither installed distributions nor ``shipped`` (in ``code/``): local files.
+
+    A pickled class from such a module loads only where that file is importable.
+    """
+    known = set(distributions_for(modules))
+    mapping = _distribution_map()
+    out = []
+    for module in sorted(set(modules) - set(shipped) - {"jupyter_lifecycle"}):
+        if mapping.get(module) or any(module.replace("_", "-").lower() == k.lower() for k in known):
+            continue
+        try:
+            metadata.distribution(module)
+        except metadata.PackageNotFoundError:
+            out.append(module)
+    return out
+
+
+def _read_top_level(dist: metadata.Distribution) -> list[str] | None:
+    text = dist.read_text("top_level.txt")
+    return text.split() if text else None
+
+
+def pinned(distributions: dict[str, str]) -> list[str]:
+    """``name==version`` lines, sorted."""
+    return [f"{name}=={version}" for name, version in sorted(distributions.items(), key=lambda kv: kv[0].lower())]
+
+
+def read_requirements(spec: str | os.PathLike[str] | Iterable[str]) -> list[str]:
+    """Requirement lines from a list, or from a requirements file path."""
+    if isinstance(spec, (str, os.PathLike)):
+        path = Path(spec)
+        if not path.is_file():
+            raise InvalidInput(f"pip_requirements {str(spec)!r} is not a file; pass a list of requirement strings "
+                               "or the path of a requirements.txt")  # fmt: skip
+        spec = path.read_text().splitlines()
+    return [line.strip() for line in spec if line.strip() and not line.strip().startswith("#")]
+
+
+def requirement_name(line: str) -> str:
+    """The distribution name a requirement line names, normalized (``Scikit_Learn>=1`` -> ``scikit-learn``)."""
+    import re
+
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else line.strip().lower()
+
+
+def resolve_requirements(
+    modules: Iterable[str],
+    always: Iterable[str] = (),
+    pip_requirements: str | os.PathLike[str] | Iterable[str] | None = None,
+    extra_pip_requirements: str | os.PathLike[str] | Iterable[str] | None = None,
+) -> list[str]:
+    """The final ``requirements.txt`` lines.
+
+    ``pip_requirements`` replaces the inferred list; ``extra_pip_requirements``
+    adds to it (an extra line naming an inferred distribution replaces that pin).
+    ``always`` lists distributions the flavor needs in any case (cloudpickle...).
+    """
+    if pip_requirements is not None and extra_pip_requirements is not None:
+        raise InvalidInput("pass pip_requirements (replaces the inferred list) or extra_pip_requirements (adds to it), "
+                           "not both")  # fmt: skip
+    if pip_requirements is not None:
+        return read_requirements(pip_requirements)
+    found = distributions_for(modules)
+    for name in always:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    lines = pinned(found)
+    if extra_pip_requirements is not None:
+        extra = read_requirements(extra_pip_requirements)
+        names = {requirement_name(e) for e in extra}
+        lines = [line for line in lines if requirement_name(line) not in names] + extra
+    return lines
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def write_environment(folder: Path, requirements: list[str]) -> None:
+    """Write ``requirements.txt``, ``python_env.yaml`` and ``conda.yaml`` that agree with each other."""
+    import yaml
+
+    (folder / REQUIREMENTS).write_text("\n".join(requirements) + ("\n" if requirements else ""), encoding="utf-8")
+    python = platform.python_version()
+    build = [f"{tool}=={v}" if (v := _version(tool)) else tool for tool in ("pip", "setuptools", "wheel")]
+    python_env = {"python": python, "build_dependencies": build, "dependencies": [f"-r {REQUIREMENTS}"]}
+    (folder / PYTHON_ENV).write_text(yaml.safe_dump(python_env, sort_keys=False), encoding="utf-8")
+    pip = _version("pip")
+    conda = {
+        "channels": ["conda-forge"],
+        "dependencies": [f"python={python}", f"pip<={pip}" if pip else "pip", {"pip": list(requirements)}],
+        "name": "mlflow-env",
+    }
+    (folder / CONDA_ENV).write_text(yaml.safe_dump(conda, sort_keys=False), encoding="utf-8")
+
+
+def get_model_dependencies(model_uri: str | os.PathLike[str], format: str = "pip") -> str:
+    """The path of a model's ``requirements.txt`` (``format="conda"``: its ``conda.yaml``), as in MLflow."""
+    from .uri import resolve_model_uri
+
+    folder = resolve_model_uri(model_uri)
+    if format not in ("pip", "conda"):
+        raise InvalidInput(f"format must be 'pip' or 'conda', not {format!r}")
+    file = folder / (REQUIREMENTS if format == "pip" else CONDA_ENV)
+    if not file.is_file():
+        from ..errors import NotFound
+
+        raise NotFound(f"the model at {str(model_uri)!r} has no {file.name}")
+    return str(file)

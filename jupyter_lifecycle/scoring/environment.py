@@ -1,0 +1,84 @@
+"""Isolated environments for scoring (``env_manager="virtualenv"``), as MLflow builds them.
+
+One virtual environment per distinct ``requirements.txt`` (and Python
+version), kept under the store home in ``envs/<hash>/`` and reused: the
+first scoring run pays for the install, later ones start at once. The
+environment gets the model's pinned requirements plus jupyter-lifecycle
+itself (the same version as here), and runs ``jupyter-lifecycle score``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as metadata
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from ..errors import LifecycleError
+
+ENV_MANAGERS = ("local", "virtualenv")
+READY = ".jupyter_lifecycle_ready"
+
+
+def _self_requirement() -> str:
+    """How to install this jupyter-lifecycle into another environment (its source folder if editable)."""
+    from .. import __version__
+
+    try:
+        direct = metadata.distribution("jupyter-lifecycle").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        direct = None
+    if direct:
+        info = json.loads(direct)
+        if info.get("url", "").startswith("file://"):
+            return info["url"][len("file://"):]
+    return f"jupyter-lifecycle=={__version__}"
+
+
+def environment_dir(requirements: str | os.PathLike[str]) -> Path:
+    """Where the environment for a ``requirements.txt`` lives (it may not exist yet)."""
+    from ..config import resolve_home
+
+    text = Path(requirements).read_text(encoding="utf-8")
+    key = hashlib.sha256(f"{sys.version_info[:2]}\n{_self_requirement()}\n{text}".encode()).hexdigest()[:16]
+    return resolve_home() / "envs" / key
+
+
+def ensure_environment(model_uri: str, quiet: bool = True) -> Path:
+    """The Python executable of an isolated environment with the model's requirements; built once.
+
+    Builds in a temporary folder and renames it into place, so an
+    interrupted build is never reused.
+    """
+    from ..models.dependencies import get_model_dependencies
+
+    requirements = get_model_dependencies(model_uri)
+    target = environment_dir(requirements)
+    python = target / "bin" / "python"
+    if (target / READY).exists():
+        return python
+    staging = target.with_name(target.name + f".building-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    flags = ["--quiet"] if quiet else []
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(staging)], check=True)
+        pip = [str(staging / "bin" / "python"), "-m", "pip", "install", *flags, "--disable-pip-version-check"]
+        subprocess.run([*pip, "-r", str(requirements)], check=True)
+        subprocess.run([*pip, _self_requirement()], check=True)
+    except subprocess.CalledProcessError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise LifecycleError(f"building the scoring environment from {requirements} failed ({exc}); "
+                             "check that the requirements can be installed, or use env_manager='local'") from exc  # fmt: skip
+    (staging / READY).write_text(str(requirements), encoding="utf-8")
+    # Scripts in bin/ keep the staging path in their shebang; scoring runs
+    # ``bin/python -m ...``, which works wherever the folder is.
+    try:
+        staging.rename(target)
+    except OSError:  # another process finished first: use its environment
+        shutil.rmtree(staging, ignore_errors=True)
+    return python

@@ -1,0 +1,5 @@
+"""ipywidgets for the notebook: ``browse()``, the run browser."""
+
+from .browser import RunBrowser, browse
+
+__all__ = ["RunBrowser", "browse"]

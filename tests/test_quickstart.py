@@ -1,0 +1,28 @@
+"""``make demo``'s main job: the quickstart notebook, executed headless in a real kernel."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+import jupyter_lifecycle as lc
+
+from .conftest import ROOT
+
+
+def test_quickstart_notebook_records_runs(home: Path, tmp_path: Path) -> None:
+    nb = nbformat.read(ROOT / "example_notebooks" / "quickstart.ipynb", as_version=4)
+    env = {**os.environ, "JUPYTER_LIFECYCLE_HOME": str(home)}
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
+    runs = lc.search_runs(experiment_names=["quickstart-iris"], order_by=["metrics.cv_accuracy DESC"])
+    assert sorted(runs["params.model"]) == ["boosting", "forest", "logreg"]
+    assert (runs["metrics.cv_accuracy"] > 0.9).all()
+    assert (runs["status"] == "FINISHED").all()
+    best = runs.iloc[0]
+    assert len(lc.get_metric_history(best.run_id, "fold_accuracy")) == 5
+    assert [f.path for f in lc.list_artifacts(best.run_id, "meta")] == ["meta/classes.json"]
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert f"best run: {best['tags.mlflow.runName']}" in printed
