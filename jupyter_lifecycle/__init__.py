@@ -4,8 +4,23 @@
 ``%load_ext jupyter_lifecycle`` adds notebook capture and magics.
 """
 
-from .entities import Experiment, FileInfo, Metric, Param, Run, RunData, RunInfo, RunTag, ViewType
-from .entities import ModelVersion, RegisteredModel, RegistryActivity, TransitionRequest
+from . import display as _display  # noqa: F401  (gives Run, Experiment... their HTML reprs)
+from .client import Client  # tracking + model registry
+from .entities import (
+    Experiment,
+    FileInfo,
+    Metric,
+    ModelVersion,
+    Param,
+    RegisteredModel,
+    RegistryActivity,
+    Run,
+    RunData,
+    RunInfo,
+    RunTag,
+    TransitionRequest,
+    ViewType,
+)
 from .errors import (
     AlreadyExists,
     InvalidInput,
@@ -16,7 +31,6 @@ from .errors import (
     SchemaMismatch,
     StoreError,
 )
-from .client import Client  # tracking + model registry
 from .registry import Lineage, lineage, register_model, search_model_versions, search_registered_models
 from .tracking.fluent import (
     ActiveRun,
@@ -56,8 +70,6 @@ from .tracking.fluent import (
     set_tracking_uri,
     start_run,
 )
-
-from . import display as _display  # noqa: F401  (gives Run, Experiment... their HTML reprs)
 
 MlflowClient = Client  # MLflow's name, for `import jupyter_lifecycle as mlflow`
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from ..errors import InvalidInput, NotFound
 from .database import Database
-from .search import NUMERIC_COMPARATORS, STRING_COMPARATORS, check_comparator, parse_filter, parse_order_by, value_sql
-from .tracking import now_ms
+from .search import parse_filter, parse_order_by, where_clauses
+from .tracking import now_ms, run_keyed
 
 _COLUMNS = "model_id, experiment_id, run_id, artifact_path, name, flavors, loader_module, signature, model_uuid, " \
            "size_bytes, mlmodel_sha256, status, creation_time"  # fmt: skip
@@ -119,25 +119,9 @@ class LoggedModelStore:
         if experiment_ids:
             clauses.append(f"m.experiment_id IN ({', '.join('?' * len(experiment_ids))})")
             params += list(experiment_ids)
-        for cond in parse_filter(filter_string):
-            if cond.kind == "attribute" and cond.key in _ATTRIBUTES:
-                column, numeric = _ATTRIBUTES[cond.key]
-                check_comparator(cond, NUMERIC_COMPARATORS if numeric else STRING_COMPARATORS, "attribute")
-                sql, values = value_sql(column, cond, numeric)
-            elif cond.kind in ("metric", "param", "tag"):
-                table = {"metric": "latest_metrics", "param": "params", "tag": "tags"}[cond.kind]
-                numeric = cond.kind == "metric"
-                check_comparator(cond, NUMERIC_COMPARATORS if numeric else STRING_COMPARATORS, cond.kind)
-                inner, values = value_sql("value", cond, numeric)
-                sql = f"m.run_id IN (SELECT run_id FROM {table} WHERE key = ? AND {inner})"
-                values = [cond.key, *values]
-            else:
-                raise InvalidInput(
-                    f"invalid filter string: logged models can be filtered by {', '.join(sorted(_ATTRIBUTES))}, "
-                    f"metrics.<key>, params.<key> or tags.<key>, not {cond.kind} {cond.key!r}"
-                )
-            clauses.append(sql)
-            params += values
+        where, values = where_clauses(parse_filter(filter_string), _ATTRIBUTES, run_keyed("m.run_id"), "logged models")
+        clauses += where
+        params += values
         order = []
         for clause in parse_order_by(order_by):
             direction = "ASC" if clause.ascending else "DESC"

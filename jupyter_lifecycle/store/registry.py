@@ -24,13 +24,10 @@ from ..entities import ACTIVE_STAGES, STAGES, ModelVersion, RegisteredModel, Reg
 from ..errors import AlreadyExists, InvalidInput, InvalidState, NotFound
 from .database import Database
 from .search import (
-    NUMERIC_COMPARATORS,
-    STRING_COMPARATORS,
     Condition,
-    check_comparator,
     parse_filter,
     parse_order_by,
-    value_sql,
+    where_clauses,
 )
 from .tracking import new_id, now_ms
 
@@ -334,24 +331,12 @@ class RegistryStore:
         offset: int = 0,
     ) -> list[RegisteredModel]:
         """Registered models matching ``name LIKE 'fraud%'`` / ``tags.team = 'risk'`` style filters."""
-        clauses, params = ["1"], []
-        for cond in parse_filter(filter_string):
-            if cond.kind == "tag":
-                check_comparator(cond, STRING_COMPARATORS, "tag")
-                sql, values = value_sql("value", cond, numeric=False)
-                clauses.append(f"m.name IN (SELECT name FROM registered_model_tags WHERE key = ? AND {sql})")
-                params += [cond.key, *values]
-            elif cond.kind == "attribute" and cond.key in MODEL_ATTRIBUTES:
-                column, numeric = MODEL_ATTRIBUTES[cond.key]
-                check_comparator(cond, NUMERIC_COMPARATORS if numeric else STRING_COMPARATORS, "attribute")
-                sql, values = value_sql(column, cond, numeric)
-                clauses.append(sql)
-                params += values
-            else:
-                raise InvalidInput(
-                    f"invalid filter string: registered models can be filtered by tags.<key> or "
-                    f"{', '.join(MODEL_ATTRIBUTES)}, not {cond.kind} {cond.key!r}"
-                )
+        clauses, params = where_clauses(
+            parse_filter(filter_string), MODEL_ATTRIBUTES,
+            {"tag": "m.name IN (SELECT name FROM registered_model_tags WHERE key = ? AND {})"},
+            "registered models",
+        )  # fmt: skip
+        clauses.append("1")
         order = _order(order_by, MODEL_ATTRIBUTES, "registered models") or []
         if not any(o.startswith("m.name ") for o in order):
             order.append("m.name ASC")
@@ -564,33 +549,13 @@ class RegistryStore:
         offset: int = 0,
     ) -> list[ModelVersion]:
         """Versions matching ``name = 'x' and tags.k = 'v'`` style filters (MLflow's keys plus stage/status)."""
-        clauses, params = ["1"], []
-        for cond in parse_filter(filter_string):
-            if cond.kind == "tag":
-                check_comparator(cond, STRING_COMPARATORS, "tag")
-                sql, values = value_sql("value", cond, numeric=False)
-                clauses.append(
-                    "EXISTS (SELECT 1 FROM model_version_tags t WHERE t.name = v.name"
-                    f" AND t.version = v.version AND key = ? AND {sql})"
-                )
-                params += [cond.key, *values]
-            elif cond.kind == "attribute" and cond.key in VERSION_ATTRIBUTES:
-                column, numeric = VERSION_ATTRIBUTES[cond.key]
-                if cond.key == "current_stage" and cond.comparator in ("=", "!=", "IN", "NOT IN"):
-                    # Stages compare in any case, as everywhere else: 'production' finds Production.
-                    given = cond.value if isinstance(cond.value, tuple) else (cond.value,)
-                    canon = tuple(canonical_stage(str(s)) for s in given)
-                    cond = Condition(cond.kind, cond.key, cond.comparator,
-                                     canon if isinstance(cond.value, tuple) else canon[0])  # fmt: skip
-                check_comparator(cond, NUMERIC_COMPARATORS if numeric else STRING_COMPARATORS, "attribute")
-                sql, values = value_sql(column, cond, numeric)
-                clauses.append(sql)
-                params += values
-            else:
-                raise InvalidInput(
-                    f"invalid filter string: model versions can be filtered by tags.<key> or "
-                    f"{', '.join(VERSION_ATTRIBUTES)}, not {cond.kind} {cond.key!r}"
-                )
+        clauses, params = where_clauses(
+            [_canonical_stages(cond) for cond in parse_filter(filter_string)], VERSION_ATTRIBUTES,
+            {"tag": "EXISTS (SELECT 1 FROM model_version_tags t WHERE t.name = v.name"
+                    " AND t.version = v.version AND key = ? AND {})"},
+            "model versions",
+        )  # fmt: skip
+        clauses.append("1")
         order = _order(order_by, VERSION_ATTRIBUTES, "model versions") or []
         if not any(o.startswith("v.name ") for o in order):
             order.append("v.name ASC")
@@ -822,3 +787,12 @@ def _order(order_by: list[str] | None, columns: dict[str, tuple[str, bool]], wha
             raise InvalidInput(f"cannot order {what} by {clause.key!r}; use one of {', '.join(columns)}")
         order.append(f"{columns[clause.key][0]} {'ASC' if clause.ascending else 'DESC'}")
     return order
+
+
+def _canonical_stages(cond: Condition) -> Condition:
+    """Stages compare in any case, as everywhere else: 'production' finds Production."""
+    if cond.kind != "attribute" or cond.key != "current_stage" or cond.comparator not in ("=", "!=", "IN", "NOT IN"):
+        return cond
+    given = cond.value if isinstance(cond.value, tuple) else (cond.value,)
+    canon = tuple(canonical_stage(str(s)) for s in given)
+    return Condition(cond.kind, cond.key, cond.comparator, canon if isinstance(cond.value, tuple) else canon[0])

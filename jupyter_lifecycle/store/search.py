@@ -268,3 +268,42 @@ def value_sql(column: str, condition: Condition, numeric: bool) -> tuple[str, li
     if comparator == "ILIKE":
         return f"lower({column}) LIKE lower(?) ESCAPE '\\'", [value]
     return f"{column} {comparator} ?", [value]
+
+
+def where_clauses(
+    conditions: list[Condition],
+    attributes: dict[str, tuple[str, bool]],
+    keyed: dict[str, str],
+    what: str,
+) -> tuple[list[str], list[object]]:
+    """SQL clauses (to join with AND) and their bound values, for one kind of entity.
+
+    ``attributes`` maps an attribute name to ``(column, numeric)``. ``keyed``
+    maps ``"metric"``, ``"param"`` or ``"tag"`` to a subquery with a ``?`` for
+    the key and ``{}`` for the value test, e.g.
+    ``"r.run_id IN (SELECT run_id FROM params WHERE key = ? AND {})"``;
+    metrics compare as numbers, params and tags as strings. Anything else is
+    an ``InvalidInput`` that says what ``what`` can be filtered by.
+    """
+    clauses: list[str] = []
+    params: list[object] = []
+    for cond in conditions:
+        if cond.kind in keyed:
+            numeric = cond.kind == "metric"
+            check_comparator(cond, NUMERIC_COMPARATORS if numeric else STRING_COMPARATORS, cond.kind)
+            sql, values = value_sql("value", cond, numeric)
+            clauses.append(keyed[cond.kind].format(sql))
+            params += [cond.key, *values]
+        elif cond.kind == "attribute" and cond.key in attributes:
+            column, numeric = attributes[cond.key]
+            check_comparator(cond, NUMERIC_COMPARATORS if numeric else STRING_COMPARATORS, "attribute")
+            sql, values = value_sql(column, cond, numeric)
+            clauses.append(sql)
+            params += values
+        else:
+            unknown = "unknown attribute" if cond.kind == "attribute" else cond.kind
+            raise InvalidInput(
+                f"invalid filter string: {unknown} {cond.key!r}: {what} can be filtered by "
+                f"{', '.join(f'{kind}s.<key>' for kind in keyed)} or {', '.join(attributes)}"
+            )
+    return clauses, params

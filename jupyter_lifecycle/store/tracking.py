@@ -15,14 +15,11 @@ from ..entities import Experiment, Metric, Run, RunData, RunInfo, ViewType
 from ..errors import AlreadyExists, InvalidInput, NotFound
 from .database import Database
 from .search import (
-    NUMERIC_COMPARATORS,
-    STRING_COMPARATORS,
     Condition,
     OrderBy,
-    check_comparator,
     parse_filter,
     parse_order_by,
-    value_sql,
+    where_clauses,
 )
 
 DEFAULT_EXPERIMENT = "Default"
@@ -52,6 +49,14 @@ _RUN_DATA = (
     "  FROM latest_metrics WHERE run_id = r.run_id),"
     " (SELECT json_group_object(key, value) FROM tags WHERE run_id = r.run_id)"
 )
+
+
+def run_keyed(run_id_column: str) -> dict[str, str]:
+    """Filter subqueries over a run's metrics, params and tags (see ``where_clauses``)."""
+    return {
+        kind: f"{run_id_column} IN (SELECT run_id FROM {table} WHERE key = ? AND {{}})"
+        for kind, table in (("metric", "latest_metrics"), ("param", "params"), ("tag", "tags"))
+    }
 
 
 def now_ms() -> int:
@@ -152,26 +157,13 @@ class TrackingStore:
         columns = {"name": ("e.name", False), "experiment_id": ("e.experiment_id", False),
                    "creation_time": ("e.creation_time", True),
                    "last_update_time": ("e.last_update_time", True)}  # fmt: skip
-        for cond in parse_filter(filter_string):
-            if cond.kind == "tag":
-                check_comparator(cond, STRING_COMPARATORS, "tag")
-                sql, values = value_sql("value", cond, numeric=False)
-                clauses.append(
-                    "e.experiment_id IN (SELECT experiment_id FROM experiment_tags"
-                    f" WHERE key = ? AND {sql})"
-                )
-                params += [cond.key, *values]
-            elif cond.kind == "attribute" and cond.key in columns:
-                column, numeric = columns[cond.key]
-                check_comparator(cond, NUMERIC_COMPARATORS if numeric else STRING_COMPARATORS, "attribute")
-                sql, values = value_sql(column, cond, numeric)
-                clauses.append(sql)
-                params += values
-            else:
-                raise InvalidInput(
-                    f"invalid filter string: experiments can be filtered by tags.<key> "
-                    f"or {', '.join(columns)}, not {cond.kind} {cond.key!r}"
-                )
+        where, values = where_clauses(
+            parse_filter(filter_string), columns,
+            {"tag": "e.experiment_id IN (SELECT experiment_id FROM experiment_tags WHERE key = ? AND {})"},
+            "experiments",
+        )  # fmt: skip
+        clauses += where
+        params += values
         order = []
         for clause in parse_order_by(order_by):
             if clause.kind != "attribute" or clause.key not in columns:
@@ -448,32 +440,7 @@ class TrackingStore:
     # ---- search ------------------------------------------------------------
 
     def _run_where(self, conditions: list[Condition]) -> tuple[list[str], list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for cond in conditions:
-            if cond.kind == "metric":
-                check_comparator(cond, NUMERIC_COMPARATORS, "metric")
-                sql, values = value_sql("value", cond, numeric=True)
-                clauses.append(f"r.run_id IN (SELECT run_id FROM latest_metrics WHERE key = ? AND {sql})")
-                params += [cond.key, *values]
-            elif cond.kind in ("param", "tag"):
-                check_comparator(cond, STRING_COMPARATORS, cond.kind)
-                table = "params" if cond.kind == "param" else "tags"
-                sql, values = value_sql("value", cond, numeric=False)
-                clauses.append(f"r.run_id IN (SELECT run_id FROM {table} WHERE key = ? AND {sql})")
-                params += [cond.key, *values]
-            else:
-                if cond.key not in RUN_ATTRIBUTES:
-                    raise InvalidInput(
-                        f"invalid filter string: unknown attribute {cond.key!r}; runs have "
-                        f"{', '.join(RUN_ATTRIBUTES)} (or use metrics., params., tags.)"
-                    )
-                column, numeric = RUN_ATTRIBUTES[cond.key]
-                check_comparator(cond, NUMERIC_COMPARATORS if numeric else STRING_COMPARATORS, "attribute")
-                sql, values = value_sql(column, cond, numeric)
-                clauses.append(sql)
-                params += values
-        return clauses, params
+        return where_clauses(conditions, RUN_ATTRIBUTES, run_keyed("r.run_id"), "runs")
 
     def _run_order(self, orders: list[OrderBy]) -> tuple[list[str], list[Any]]:
         terms: list[str] = []
