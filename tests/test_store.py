@@ -82,7 +82,7 @@ def test_processes_open_a_fresh_store_and_log_at_once(tmp_path: Path) -> None:
         for i in range(4)
     ]
     results = [w.communicate(timeout=120) for w in workers]
-    for worker, (out, err) in zip(workers, results):
+    for worker, (out, err) in zip(workers, results, strict=True):
         assert worker.returncode == 0, err
         assert out.strip() == "ok"
     conn = sqlite3.connect(home / "lifecycle.db")

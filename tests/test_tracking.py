@@ -52,7 +52,7 @@ def test_exception_marks_run_failed_and_ends_it(home: Path) -> None:
     with pytest.raises(ZeroDivisionError):
         with lc.start_run() as run:
             lc.log_metric("x", 1.0)
-            1 / 0
+            1 / 0  # noqa: B018
     assert lc.active_run() is None
     got = lc.get_run(run.info.run_id)
     assert got.info.status == "FAILED"
