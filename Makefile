@@ -43,6 +43,9 @@ demo: install
 	@echo "== Best runs by cross-validated accuracy =="
 	$(VENV)/bin/jupyter-lifecycle runs -e quickstart-iris -o "metrics.cv_accuracy DESC" -n 3 \
 		--columns run_id,tags.mlflow.runName,params.model,metrics.cv_accuracy
+	@echo
+	@echo "== Registered models (the quickstart made the best one the champion) =="
+	$(VENV)/bin/jupyter-lifecycle models
 
 test: install mlflow-venv browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -26,3 +26,7 @@ def test_quickstart_notebook_records_runs(home: Path, tmp_path: Path) -> None:
     assert [f.path for f in lc.list_artifacts(best.run_id, "meta")] == ["meta/classes.json"]
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert f"best run: {best['tags.mlflow.runName']}" in printed
+    assert "iris-classifier version 1 is the champion" in printed
+    version = lc.Client().get_model_version_by_alias("iris-classifier", "champion")
+    assert version.run_id == best.run_id
+    assert (tmp_path / "score_iris.ipynb").exists()

@@ -169,3 +169,25 @@ def test_virtualenv_notebook_scores_inside_an_isolated_environment(home: Path, t
         build_scoring_notebook(uri, env_manager="conda")
     with pytest.raises(lc.InvalidInput, match="engine"):
         build_scoring_notebook(uri, engine="spark")
+
+
+def test_virtualenv_notebook_builds_the_environment_and_scores(home: Path, tmp_path: Path) -> None:
+    """The isolated environment really gets built from requirements.txt (pip, a few minutes the first time)."""
+    import papermill
+
+    uri, clf = _registered_iris()
+    X, _ = _iris()
+    X.to_csv(tmp_path / "in.csv", index=False)
+    path = generate_scoring_notebook(uri, input_path=str(tmp_path / "in.csv"), output_path=str(tmp_path / "out.csv"),
+                                     notebook_path=tmp_path / "venv.ipynb", env_manager="virtualenv")  # fmt: skip
+    papermill.execute_notebook(str(path), str(tmp_path / "venv.out.ipynb"), kernel_name="python3",
+                               cwd=str(tmp_path), progress_bar=False, execution_timeout=1200)  # fmt: skip
+    assert pd.read_csv(tmp_path / "out.csv")["prediction"].tolist() == clf.predict(X).tolist()
+    (environment,) = [p for p in (home / "envs").iterdir() if (p / ".jupyter_lifecycle_ready").exists()]
+    python = environment / "bin" / "python"
+    pins = (home / "registry").rglob("requirements.txt")
+    wanted = next(pins).read_text().split()
+    frozen = subprocess.run([str(python), "-m", "pip", "freeze"], capture_output=True, text=True, check=True).stdout
+    for pin in wanted:
+        if pin.startswith(("scikit-learn", "pandas", "numpy")):
+            assert pin.lower() in frozen.lower(), (pin, frozen)

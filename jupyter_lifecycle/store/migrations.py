@@ -81,14 +81,12 @@ def m0001_tracking(conn: sqlite3.Connection) -> None:
             value TEXT NOT NULL,
             PRIMARY KEY (run_id, key)
         ) WITHOUT ROWID;
-        CREATE INDEX params_by_key_value ON params (key, value);
         CREATE TABLE tags (
             run_id TEXT NOT NULL REFERENCES runs(run_id),
             key TEXT NOT NULL,
             value TEXT NOT NULL,
             PRIMARY KEY (run_id, key)
         ) WITHOUT ROWID;
-        CREATE INDEX tags_by_key_value ON tags (key, value);
         -- Full history. value NULL means NaN: SQLite stores NaN as NULL.
         CREATE TABLE metrics (
             run_id TEXT NOT NULL REFERENCES runs(run_id),
@@ -100,7 +98,10 @@ def m0001_tracking(conn: sqlite3.Connection) -> None:
         CREATE INDEX metrics_by_run_key ON metrics (run_id, key, step);
         -- The point with the highest (step, timestamp) per run and key, for search.
         -- Key/value tables are WITHOUT ROWID: clustered by (run_id, key), so
-        -- reading one run's values is a single B-tree walk.
+        -- reading one run's values is a single B-tree walk. They have no
+        -- (key, value) index on purpose: such an index dirties one page per key
+        -- on every commit, which halved run creation, while filters look runs
+        -- up by primary key instead (about 1 ms per 1,000 runs).
         CREATE TABLE latest_metrics (
             run_id TEXT NOT NULL REFERENCES runs(run_id),
             key TEXT NOT NULL,
@@ -109,7 +110,6 @@ def m0001_tracking(conn: sqlite3.Connection) -> None:
             step INTEGER NOT NULL,
             PRIMARY KEY (run_id, key)
         ) WITHOUT ROWID;
-        CREATE INDEX latest_metrics_by_key_value ON latest_metrics (key, value);
         CREATE TABLE artifacts (
             run_id TEXT NOT NULL REFERENCES runs(run_id),
             path TEXT NOT NULL,                      -- relative to the run's artifact folder

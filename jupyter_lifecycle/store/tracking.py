@@ -54,7 +54,7 @@ _RUN_DATA = (
 def run_keyed(run_id_column: str) -> dict[str, str]:
     """Filter subqueries over a run's metrics, params and tags (see ``where_clauses``)."""
     return {
-        kind: f"{run_id_column} IN (SELECT run_id FROM {table} WHERE key = ? AND {{}})"
+        kind: f"EXISTS (SELECT 1 FROM {table} WHERE run_id = {run_id_column} AND key = ? AND {{}})"
         for kind, table in (("metric", "latest_metrics"), ("param", "params"), ("tag", "tags"))
     }
 
