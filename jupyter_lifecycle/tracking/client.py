@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from ..entities import Experiment, FileInfo, Metric, Param, Run, RunTag, ViewType
 from ..errors import AlreadyExists, InvalidInput, NotFound
 from ..store import Store, open_store
@@ -420,13 +422,12 @@ def runs_frame(rows: Sequence[Sequence[Any]], home: Path) -> pd.DataFrame:
     )
     parts = [base]
     for index, prefix in ((12, "metrics."), (11, "params."), (13, "tags.")):
-        # One decode of a JSON array is far cheaper than one json.loads per run.
-        text = "[" + ",".join(r[index] or "{}" for r in rows) + "]"
-        if prefix == "metrics.":  # SQLite hands infinities over as strings: make them JSON's
-            text = text.replace(':"inf"', ":Infinity").replace(':"-inf"', ":-Infinity")
-        part = pd.DataFrame(json.loads(text), index=base.index)
-        if prefix == "metrics.":
-            part = part.astype("float64")
+        # One orjson decode of a JSON array is far cheaper than one json.loads per run.
+        decoded = orjson.loads("[" + ",".join(r[index] or "{}" for r in rows) + "]")
+        if prefix == "metrics.":  # floats; SQLite hands infinities over as "inf"/"-inf", which float() reads
+            part = pd.DataFrame(decoded, index=base.index, dtype=object).astype("float64")
+        else:
+            part = pd.DataFrame(decoded, index=base.index)
         parts.append(part.sort_index(axis=1).add_prefix(prefix))
     return pd.concat(parts, axis=1)
 
