@@ -103,11 +103,7 @@ class CellRecorder:
             store = self._store()
             # Metrics logged in the cell are committed before the next cell
             # runs: nothing logged by a finished cell is lost if the kernel dies.
-            if store.metric_buffer.points:
-                store.metric_buffer.flush()
-            for other in list(metric_buffers._buffers):  # other stores used from this kernel
-                if other is not store.metric_buffer and other.points:
-                    other.flush()
+            metric_buffers.flush_all()  # every store used from this kernel
             for problem in store.capture.take_write_errors():
                 self._report(StoreError(problem))
             if not self.enabled:

@@ -64,21 +64,8 @@ class NotebookRevision:
     recorded_time: int | None = None
 
 
-@dataclass
-class _CellRow:
-    execution_id: str
-    session_id: str
-    notebook_path: str | None
-    cell_id: str | None
-    execution_count: int | None
-    source: str
-    start_time: int
-    duration_ms: float | None
-    success: bool
-    error_type: str | None
-    error_message: str | None
-    run_ids: tuple[str, ...]
-    source_hash: str = ""
+# A queued cell: what is recorded, and the runs it belongs to.
+_CellRow = tuple[CellExecution, tuple[str, ...]]
 
 
 _stores: weakref.WeakSet[CaptureStore] = weakref.WeakSet()
@@ -162,8 +149,9 @@ class CaptureStore:
         # 128 random bits as hex, like uuid4().hex without a getrandom() syscall
         # per cell (random reseeds itself in forked children).
         execution_id = f"{random.getrandbits(128):032x}"
-        row = _CellRow(execution_id, session_id, notebook_path, cell_id, execution_count, source, start_time,
-                       duration_ms, success, error_type, error_message, tuple(dict.fromkeys(run_ids)))  # fmt: skip
+        execution = CellExecution(execution_id, session_id, notebook_path, cell_id, execution_count, source,
+                                  start_time, duration_ms, success, error_type, error_message)  # fmt: skip
+        row = (execution, tuple(dict.fromkeys(run_ids)))
         if wait:
             self.drain()
             with self.db.write() as conn:
@@ -179,20 +167,17 @@ class CaptureStore:
         return execution_id
 
     def _insert(self, conn: Any, rows: list[_CellRow]) -> dict[str, str]:
-        sources = {}
-        for row in rows:
-            digest = hashlib.sha256(row.source.encode("utf-8", "surrogatepass")).hexdigest()
-            row.source_hash = digest
+        sources, values = {}, []
+        for r, _ in rows:
+            digest = hashlib.sha256(r.source.encode("utf-8", "surrogatepass")).hexdigest()
             if digest not in self._known_sources:
-                sources[digest] = row.source
+                sources[digest] = r.source
+            values.append((r.execution_id, r.session_id, r.notebook_path, r.cell_id, r.execution_count, digest,
+                           r.start_time, r.duration_ms, int(r.success), r.error_type, r.error_message))  # fmt: skip
         if sources:
             conn.executemany("INSERT OR IGNORE INTO cell_sources VALUES (?, ?)", list(sources.items()))
-        conn.executemany(
-            "INSERT INTO cell_executions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(r.execution_id, r.session_id, r.notebook_path, r.cell_id, r.execution_count, r.source_hash,
-              r.start_time, r.duration_ms, int(r.success), r.error_type, r.error_message) for r in rows],
-        )  # fmt: skip
-        links = [(run_id, r.execution_id) for r in rows for run_id in r.run_ids]
+        conn.executemany("INSERT INTO cell_executions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+        links = [(run_id, r.execution_id) for r, run_ids in rows for run_id in run_ids]
         if links:
             conn.executemany("INSERT OR IGNORE INTO run_cells VALUES (?, ?)", links)
         return sources  # the caller remembers them once the transaction commits

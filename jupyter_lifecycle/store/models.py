@@ -119,8 +119,8 @@ class LoggedModelStore:
         if experiment_ids:
             clauses.append(f"m.experiment_id IN ({', '.join('?' * len(experiment_ids))})")
             params += list(experiment_ids)
-        where, values = where_clauses(parse_filter(filter_string), _ATTRIBUTES, run_keyed("m.run_id"), "logged models")
-        clauses += where
+        filtered, values = where_clauses(parse_filter(filter_string), _ATTRIBUTES, run_keyed("m.run_id"), "logged models")
+        clauses += filtered
         params += values
         order = []
         for clause in parse_order_by(order_by):

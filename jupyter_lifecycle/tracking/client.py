@@ -49,20 +49,21 @@ def _decode_token(token: str | None) -> int:
         raise InvalidInput(f"invalid page_token {token!r}: pass the token of a previous page") from None
 
 
-def store_for(tracking_uri: str | os.PathLike[str] | Store | None) -> Store:
-    """The store behind a tracking URI: a ``Store``, a folder, ``file://`` URI or ``sqlite:///.../lifecycle.db``."""
-    if isinstance(tracking_uri, Store):
-        return tracking_uri
-    if tracking_uri is None:
-        return open_store()
-    text = os.fspath(tracking_uri)
+def store_home(uri: str | os.PathLike[str]) -> Path:
+    """The store home a tracking URI points to: a folder, ``file://`` URI or ``sqlite:///.../lifecycle.db``."""
+    text = os.fspath(uri)
     for prefix in ("sqlite:///", "file://"):
         if text.startswith(prefix):
             text = text[len(prefix):]
-    path = Path(text)
-    if path.suffix == ".db":
-        path = path.parent
-    return open_store(path)
+    path = Path(text).expanduser().resolve()
+    return path.parent if path.suffix == ".db" else path
+
+
+def store_for(tracking_uri: str | os.PathLike[str] | Store | None) -> Store:
+    """The store behind a tracking URI (see ``store_home``), a ``Store``, or the default store."""
+    if isinstance(tracking_uri, Store):
+        return tracking_uri
+    return open_store(None if tracking_uri is None else store_home(tracking_uri))
 
 
 class Client:

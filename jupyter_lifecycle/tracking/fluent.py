@@ -18,7 +18,7 @@ from .. import config
 from ..entities import Experiment, FileInfo, Metric, Param, Run, RunTag, ViewType
 from ..errors import InvalidInput, InvalidState, NotFound
 from ..store.tracking import DEFAULT_EXPERIMENT
-from .client import Client
+from .client import Client, store_home
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -94,17 +94,7 @@ def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
     if uri is None:
         set_store(None)
         return
-    set_store(client_store_home(uri))
-
-
-def client_store_home(uri: str | os.PathLike[str]) -> Path:
-    """The store home a tracking URI points to."""
-    text = os.fspath(uri)
-    for prefix in ("sqlite:///", "file://"):
-        if text.startswith(prefix):
-            text = text[len(prefix):]
-    path = Path(text).expanduser().resolve()
-    return path.parent if path.suffix == ".db" else path
+    set_store(store_home(uri))
 
 
 def get_tracking_uri() -> str:
