@@ -107,6 +107,11 @@ def unload_ipython_extension(ipython: object) -> None:
     unload(ipython)
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The jupyter_server extension (the sidebar's REST API) lives in ``jupyter_lifecycle.server``."""
+    return [{"module": "jupyter_lifecycle.server"}]
+
+
 def __getattr__(name: str) -> object:
     if name not in _LAZY:
         raise AttributeError(f"module 'jupyter_lifecycle' has no attribute {name!r}")

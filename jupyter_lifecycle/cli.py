@@ -75,9 +75,7 @@ def _info(args: argparse.Namespace) -> None:
     print(f"store:          {store.home}")
     print(f"database:       {store.db_path}")
     print(f"schema version: {store.db.schema_version()}")
-    capture = store.capture.counts()  # notebook capture: cells run, notebook revisions kept
-    captured = {"cells": capture["cell_executions"], "revisions": capture["notebook_revisions"]}
-    for table, count in {**store.tracking.counts(), **store.registry.counts(), **captured}.items():
+    for table, count in store.counts().items():
         print(f"{table + ':':<15} {count}")
 
 

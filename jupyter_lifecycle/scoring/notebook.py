@@ -230,6 +230,12 @@ def build_scoring_notebook(
     return notebook
 
 
+def default_notebook_name(model_uri: str) -> str:
+    """``score_<name>.ipynb`` from the URI: ``models:/iris@champion`` gives ``score_iris_champion.ipynb``."""
+    stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(model_uri).split(":", 1)[-1]).strip("_")
+    return f"score_{stem or 'model'}.ipynb"
+
+
 def generate_scoring_notebook(
     model_uri: str,
     input_path: str | os.PathLike[str] = "input.csv",
@@ -252,10 +258,7 @@ def generate_scoring_notebook(
 
     notebook = build_scoring_notebook(str(model_uri), os.fspath(input_path), os.fspath(output_path),
                                       engine, env_manager, batch_size)  # fmt: skip
-    if notebook_path is None:
-        stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(model_uri).split(":", 1)[-1]).strip("_")
-        notebook_path = f"score_{stem or 'model'}.ipynb"
-    target = Path(notebook_path)
+    target = Path(notebook_path if notebook_path is not None else default_notebook_name(model_uri))
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, str(target))
     return target

@@ -38,6 +38,12 @@ class Store:
         """Where ``lifecycle.db`` is."""
         return self.db.path
 
+    def counts(self) -> dict[str, int]:
+        """Row counts: the tracking and registry tables, cells run and notebook revisions kept."""
+        capture = self.capture.counts()
+        captured = {"cells": capture["cell_executions"], "revisions": capture["notebook_revisions"]}
+        return {**self.tracking.counts(), **self.registry.counts(), **captured}
+
     def __repr__(self) -> str:
         return f"Store({str(self.home)!r})"
 
