@@ -17,7 +17,7 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     """Add the API routes and the revision-on-save hook to a starting server."""
     from ..capture.savehook import post_save_hook
     from ..client import Client
-    from ..store import open_store
+    from ..config import resolve_home
     from .handlers import PREFIX, setup_handlers
 
     setup_handlers(serverapp.web_app, Client)
@@ -25,4 +25,5 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     # A hook the user configured stays; ours runs after it.
     if hasattr(manager, "register_post_save_hook"):
         manager.register_post_save_hook(post_save_hook)
-    serverapp.log.info(f"jupyter-lifecycle: REST API at {PREFIX}/, store {open_store().home}")
+    # resolve_home only names the store: opening it would create one just because a server started.
+    serverapp.log.info(f"jupyter-lifecycle: REST API at {PREFIX}/, store {resolve_home()}")
