@@ -8,7 +8,9 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test bench install mlflow-venv browser-deps lint clean
 
-$(VENV)/.installed: pyproject.toml
+# The lab extension is built by the install (pyproject.toml's build hook): reinstall when its sources change.
+$(VENV)/.installed: pyproject.toml labextension/package.json labextension/yarn.lock labextension/tsconfig.json \
+		$(wildcard labextension/src/*.ts labextension/style/*)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -U pip
 	$(PY) -m pip install -q -e ".[dev]"

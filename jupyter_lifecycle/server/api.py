@@ -121,7 +121,10 @@ def run_detail(client: Client, run_id: str) -> dict[str, Any]:
 
 
 def run_chart(client: Client, run_id: str, keys: list[str] | None = None) -> dict[str, Any]:
-    """The metric-history chart of one run as a vega-lite spec with its data inline (``null`` without metrics)."""
+    """The metric-history chart of one run as a vega-lite spec with its data inline (``null`` without metrics).
+
+    Several metrics are stacked one panel per row, for the sidebar's width.
+    """
     from ..charts import metric_history
 
     run = client.get_run(run_id)
@@ -132,7 +135,10 @@ def run_chart(client: Client, run_id: str, keys: list[str] | None = None) -> dic
     if not wanted:
         return {"spec": None}
     chart = metric_history([run], wanted if len(wanted) > 1 else wanted[0], client=client, width=320, height=180)
-    return {"spec": chart.to_dict()}
+    spec = chart.to_dict()
+    if "columns" in spec:  # one metric panel per row: the sidebar is narrow
+        spec["columns"] = 1
+    return {"spec": spec}
 
 
 def _model_summary(model: RegisteredModel, version_count: int) -> dict[str, Any]:

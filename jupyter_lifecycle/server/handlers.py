@@ -4,6 +4,7 @@ Each handler parses its request and calls one function of ``api``. They are
 ``APIHandler``s, so they are authenticated (token or cookie, plus XSRF for
 writes) like every other Jupyter endpoint. Errors are JSON
 ``{"error_code", "message"}`` with the status of the ``LifecycleError``.
+Tornado has already URL-decoded the path arguments (model names, aliases).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
@@ -132,7 +132,7 @@ class ModelHandler(LifecycleHandler):
     @web.authenticated
     def get(self, name: str) -> None:
         """A registered model and its versions."""
-        self.reply(lambda: api.model_detail(self.client, unquote(name)))
+        self.reply(lambda: api.model_detail(self.client, name))
 
 
 class AliasHandler(LifecycleHandler):
@@ -141,12 +141,12 @@ class AliasHandler(LifecycleHandler):
     @web.authenticated
     def put(self, name: str, alias: str) -> None:
         """Point the alias at ``{"version": N}``."""
-        self.reply(lambda: api.set_alias(self.client, unquote(name), unquote(alias), self.body().get("version")))
+        self.reply(lambda: api.set_alias(self.client, name, alias, self.body().get("version")))
 
     @web.authenticated
     def delete(self, name: str, alias: str) -> None:
         """Remove the alias."""
-        self.reply(lambda: api.delete_alias(self.client, unquote(name), unquote(alias)))
+        self.reply(lambda: api.delete_alias(self.client, name, alias))
 
 
 class StageHandler(LifecycleHandler):
@@ -158,7 +158,7 @@ class StageHandler(LifecycleHandler):
 
         def call() -> dict[str, Any]:
             body = self.body()
-            return api.transition_stage(self.client, unquote(name), version, body.get("stage"),
+            return api.transition_stage(self.client, name, version, body.get("stage"),
                                         body.get("archive_existing_versions", False))  # fmt: skip
 
         self.reply(call)

@@ -12,19 +12,12 @@ Tests using these are marked ``browser``.
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.jupyter_process import Jupyter, running_jupyter
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -39,79 +32,27 @@ SETTINGS = {
 }
 
 
-@dataclass(frozen=True)
-class Lab:
-    """A running JupyterLab: its URL, token, root folder and the environment it runs with."""
-
-    url: str
-    token: str
-    root: Path
-    env: dict[str, str]
-
-    def page_url(self, path: str = "lab") -> str:
-        """An authenticated URL below the server root (``lab/tree/x.ipynb``...)."""
-        separator = "&" if "?" in path else "?"
-        return f"{self.url}{path}{separator}token={self.token}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+Lab = Jupyter  # the browser tests' name for it
 
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """One JupyterLab server for the session, stopped by its pid at the end."""
+    """One JupyterLab server for the session."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make browser-deps` (apt-get install chromium)")
     base = tmp_path_factory.mktemp("lab")
-    root, settings = base / "root", base / "settings"
-    root.mkdir()
+    settings = base / "settings"
     for name, values in SETTINGS.items():
         target = settings / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(values))
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(base / "config"),
-        "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
-        "JUPYTER_DATA_DIR": str(base / "data"),
-        "JUPYTER_LIFECYCLE_HOME": str(base / "store"),
-    }
-    token, port = secrets.token_hex(16), _free_port()
-    jupyter = Path(sys.executable).parent / "jupyter"
-    log = (base / "lab.log").open("w")
-    process = subprocess.Popen(
-        [str(jupyter), "lab", "--allow-root", "--no-browser", f"--ServerApp.token={token}",
-         "--ServerApp.ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
-         f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={settings}",
-         f"--LabApp.workspaces_dir={base / 'workspaces'}", "--LabApp.expose_app_in_browser=True"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}api/status?token={token}", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"JupyterLab did not start:\n{(base / 'lab.log').read_text()[-3000:]}")
-        time.sleep(0.3)
+    args = [f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={base / 'workspaces'}",
+            "--LabApp.expose_app_in_browser=True"]  # fmt: skip
     try:
-        yield Lab(url, token, root, env)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        with running_jupyter("lab", base, args) as server:
+            yield server
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,171 @@
+/**
+ * The REST routes the sidebar uses and the shapes they answer with, as the
+ * server extension's contract defines them; no logic beyond encoding URLs.
+ */
+import { requestAPI } from './handler';
+
+/** An active experiment, as `GET experiments` lists it. */
+export interface IExperiment {
+  experiment_id: string;
+  name: string;
+  lifecycle_stage: string;
+  creation_time: number | null;
+  last_update_time: number | null;
+  run_count: number;
+}
+
+/** A run with its latest metric values; `null` stands for NaN and ±inf. */
+export interface IRun {
+  run_id: string;
+  run_name: string;
+  experiment_id: string;
+  status: string;
+  start_time: number | null;
+  end_time: number | null;
+  params: Record<string, string>;
+  metrics: Record<string, number | null>;
+  tags: Record<string, string>;
+}
+
+/** `GET runs` answer: runs plus the keys that occur in them, for columns. */
+export interface IRunList {
+  runs: IRun[];
+  metric_keys: string[];
+  param_keys: string[];
+}
+
+/** `GET runs/ID` answer: a run and what hangs off it. */
+export interface IRunDetail {
+  run: IRun & {
+    artifact_uri: string;
+    notebook_path: string | null;
+    parent_run_id: string | null;
+    user_id: string | null;
+  };
+  artifacts: { path: string; is_dir: boolean; file_size: number | null }[];
+  revisions: { revision_id: string; moment: string }[];
+  models: { artifact_path: string; model_uri: string; flavors: string[] }[];
+  registered_versions: { name: string; version: number }[];
+}
+
+/** A registered model, as `GET models` lists it. */
+export interface IModel {
+  name: string;
+  description: string | null;
+  creation_timestamp: number | null;
+  last_updated_timestamp: number | null;
+  aliases: Record<string, number>;
+  latest_version: number | null;
+  version_count: number;
+}
+
+/** One version of a registered model. */
+export interface IModelVersion {
+  version: number;
+  current_stage: string;
+  run_id: string | null;
+  source: string;
+  status: string;
+  creation_timestamp: number | null;
+  description: string | null;
+  aliases: string[];
+  model_uri: string;
+}
+
+/** `GET models/NAME` answer, also what every registry change returns. */
+export interface IModelDetail {
+  model: IModel;
+  versions: IModelVersion[];
+}
+
+/** The stages a version can be moved to, in the order the select offers them. */
+export const STAGES = ['None', 'Staging', 'Production', 'Archived'];
+
+const enc = encodeURIComponent;
+
+function json(method: string, body: unknown): RequestInit {
+  return { method, body: JSON.stringify(body) };
+}
+
+/** `GET experiments`. */
+export async function listExperiments(): Promise<IExperiment[]> {
+  return (await requestAPI<{ experiments: IExperiment[] }>('experiments'))
+    .experiments;
+}
+
+/** `GET runs`: the runs of one experiment, narrowed by an MLflow filter string. */
+export function listRuns(experimentId: string, filter = ''): Promise<IRunList> {
+  const query = new URLSearchParams({ experiment_id: experimentId });
+  if (filter.trim()) {
+    query.set('filter', filter.trim());
+  }
+  return requestAPI<IRunList>(`runs?${query}`);
+}
+
+/** `GET runs/ID`. */
+export function getRun(runId: string): Promise<IRunDetail> {
+  return requestAPI<IRunDetail>(`runs/${enc(runId)}`);
+}
+
+/**
+ * `GET runs/ID/chart`: a vega-lite v5 spec of the run's metric history,
+ * `null` when the run has no metrics.
+ */
+export async function getRunChart(runId: string): Promise<object | null> {
+  return (await requestAPI<{ spec: object | null }>(`runs/${enc(runId)}/chart`))
+    .spec;
+}
+
+/** `GET models`. */
+export async function listModels(): Promise<IModel[]> {
+  return (await requestAPI<{ models: IModel[] }>('models')).models;
+}
+
+/** `GET models/NAME`. */
+export function getModel(name: string): Promise<IModelDetail> {
+  return requestAPI<IModelDetail>(`models/${enc(name)}`);
+}
+
+/** `PUT models/NAME/aliases/ALIAS`: point an alias at a version. */
+export function setAlias(
+  name: string,
+  alias: string,
+  version: number
+): Promise<IModelDetail> {
+  return requestAPI<IModelDetail>(
+    `models/${enc(name)}/aliases/${enc(alias)}`,
+    json('PUT', { version })
+  );
+}
+
+/** `DELETE models/NAME/aliases/ALIAS`. */
+export function deleteAlias(name: string, alias: string): Promise<IModelDetail> {
+  return requestAPI<IModelDetail>(`models/${enc(name)}/aliases/${enc(alias)}`, {
+    method: 'DELETE'
+  });
+}
+
+/** `POST models/NAME/versions/V/stage`. */
+export function transitionStage(
+  name: string,
+  version: number,
+  stage: string,
+  archiveExistingVersions = false
+): Promise<IModelDetail> {
+  return requestAPI<IModelDetail>(
+    `models/${enc(name)}/versions/${version}/stage`,
+    json('POST', {
+      stage,
+      archive_existing_versions: archiveExistingVersions
+    })
+  );
+}
+
+/** `POST scoring-notebooks`: returns the new notebook's path below the server root. */
+export async function createScoringNotebook(modelUri: string): Promise<string> {
+  const answer = await requestAPI<{ path: string }>(
+    'scoring-notebooks',
+    json('POST', { model_uri: modelUri })
+  );
+  return answer.path;
+}

@@ -1,0 +1,306 @@
+import {
+  createScoringNotebook,
+  deleteAlias,
+  getModel,
+  IModel,
+  IModelDetail,
+  IModelVersion,
+  listModels,
+  setAlias,
+  STAGES,
+  transitionStage
+} from './api';
+import { formatTime, h } from './dom';
+import { IViewHost } from './host';
+
+type ModelsState = { kind: 'models' } | { kind: 'model'; name: string };
+
+/**
+ * The Models tab: registered models, then one model's versions with the
+ * registry actions (aliases, stages, scoring notebook). Every action sends
+ * one request and draws the model detail the server answers with.
+ */
+export class ModelsView {
+  /** The tab's content. */
+  readonly node: HTMLElement = h('div', { className: 'jl-view jl-models-view' });
+
+  /** @param host - the panel, for errors, opening notebooks and cross-tab links. */
+  constructor(private readonly _host: IViewHost) {}
+
+  /** Show the list of registered models. */
+  showModels(): Promise<void> {
+    return this._go({ kind: 'models' });
+  }
+
+  /** Show one registered model's versions. */
+  showModel(name: string): Promise<void> {
+    return this._go({ kind: 'model', name });
+  }
+
+  /** Fetch and draw the current page again. */
+  async refresh(): Promise<void> {
+    // A newer navigation wins: answers of older requests are dropped.
+    const generation = ++this._generation;
+    this._host.clearError();
+    this.node.dataset.loading = 'true';
+    try {
+      const content =
+        this._state.kind === 'models'
+          ? this._renderModels(await listModels())
+          : this._renderModel(await getModel(this._state.name));
+      if (generation === this._generation) {
+        this.node.replaceChildren(content);
+      }
+    } catch (error) {
+      if (generation === this._generation) {
+        this._host.showError(error);
+      }
+    } finally {
+      if (generation === this._generation) {
+        delete this.node.dataset.loading;
+      }
+    }
+  }
+
+  private _go(state: ModelsState): Promise<void> {
+    this._state = state;
+    return this.refresh();
+  }
+
+  private _renderModels(models: IModel[]): HTMLElement {
+    if (models.length === 0) {
+      return h(
+        'p',
+        { className: 'jl-empty' },
+        'No registered models yet: register one with jupyter_lifecycle.register_model().'
+      );
+    }
+    return h(
+      'ul',
+      { className: 'jl-list jl-models' },
+      ...models.map(model =>
+        h(
+          'li',
+          {
+            className: 'jl-model jl-clickable',
+            dataset: { modelName: model.name },
+            title: model.description ?? model.name,
+            on: { click: () => void this.showModel(model.name) }
+          },
+          h('span', { className: 'jl-name' }, model.name),
+          ...Object.entries(model.aliases).map(([alias, version]) =>
+            aliasBadge(alias, `version ${version}`)
+          ),
+          h(
+            'span',
+            { className: 'jl-count jl-latest-version', title: `${model.version_count} versions` },
+            model.latest_version === null ? 'no versions' : `v${model.latest_version}`
+          )
+        )
+      )
+    );
+  }
+
+  private _renderModel(detail: IModelDetail): HTMLElement {
+    const model = detail.model;
+    return h(
+      'div',
+      { className: 'jl-model-detail', dataset: { modelName: model.name } },
+      h(
+        'a',
+        {
+          className: 'jl-back',
+          href: '#',
+          on: {
+            click: event => {
+              event.preventDefault();
+              void this.showModels();
+            }
+          }
+        },
+        '← Models'
+      ),
+      h('h2', { className: 'jl-heading' }, model.name),
+      model.description ? h('p', { className: 'jl-description' }, model.description) : null,
+      detail.versions.length === 0
+        ? h('p', { className: 'jl-empty' }, 'No versions.')
+        : h(
+            'div',
+            { className: 'jl-versions' },
+            ...detail.versions.map(version => this._renderVersion(model.name, version))
+          )
+    );
+  }
+
+  private _renderVersion(name: string, version: IModelVersion): HTMLElement {
+    const aliasInput = h('input', {
+      className: 'jp-mod-styled jl-alias-input',
+      placeholder: 'alias',
+      title: 'Alias to point at this version'
+    });
+    const stageSelect = h(
+      'select',
+      { className: 'jp-mod-styled jl-stage-select', title: 'Stage' },
+      ...STAGES.map(stage =>
+        h('option', { value: stage, selected: stage === version.current_stage }, stage)
+      )
+    );
+    const archiveBox = h('input', {
+      className: 'jl-archive-existing',
+      type: 'checkbox',
+      title: 'Archive the versions now in the target stage'
+    });
+    return h(
+      'div',
+      {
+        className: 'jl-version',
+        dataset: { version: String(version.version), modelUri: version.model_uri }
+      },
+      h(
+        'div',
+        { className: 'jl-version-header' },
+        h('span', { className: 'jl-name' }, `Version ${version.version}`),
+        h(
+          'span',
+          { className: `jl-badge jl-stage jl-stage-${version.current_stage.toLowerCase()}` },
+          version.current_stage
+        ),
+        ...version.aliases.map(alias =>
+          aliasBadge(
+            alias,
+            `models:/${name}@${alias}`,
+            () => void this._act(() => deleteAlias(name, alias))
+          )
+        )
+      ),
+      h(
+        'div',
+        { className: 'jl-version-meta' },
+        version.run_id
+          ? h(
+              'a',
+              {
+                className: 'jl-run-link',
+                href: '#',
+                title: 'Open the run',
+                dataset: { runId: version.run_id },
+                on: {
+                  click: event => {
+                    event.preventDefault();
+                    this._host.showRun(version.run_id!);
+                  }
+                }
+              },
+              `run ${version.run_id.slice(0, 8)}`
+            )
+          : 'no run',
+        ` · ${formatTime(version.creation_timestamp)}`,
+        version.status !== 'READY' ? ` · ${version.status}` : ''
+      ),
+      h(
+        'form',
+        {
+          className: 'jl-action jl-alias-form',
+          on: {
+            submit: event => {
+              event.preventDefault();
+              const alias = aliasInput.value.trim();
+              if (alias) {
+                void this._act(() => setAlias(name, alias, version.version));
+              }
+            }
+          }
+        },
+        aliasInput,
+        h('button', { className: 'jp-mod-styled jl-alias-set', type: 'submit' }, 'Set alias')
+      ),
+      h(
+        'form',
+        {
+          className: 'jl-action jl-stage-form',
+          on: {
+            submit: event => {
+              event.preventDefault();
+              void this._act(() =>
+                transitionStage(name, version.version, stageSelect.value, archiveBox.checked)
+              );
+            }
+          }
+        },
+        stageSelect,
+        h('label', { className: 'jl-archive-label' }, archiveBox, 'archive others'),
+        h('button', { className: 'jp-mod-styled jl-stage-set', type: 'submit' }, 'Transition')
+      ),
+      h(
+        'div',
+        { className: 'jl-action' },
+        h(
+          'button',
+          {
+            className: 'jp-mod-styled jp-mod-accept jl-scoring-notebook',
+            title: `Generate a notebook that scores data with ${version.model_uri} and open it`,
+            on: { click: () => void this._scoringNotebook(version.model_uri) }
+          },
+          'Scoring notebook'
+        )
+      )
+    );
+  }
+
+  /** Run a registry change and draw the model detail it answers with. */
+  private async _act(change: () => Promise<IModelDetail>): Promise<void> {
+    const generation = ++this._generation;
+    this._host.clearError();
+    this.node.dataset.loading = 'true';
+    try {
+      const detail = await change();
+      if (generation === this._generation) {
+        this.node.replaceChildren(this._renderModel(detail));
+      }
+    } catch (error) {
+      this._host.showError(error);
+    } finally {
+      if (generation === this._generation) {
+        delete this.node.dataset.loading;
+      }
+    }
+  }
+
+  private async _scoringNotebook(modelUri: string): Promise<void> {
+    this._host.clearError();
+    try {
+      await this._host.openPath(await createScoringNotebook(modelUri));
+    } catch (error) {
+      this._host.showError(error);
+    }
+  }
+
+  private _state: ModelsState = { kind: 'models' };
+  private _generation = 0;
+}
+
+/** `@alias` as a badge; with `remove`, a × button deletes the alias. */
+function aliasBadge(alias: string, title: string, remove?: () => void): HTMLElement {
+  return h(
+    'span',
+    { className: 'jl-badge jl-alias', title, dataset: { alias } },
+    `@${alias}`,
+    remove
+      ? h(
+          'button',
+          {
+            className: 'jl-alias-delete',
+            type: 'button',
+            title: `Remove @${alias}`,
+            on: {
+              click: event => {
+                event.stopPropagation();
+                remove();
+              }
+            }
+          },
+          '×'
+        )
+      : null
+  );
+}
