@@ -1,6 +1,8 @@
 """A jupyter_server post-save hook that records a notebook revision on every save.
 
-Enable it in ``jupyter_server_config.py``::
+The package's server extension (``jupyter_lifecycle.server``) registers it
+on every server it loads into. With the extension disabled, enable it in
+``jupyter_server_config.py``::
 
     c.FileContentsManager.post_save_hook = "jupyter_lifecycle.capture.post_save_hook"
 

@@ -22,8 +22,9 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
 
     setup_handlers(serverapp.web_app, Client)
     manager = serverapp.contents_manager
-    # A hook the user configured stays; ours runs after it.
-    if hasattr(manager, "register_post_save_hook"):
+    # A hook the user configured stays and runs first; when it is already
+    # ours, adding it again would record every save twice.
+    if getattr(manager, "post_save_hook", None) is not post_save_hook and hasattr(manager, "register_post_save_hook"):
         manager.register_post_save_hook(post_save_hook)
     # resolve_home only names the store: opening it would create one just because a server started.
     serverapp.log.info(f"jupyter-lifecycle: REST API at {PREFIX}/, store {resolve_home()}")
