@@ -59,9 +59,7 @@ def info(client: Client) -> dict[str, Any]:
 def experiments(client: Client) -> dict[str, Any]:
     """Active experiments, most recently updated first, with their run counts."""
     found = client.search_experiments(order_by=["last_update_time DESC"])
-    counts = dict(client.store.db.query(
-        "SELECT experiment_id, count(*) FROM runs WHERE lifecycle_stage = 'active' GROUP BY experiment_id"
-    ))  # fmt: skip
+    counts = client.store.tracking.active_run_counts()
     return {
         "experiments": [
             {

@@ -516,6 +516,12 @@ class TrackingStore:
         with self.db.read() as conn:
             return conn.execute(sql, [*experiment_ids, *params, *order_params, limit, offset]).fetchall()
 
+    def active_run_counts(self) -> dict[str, int]:
+        """How many active runs each experiment has (experiments without runs are absent)."""
+        return dict(self.db.query(
+            "SELECT experiment_id, count(*) FROM runs WHERE lifecycle_stage = 'active' GROUP BY experiment_id"
+        ))  # fmt: skip
+
     def counts(self) -> dict[str, int]:
         """Row counts of the main tables, for ``info``."""
         tables = ("experiments", "runs", "params", "metrics", "tags", "artifacts")
