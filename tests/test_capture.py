@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +22,7 @@ from jupyter_lifecycle.capture import get_recorder
 from jupyter_lifecycle.capture.notebook import find_notebook_path, path_from_servers
 from jupyter_lifecycle.store import open_store
 from jupyter_lifecycle.tracking import fluent
+from tests.jupyter_process import running_jupyter
 
 
 def cell(shell: Any, source: str, **kwargs: Any) -> Any:
@@ -264,33 +261,13 @@ def test_500_cells_with_and_without_the_extension(tmp_path: Path, monkeypatch: p
 # ---- a real Jupyter server: post-save hook and the sessions API -------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_post_save_hook_and_sessions_api(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root, runtime = tmp_path / "root", tmp_path / "runtime"
-    root.mkdir()
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
-    port, token = _free_port(), "capture-test-token"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={port}",
-         "--ServerApp.ip=127.0.0.1", f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
-         "--FileContentsManager.post_save_hook=jupyter_lifecycle.capture.post_save_hook"],
-        env={**os.environ, config.HOME_ENV: str(home)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base, headers = f"http://127.0.0.1:{port}", {"Authorization": f"token {token}"}
-    try:
-        for _ in range(150):
-            try:
-                if requests.get(f"{base}/api/status", headers=headers, timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("jupyter server did not start")
+    # The hook configured by hand, as without the server extension; the extension must not add it twice.
+    hook = ["--FileContentsManager.post_save_hook=jupyter_lifecycle.capture.post_save_hook"]
+    with running_jupyter("server", tmp_path, hook) as server:
+        assert server.store == home and server.root == tmp_path / "root"
+        monkeypatch.setenv("JUPYTER_RUNTIME_DIR", server.env["JUPYTER_RUNTIME_DIR"])
+        root, base, headers = server.root, server.url.rstrip("/"), {"Authorization": f"token {server.token}"}
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell()])
         for source in ("a = 1", "a = 2", "a = 2"):
             nb.cells[0].source = source
@@ -312,9 +289,6 @@ def test_post_save_hook_and_sessions_api(home: Path, tmp_path: Path, monkeypatch
         assert path_from_servers(kernel_id) == str(root / "work.ipynb")
         assert path_from_servers("no-such-kernel") is None
         requests.delete(f"{base}/api/sessions/{session['id']}", headers=headers, timeout=30)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_capture_example_notebook(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -88,6 +88,35 @@ export function keyValueTable(
   );
 }
 
+/** A link that runs `go` instead of navigating (back links, links to runs). */
+export function link(
+  className: string,
+  label: string,
+  go: () => void,
+  props: IProps = {}
+): HTMLAnchorElement {
+  return h(
+    'a',
+    {
+      ...props,
+      className,
+      href: '#',
+      on: {
+        click: event => {
+          event.preventDefault();
+          go();
+        }
+      }
+    },
+    label
+  );
+}
+
+/** `build(items)`, or a "None" note when there are no items. */
+export function noneIfEmpty<T>(items: T[], build: (items: T[]) => HTMLElement): HTMLElement {
+  return items.length === 0 ? h('p', { className: 'jl-empty' }, 'None') : build(items);
+}
+
 /** A titled section of the run or model detail. */
 export function section(
   className: string,

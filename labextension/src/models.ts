@@ -10,8 +10,9 @@ import {
   STAGES,
   transitionStage
 } from './api';
-import { formatTime, h } from './dom';
+import { formatTime, h, link } from './dom';
 import { IViewHost } from './host';
+import { PagedView } from './view';
 
 type ModelsState = { kind: 'models' } | { kind: 'model'; name: string };
 
@@ -20,51 +21,26 @@ type ModelsState = { kind: 'models' } | { kind: 'model'; name: string };
  * registry actions (aliases, stages, scoring notebook). Every action sends
  * one request and draws the model detail the server answers with.
  */
-export class ModelsView {
-  /** The tab's content. */
-  readonly node: HTMLElement = h('div', { className: 'jl-view jl-models-view' });
-
+export class ModelsView extends PagedView<ModelsState> {
   /** @param host - the panel, for errors, opening notebooks and cross-tab links. */
-  constructor(private readonly _host: IViewHost) {}
+  constructor(host: IViewHost) {
+    super('jl-models-view', host, { kind: 'models' });
+  }
 
   /** Show the list of registered models. */
   showModels(): Promise<void> {
-    return this._go({ kind: 'models' });
+    return this.go({ kind: 'models' });
   }
 
   /** Show one registered model's versions. */
   showModel(name: string): Promise<void> {
-    return this._go({ kind: 'model', name });
+    return this.go({ kind: 'model', name });
   }
 
-  /** Fetch and draw the current page again. */
-  async refresh(): Promise<void> {
-    // A newer navigation wins: answers of older requests are dropped.
-    const generation = ++this._generation;
-    this._host.clearError();
-    this.node.dataset.loading = 'true';
-    try {
-      const content =
-        this._state.kind === 'models'
-          ? this._renderModels(await listModels())
-          : this._renderModel(await getModel(this._state.name));
-      if (generation === this._generation) {
-        this.node.replaceChildren(content);
-      }
-    } catch (error) {
-      if (generation === this._generation) {
-        this._host.showError(error);
-      }
-    } finally {
-      if (generation === this._generation) {
-        delete this.node.dataset.loading;
-      }
-    }
-  }
-
-  private _go(state: ModelsState): Promise<void> {
-    this._state = state;
-    return this.refresh();
+  protected async render(state: ModelsState): Promise<HTMLElement> {
+    return state.kind === 'models'
+      ? this._renderModels(await listModels())
+      : this._renderModel(await getModel(state.name));
   }
 
   private _renderModels(models: IModel[]): HTMLElement {
@@ -106,20 +82,7 @@ export class ModelsView {
     return h(
       'div',
       { className: 'jl-model-detail', dataset: { modelName: model.name } },
-      h(
-        'a',
-        {
-          className: 'jl-back',
-          href: '#',
-          on: {
-            click: event => {
-              event.preventDefault();
-              void this.showModels();
-            }
-          }
-        },
-        '← Models'
-      ),
+      link('jl-back', '← Models', () => void this.showModels()),
       h('h2', { className: 'jl-heading' }, model.name),
       model.description ? h('p', { className: 'jl-description' }, model.description) : null,
       detail.versions.length === 0
@@ -177,22 +140,10 @@ export class ModelsView {
         'div',
         { className: 'jl-version-meta' },
         version.run_id
-          ? h(
-              'a',
-              {
-                className: 'jl-run-link',
-                href: '#',
-                title: 'Open the run',
-                dataset: { runId: version.run_id },
-                on: {
-                  click: event => {
-                    event.preventDefault();
-                    this._host.showRun(version.run_id!);
-                  }
-                }
-              },
-              `run ${version.run_id.slice(0, 8)}`
-            )
+          ? link('jl-run-link', `run ${version.run_id.slice(0, 8)}`, () => this._host.showRun(version.run_id!), {
+              title: 'Open the run',
+              dataset: { runId: version.run_id }
+            })
           : 'no run',
         ` · ${formatTime(version.creation_timestamp)}`,
         version.status !== 'READY' ? ` · ${version.status}` : ''
@@ -248,22 +199,8 @@ export class ModelsView {
   }
 
   /** Run a registry change and draw the model detail it answers with. */
-  private async _act(change: () => Promise<IModelDetail>): Promise<void> {
-    const generation = ++this._generation;
-    this._host.clearError();
-    this.node.dataset.loading = 'true';
-    try {
-      const detail = await change();
-      if (generation === this._generation) {
-        this.node.replaceChildren(this._renderModel(detail));
-      }
-    } catch (error) {
-      this._host.showError(error);
-    } finally {
-      if (generation === this._generation) {
-        delete this.node.dataset.loading;
-      }
-    }
+  private _act(change: () => Promise<IModelDetail>): Promise<void> {
+    return this.draw(async () => this._renderModel(await change()));
   }
 
   private async _scoringNotebook(modelUri: string): Promise<void> {
@@ -275,8 +212,6 @@ export class ModelsView {
     }
   }
 
-  private _state: ModelsState = { kind: 'models' };
-  private _generation = 0;
 }
 
 /** `@alias` as a badge; with `remove`, a × button deletes the alias. */

@@ -15,10 +15,13 @@ import {
   formatTime,
   h,
   keyValueTable,
+  link,
+  noneIfEmpty,
   section,
   table
 } from './dom';
 import { IViewHost } from './host';
+import { PagedView } from './view';
 
 /** JupyterLab renders this mime type itself (vega-lite v5), offline. */
 const VEGALITE_MIME = 'application/vnd.vegalite.v5+json';
@@ -35,71 +38,33 @@ type RunsState =
  * The Runs tab: experiments, then one experiment's runs (with an MLflow
  * filter string), then one run's detail with its metric-history chart.
  */
-export class RunsView {
-  /** The tab's content. */
-  readonly node: HTMLElement = h('div', { className: 'jl-view jl-runs-view' });
-
+export class RunsView extends PagedView<RunsState> {
   /** @param host - the panel, for errors, charts and cross-tab links. */
-  constructor(private readonly _host: IViewHost) {}
+  constructor(host: IViewHost) {
+    super('jl-runs-view', host, { kind: 'experiments' });
+  }
 
   /** Show the list of experiments. */
   showExperiments(): Promise<void> {
-    return this._go({ kind: 'experiments' });
+    return this.go({ kind: 'experiments' });
   }
 
   /** Show one experiment's runs, with the filter typed last for it. */
   showRuns(experimentId: string): Promise<void> {
-    return this._go({ kind: 'runs', experimentId });
+    return this.go({ kind: 'runs', experimentId });
   }
 
   /** Show one run's detail. */
   showRun(runId: string): Promise<void> {
-    return this._go({ kind: 'run', runId });
+    return this.go({ kind: 'run', runId });
   }
 
-  /** Fetch and draw the current page again. */
-  async refresh(): Promise<void> {
-    // A newer navigation wins: answers of older requests are dropped.
-    const generation = ++this._generation;
-    this._host.clearError();
-    this.node.dataset.loading = 'true';
-    try {
-      const content = await this._render(this._state, generation);
-      if (generation !== this._generation) {
-        return;
-      }
-      this._disposeCharts();
-      this.node.replaceChildren(content);
-      if (this._state.kind === 'run') {
-        await this._drawChart(this._state.runId, generation);
-      }
-    } catch (error) {
-      if (generation === this._generation) {
-        this._host.showError(error);
-      }
-    } finally {
-      if (generation === this._generation) {
-        delete this.node.dataset.loading;
-      }
-    }
-  }
-
-  /** Release the chart renderers. */
-  dispose(): void {
-    this._disposeCharts();
-  }
-
-  private _go(state: RunsState): Promise<void> {
-    this._state = state;
-    return this.refresh();
-  }
-
-  private _render(state: RunsState, generation: number): Promise<HTMLElement> {
+  protected render(state: RunsState, isCurrent: () => boolean): Promise<HTMLElement> {
     switch (state.kind) {
       case 'experiments':
         return this._renderExperiments();
       case 'runs':
-        return this._renderRuns(state.experimentId, generation);
+        return this._renderRuns(state.experimentId, isCurrent);
       case 'run':
         return this._renderRun(state.runId);
     }
@@ -140,15 +105,29 @@ export class RunsView {
     );
   }
 
+  protected async afterDraw(state: RunsState, isCurrent: () => boolean): Promise<void> {
+    if (state.kind === 'run') {
+      await this._drawChart(state.runId, isCurrent);
+    }
+  }
+
+  /** Release the chart renderers of the page being replaced. */
+  protected clear(): void {
+    for (const chart of this._charts) {
+      chart.dispose();
+    }
+    this._charts = [];
+  }
+
   private async _renderRuns(
     experimentId: string,
-    generation: number
+    isCurrent: () => boolean
   ): Promise<HTMLElement> {
     const [experiments, runs] = await Promise.all([
       listExperiments(),
       // A bad filter must not hide the filter box: its error is shown above.
       listRuns(experimentId, this._filters.get(experimentId)).catch(error => {
-        if (generation === this._generation) {
+        if (isCurrent()) {
           this._host.showError(error);
         }
         return null;
@@ -279,12 +258,11 @@ export class RunsView {
       section(
         'jl-artifacts',
         'Artifacts',
-        detail.artifacts.length === 0
-          ? h('p', { className: 'jl-empty' }, 'None')
-          : h(
+        noneIfEmpty(detail.artifacts, artifacts =>
+          h(
               'ul',
               { className: 'jl-list' },
-              ...detail.artifacts.map(artifact =>
+              ...artifacts.map(artifact =>
                 h(
                   'li',
                   { className: 'jl-artifact', dataset: { path: artifact.path } },
@@ -295,27 +273,27 @@ export class RunsView {
                 )
               )
             )
+        )
       ),
       section(
         'jl-logged-models',
         'Logged models',
-        detail.models.length === 0
-          ? h('p', { className: 'jl-empty' }, 'None')
-          : table(
-              'jl-logged-models-table',
-              ['Model URI', 'Flavors'],
-              detail.models.map(m => [h('code', {}, m.model_uri), m.flavors.join(', ')])
-            )
+        noneIfEmpty(detail.models, models =>
+          table(
+            'jl-logged-models-table',
+            ['Model URI', 'Flavors'],
+            models.map(m => [h('code', {}, m.model_uri), m.flavors.join(', ')])
+          )
+        )
       ),
       section(
         'jl-registered-versions',
         'Registered versions',
-        detail.registered_versions.length === 0
-          ? h('p', { className: 'jl-empty' }, 'None')
-          : h(
+        noneIfEmpty(detail.registered_versions, versions =>
+          h(
               'ul',
               { className: 'jl-list' },
-              ...detail.registered_versions.map(v =>
+              ...versions.map(v =>
                 h(
                   'li',
                   {
@@ -327,23 +305,24 @@ export class RunsView {
                 )
               )
             )
+        )
       ),
       section(
         'jl-revisions',
         'Notebook revisions',
-        detail.revisions.length === 0
-          ? h('p', { className: 'jl-empty' }, 'None')
-          : table(
-              'jl-revisions-table',
-              ['Revision', 'Moment'],
-              detail.revisions.map(r => [h('code', {}, r.revision_id), r.moment])
-            )
+        noneIfEmpty(detail.revisions, revisions =>
+          table(
+            'jl-revisions-table',
+            ['Revision', 'Moment'],
+            revisions.map(r => [h('code', {}, r.revision_id), r.moment])
+          )
+        )
       )
     );
   }
 
   /** Fetch the run's chart spec and let JupyterLab's vega-lite renderer draw it. */
-  private async _drawChart(runId: string, generation: number): Promise<void> {
+  private async _drawChart(runId: string, isCurrent: () => boolean): Promise<void> {
     const host = this.node.querySelector<HTMLElement>('.jl-chart-host');
     if (!host) {
       return;
@@ -356,7 +335,7 @@ export class RunsView {
       return;
     }
     const spec = await getRunChart(runId);
-    if (generation !== this._generation || !host.isConnected) {
+    if (!isCurrent() || !host.isConnected) {
       return;
     }
     if (spec === null) {
@@ -373,52 +352,16 @@ export class RunsView {
     );
   }
 
-  private _disposeCharts(): void {
-    for (const chart of this._charts) {
-      chart.dispose();
-    }
-    this._charts = [];
-  }
-
   private _backLink(label: string, go: () => void): HTMLElement {
-    return h(
-      'a',
-      {
-        className: 'jl-back',
-        href: '#',
-        on: {
-          click: event => {
-            event.preventDefault();
-            go();
-          }
-        }
-      },
-      `← ${label}`
-    );
+    return link('jl-back', `← ${label}`, go);
   }
 
   private _runLink(runId: string): HTMLElement {
-    return h(
-      'a',
-      {
-        className: 'jl-run-link',
-        href: '#',
-        dataset: { runId },
-        on: {
-          click: event => {
-            event.preventDefault();
-            void this.showRun(runId);
-          }
-        }
-      },
-      runId
-    );
+    return link('jl-run-link', runId, () => void this.showRun(runId), { dataset: { runId } });
   }
 
-  private _state: RunsState = { kind: 'experiments' };
   // Each experiment keeps the filter typed last for it: keys differ between experiments.
   private _filters = new Map<string, string>();
-  private _generation = 0;
   private _charts: Widget[] = [];
 }
 
