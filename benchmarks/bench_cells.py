@@ -60,7 +60,7 @@ def main() -> None:
         run_all(sources[:200])  # warm-up: imports, caches
         without[name] = run_all(sources)
     shell.run_cell("%load_ext jupyter_lifecycle", store_history=True)
-    from jupyter_lifecycle.capture import get_recorder
+    from jupyter_lifecycle.capture.recorder import get_recorder
 
     rec = get_recorder(shell)
     hook_times: list[float] = []

@@ -57,7 +57,7 @@ def make_store(home: Path, runs: int, steps: int) -> list[str]:
 
 def bench_ours(home: Path, ids: list[str]) -> dict[str, float]:
     import jupyter_lifecycle as lc
-    from jupyter_lifecycle import charts
+    from jupyter_lifecycle.notebook import charts
 
     client = lc.Client(home)
     out: dict[str, float] = {}

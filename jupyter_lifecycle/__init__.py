@@ -4,7 +4,7 @@
 ``%load_ext jupyter_lifecycle`` adds notebook capture and magics.
 """
 
-from . import display as _display  # noqa: F401  (gives Run, Experiment... their HTML reprs)
+from ._version import __version__
 from .client import Client  # tracking + model registry
 from .entities import (
     Experiment,
@@ -31,6 +31,7 @@ from .errors import (
     SchemaMismatch,
     StoreError,
 )
+from .notebook import display as _display  # noqa: F401  (gives Run, Experiment... their HTML reprs)
 from .registry import Lineage, lineage, register_model, search_model_versions, search_registered_models
 from .tracking.fluent import (
     ActiveRun,
@@ -75,9 +76,10 @@ MlflowClient = Client  # MLflow's name, for `import jupyter_lifecycle as mlflow`
 
 # The inline UI imports altair and ipywidgets: loaded on first use, so that
 # `import jupyter_lifecycle` stays fast in scripts and servers.
-_LAZY = {"charts": ("charts", None), "compare": ("comparison", "compare"), "browse": ("widgets", "browse")}
+_LAZY = {"charts": ("notebook.charts", None), "compare": ("notebook.comparison", "compare"),
+         "browse": ("notebook.widgets", "browse")}  # fmt: skip
 # Notebook capture (nbformat, scikit-learn patches): also loaded on first use.
-_LAZY.update({name: ("revisions", name) for name in (
+_LAZY.update({name: ("capture.revisions", name) for name in (
     "diff_revisions", "export_executed_notebook", "get_revision", "list_revisions", "record_revision",
     "restore_revision")})  # fmt: skip
 _LAZY["autolog"] = ("autologging", "autolog")
@@ -91,18 +93,14 @@ _LAZY.update({"score": ("scoring", "score"), "generate_scoring_notebook": ("scor
 
 def load_ipython_extension(ipython: object) -> None:
     """``%load_ext jupyter_lifecycle``: record every cell and notebook revision, add the magics."""
-    from .capture import load
-    from .charts import enable_renderer
+    from .notebook.extension import load
 
     load(ipython)
-    # altair's default renderer loads vega from a CDN (blank offline): use the
-    # mimetype renderer, which JupyterLab draws itself, for every chart here.
-    enable_renderer()
 
 
 def unload_ipython_extension(ipython: object) -> None:
     """``%unload_ext jupyter_lifecycle``: remove every hook the extension added."""
-    from .capture import unload
+    from .notebook.extension import unload
 
     unload(ipython)
 
@@ -122,10 +120,8 @@ def __getattr__(name: str) -> object:
     return module if attr is None else getattr(module, attr)
 
 
-__version__ = "0.1.0"
-
 __all__ = [
-    "ActiveRun", "AlreadyExists", "Client", "Experiment", "FileInfo", "InvalidInput", "InvalidState",
+    "__version__", "ActiveRun", "AlreadyExists", "Client", "Experiment", "FileInfo", "InvalidInput", "InvalidState",
     "LifecycleError", "Metric", "MlflowClient", "MlflowException", "NotFound", "Param", "Run", "RunData",
     "RunInfo", "RunTag", "SchemaMismatch", "StoreError", "ViewType",
     "active_run", "create_experiment", "delete_experiment", "delete_run", "delete_tag", "end_run", "flush",

@@ -45,7 +45,7 @@ CELLS = [
     ("lc.Client().get_registered_model('inline-model')", None),
     ("lc.lineage('models:/inline-model/1')", None),
     ("import nbformat\n"
-     "from jupyter_lifecycle.revisions import diff_notebooks\n"
+     "from jupyter_lifecycle.capture.revisions import diff_notebooks\n"
      "old = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 1', id='a')])\n"
      "new = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 2', id='a')])\n"
      "diff_notebooks(old, new)", None),

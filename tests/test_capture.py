@@ -18,8 +18,8 @@ from nbclient.exceptions import DeadKernelError
 
 import jupyter_lifecycle as lc
 from jupyter_lifecycle import config
-from jupyter_lifecycle.capture import get_recorder
-from jupyter_lifecycle.capture.notebook import find_notebook_path, path_from_servers
+from jupyter_lifecycle.capture.notebook_path import find_notebook_path, path_from_servers
+from jupyter_lifecycle.capture.recorder import get_recorder
 from jupyter_lifecycle.store import open_store
 from jupyter_lifecycle.tracking import fluent
 from tests.jupyter_process import running_jupyter
@@ -138,7 +138,7 @@ def test_load_twice_is_harmless_and_unload_removes_every_hook(home: Path) -> Non
     hooks = (list(fluent.RUN_START_HOOKS), list(fluent.RUN_END_HOOKS))
     cell(shell, "%load_ext jupyter_lifecycle")
     cell(shell, "%load_ext jupyter_lifecycle")
-    import jupyter_lifecycle.capture.extension as extension
+    import jupyter_lifecycle.notebook.extension as extension
 
     extension.load(shell)  # direct second load: still one set of hooks
     assert len(shell.events.callbacks["post_run_cell"]) == len(before["post_run_cell"]) + 1

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 import jupyter_lifecycle as lc
-from jupyter_lifecycle import charts, config
+from jupyter_lifecycle import config
 from jupyter_lifecycle.errors import InvalidInput, NotFound
+from jupyter_lifecycle.notebook import charts
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from IPython.utils.capture import capture_output
 
 import jupyter_lifecycle as lc
-from jupyter_lifecycle.magics import SUBCOMMANDS, LifecycleMagics, _load_subcommand_modules
+from jupyter_lifecycle.notebook.magics import SUBCOMMANDS, LifecycleMagics
 from jupyter_lifecycle.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +34,6 @@ def runs_by_name() -> dict[str, Any]:
 
 
 def test_every_magic_and_subcommand_is_documented() -> None:
-    _load_subcommand_modules()  # the subcommands other features register
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## Magics"):]
     section = section[: section.find("\n## ", 4)] if "\n## " in section[4:] else section

@@ -8,7 +8,7 @@ from IPython.utils.capture import capture_output
 from ipywidgets.widgets.widget import _instances
 
 import jupyter_lifecycle as lc
-from jupyter_lifecycle.widgets import RunBrowser
+from jupyter_lifecycle.notebook.widgets import RunBrowser
 
 VEGALITE = "application/vnd.vegalite.v5+json"
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import jupyter_lifecycle as lc
-from jupyter_lifecycle import charts
-from jupyter_lifecycle.widgets import RunBrowser
+from jupyter_lifecycle.notebook import charts
+from jupyter_lifecycle.notebook.widgets import RunBrowser
 
 VEGALITE = "application/vnd.vegalite.v5+json"
 

@@ -1,34 +1,14 @@
-"""Notebook capture: cell recording, notebook path discovery, revisions at run start/end and on save.
+"""Notebook capture: cell recording, notebook-path discovery, the save hook and notebook revisions.
 
-The IPython side (``recorder``, ``extension``) is imported lazily, so the
-jupyter_server post-save hook (``post_save_hook``) loads without IPython.
+``recorder`` holds the kernel's cell hooks (wired into IPython by
+``jupyter_lifecycle.notebook.extension``), ``notebook_path`` finds the
+notebook a kernel runs, ``revisions`` stores and diffs ``.ipynb`` revisions,
+and ``savehook`` records one on every save from jupyter_server. Nothing here
+imports IPython at import time, so the post-save hook loads in the server.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from .savehook import post_save_hook
 
-__all__ = ["get_recorder", "load", "post_save_hook", "unload"]
-
-
-def load(shell: Any) -> Any:
-    """``%load_ext jupyter_lifecycle``: start recording in ``shell`` (see ``extension.load``)."""
-    from .extension import load as _load
-
-    return _load(shell)
-
-
-def unload(shell: Any) -> None:
-    """``%unload_ext jupyter_lifecycle``: remove every hook (see ``extension.unload``)."""
-    from .extension import unload as _unload
-
-    _unload(shell)
-
-
-def get_recorder(shell: Any = None) -> Any:
-    """The ``CellRecorder`` of a shell, or ``None`` when the extension is not loaded there."""
-    from .extension import recorder as _recorder
-
-    return _recorder(shell)
+__all__ = ["post_save_hook"]

@@ -29,7 +29,7 @@ from ..entities import RunTag
 from ..errors import StoreError
 from ..store import buffer as metric_buffers
 from ..tracking import fluent
-from .notebook import find_notebook_path
+from .notebook_path import find_notebook_path
 
 MAX_ERROR_MESSAGE = 2000
 DEFAULT_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
@@ -236,3 +236,16 @@ class CellRecorder:
         revision = store.capture.put_revision(Path(path).read_bytes(), path, f"run_{moment}", run_id, moment)
         self._revision_cache = {key: revision}
         return revision
+
+
+RECORDERS: dict[int, CellRecorder] = {}
+"""The recorder of each shell the extension is loaded in, by ``id(shell)``."""
+
+
+def get_recorder(shell: Any = None) -> CellRecorder | None:
+    """The ``CellRecorder`` of ``shell`` (default: the running IPython shell), or ``None`` if not loaded there."""
+    if shell is None:
+        from IPython import get_ipython  # only when asked: this module loads without IPython
+
+        shell = get_ipython()
+    return RECORDERS.get(id(shell)) if shell is not None else None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..revisions import record_revision
+from .revisions import record_revision
 
 log = logging.getLogger(__name__)
 

@@ -4,11 +4,15 @@ A flavor tells how to load one kind of model. ``MLmodel`` names a
 ``loader_module`` under ``python_function``; models saved here name modules
 MLflow has (``mlflow.sklearn``, ``mlflow.pyfunc.model``) so that MLflow loads
 them, and this registry maps those names to this project's loaders, so
-MLflow is never needed here. Adding a flavor (xgboost, lightgbm, torch) is
-one ``register_flavor`` call in its own module, plus a line in ``LAZY`` (or
-an import of that module) so it is found without importing every framework
-up front. A loader module nobody registered falls back to MLflow's own
-module when MLflow is installed.
+MLflow is never needed here.
+
+Flavors register themselves: a flavor module calls ``register_flavor`` when
+imported, and declares itself under the ``jupyter_lifecycle.flavors`` entry
+point group (one entry per flavor name and loader module, the value being the
+module), so that it is found without this registry importing it and without
+importing every framework up front (as papermill finds its engines). A
+package of your own adds a flavor the same way. A loader module nobody
+registered falls back to MLflow's own module when MLflow is installed.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +51,8 @@ class Flavor:
 _FLAVORS: dict[str, Flavor] = {}
 _BY_LOADER: dict[str, Flavor] = {}
 
-LAZY: dict[str, str] = {
-    "sklearn": "jupyter_lifecycle.sklearn",
-    "mlflow.sklearn": "jupyter_lifecycle.sklearn",
-    "jupyter_lifecycle.sklearn": "jupyter_lifecycle.sklearn",
-    PYFUNC: "jupyter_lifecycle.pyfunc",
-    "mlflow.pyfunc.model": "jupyter_lifecycle.pyfunc",
-    "jupyter_lifecycle.pyfunc": "jupyter_lifecycle.pyfunc",
-}
-"""Flavor or loader-module name -> the module that registers it when imported."""
+ENTRY_POINT_GROUP = "jupyter_lifecycle.flavors"
+"""Entry point group: flavor or loader-module name -> the module that registers it when imported."""
 
 
 def register_flavor(flavor: Flavor) -> None:
@@ -67,8 +65,9 @@ def register_flavor(flavor: Flavor) -> None:
 def get_flavor(name: str) -> Flavor | None:
     """The registered flavor with this name or loader module, importing its module if needed."""
     found = _FLAVORS.get(name) or _BY_LOADER.get(name)
-    if found is None and name in LAZY:
-        importlib.import_module(LAZY[name])
+    if found is None:
+        for entry in entry_points(group=ENTRY_POINT_GROUP, name=name):
+            entry.load()  # importing the module registers its flavor
         found = _FLAVORS.get(name) or _BY_LOADER.get(name)
     return found
 

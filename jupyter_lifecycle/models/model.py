@@ -397,7 +397,7 @@ def write_model_folder(
         files = model_files(tmp)
         hashes = {rel: sha256_file(tmp / rel) for rel in files}
         model.model_size_bytes = sum((tmp / rel).stat().st_size for rel in files)
-        from .. import __version__
+        from .._version import __version__
 
         model.extra[NAMESPACE] = {"version": __version__, "files": hashes}
         model.save(tmp / MLMODEL)
@@ -409,3 +409,15 @@ def write_model_folder(
         raise
     model.path = target
     return model
+
+
+def mlmodel_run_id(folder: Path) -> str | None:
+    """The ``run_id`` a model folder's ``MLmodel`` names, or ``None`` (no file, unreadable, or no run)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((folder / MLMODEL).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    run_id = data.get("run_id") if isinstance(data, dict) else None
+    return str(run_id) if run_id else None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import STAGES, ModelVersion, RegisteredModel, RegistryActivity, TransitionRequest
 from ..errors import AlreadyExists, InvalidInput, NotFound
+from ..models.model import mlmodel_run_id
 from ..models.uri import parse_runs_uri, resolve_model_uri
 from ..store import Store
 from ..store.registry import RegistryStore, canonical_stage, check_model_name, version_number
@@ -131,7 +132,7 @@ class RegistryClient:
                 "log_model/save_model, e.g. the model_uri that log_model returns"
             )
         if run_id is None:
-            run_id = parse_runs_uri(text)[0] if text.startswith("runs:") else _mlmodel_run_id(folder)
+            run_id = parse_runs_uri(text)[0] if text.startswith("runs:") else mlmodel_run_id(folder)
         if ":" not in text or len(text.partition(":")[0]) == 1:
             text = str(folder)  # a local path: keep where it was, absolute
         return self._registry.create_model_version(
@@ -360,14 +361,3 @@ def run_model_uri(store: Store, run_id: str, artifact_path: str | None = None) -
 
 def _tags(tags: dict[str, Any] | None) -> dict[str, str]:
     return {validate_key(k, "tag"): tag_value(k, v) for k, v in (tags or {}).items()}
-
-
-def _mlmodel_run_id(folder: Path) -> str | None:
-    import yaml
-
-    try:
-        data = yaml.safe_load((folder / "MLmodel").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return None
-    run_id = data.get("run_id") if isinstance(data, dict) else None
-    return str(run_id) if run_id else None

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..entities import ModelVersion, Run
 from ..errors import NotFound
+from ..models.model import mlmodel_run_id
 from ..models.uri import parse_runs_uri, resolve_model_uri
 from ..store import Store
 from .uri import resolve_version
@@ -139,9 +140,7 @@ def build_lineage(store: Store, model_uri: str) -> Lineage:
     elif model_uri.startswith("runs:"):
         run_id = parse_runs_uri(model_uri)[0]
     else:
-        from .client import _mlmodel_run_id
-
-        run_id = _mlmodel_run_id(Path(resolve_model_uri(model_uri)))
+        run_id = mlmodel_run_id(Path(resolve_model_uri(model_uri)))
     if run_id is None:
         notes.append("this model names no run: it was not logged with log_model inside a run")
         return Lineage(model_uri, version, None, notes=notes)

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
-from .batch import read_table, table_format, validate, with_predictions
 from .model import ScoringModel, load_scoring_model
+from .predict import predict_frame, validate, with_predictions
+from .tables import read_table, table_format
 
 _models: dict[str, ScoringModel] = {}
 _lock = threading.Lock()
@@ -30,8 +31,6 @@ def _worker_model(path: str) -> ScoringModel:
 
 
 def _predict_partition(part: Any, path: str, params: dict[str, Any] | None, batch_size: int) -> Any:
-    from .batch import predict_frame
-
     return predict_frame(_worker_model(path), part, batch_size, params, progress=False)
 
 

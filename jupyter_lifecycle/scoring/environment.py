@@ -26,7 +26,7 @@ READY = ".jupyter_lifecycle_ready"
 
 def _self_requirement() -> str:
     """How to install this jupyter-lifecycle into another environment (its source folder if editable)."""
-    from .. import __version__
+    from .._version import __version__
 
     try:
         direct = metadata.distribution("jupyter-lifecycle").read_text("direct_url.json")

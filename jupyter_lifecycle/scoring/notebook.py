@@ -20,9 +20,10 @@ from typing import Any
 
 from ..errors import InvalidInput
 from ..models.signature import ModelSignature
-from .batch import DEFAULT_BATCH_SIZE, ENGINES
+from .batch import ENGINES
 from .environment import ENV_MANAGERS
 from .model import read_mlmodel, spec_type
+from .predict import DEFAULT_BATCH_SIZE
 
 IGNORE_OUTPUT = "nbval-ignore-output"
 

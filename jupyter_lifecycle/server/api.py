@@ -123,7 +123,7 @@ def run_chart(client: Client, run_id: str, keys: list[str] | None = None) -> dic
 
     Several metrics are stacked one panel per row, for the sidebar's width.
     """
-    from ..charts import metric_history
+    from ..notebook.charts import metric_history
 
     run = client.get_run(run_id)
     wanted = keys or sorted(run.data.metrics)[:MAX_CHART_KEYS]

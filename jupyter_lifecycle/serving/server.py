@@ -55,7 +55,7 @@ class ScoringApp:
     """Routing and answers, independent of the HTTP library: ``respond(method, path, ...)``."""
 
     def __init__(self, model: ScoringModel, max_request_bytes: int | None = None) -> None:
-        from .. import __version__
+        from .._version import __version__
 
         self.model = model
         self.max_request_bytes = max_request_bytes or config.SERVE_MAX_REQUEST_BYTES

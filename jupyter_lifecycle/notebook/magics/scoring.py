@@ -1,7 +1,6 @@
 """``%lifecycle score``: batch scoring from a notebook.
 
-IPython-facing glue over ``jupyter_lifecycle.scoring.score``; loaded by
-``magics._load_subcommand_modules``.
+IPython-facing glue over ``jupyter_lifecycle.scoring.score``.
 """
 
 from __future__ import annotations
@@ -9,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .magics import LifecycleMagics, subcommand
+from .base import LifecycleMagics, subcommand
 
 
 def _score_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +22,7 @@ def _score_arguments(parser: argparse.ArgumentParser) -> None:
 
 @subcommand("score", "Score a table with a model: show it with predictions, or write it to OUTPUT.", _score_arguments)
 def _score(magics: LifecycleMagics, args: argparse.Namespace) -> Any:
-    from .scoring import score
+    from ...scoring import score
 
     result = score(args.model_uri, args.input, args.output, engine=args.engine, batch_size=args.batch_size,
                    scheduler=args.scheduler)  # fmt: skip

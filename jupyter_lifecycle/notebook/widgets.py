@@ -20,12 +20,12 @@ from typing import Any
 
 import ipywidgets as W
 
-from .. import charts
-from ..comparison import compare
-from ..display import fmt_time, fmt_value
 from ..entities import Run, ViewType
 from ..errors import LifecycleError
 from ..tracking.client import Client
+from . import charts
+from .comparison import compare
+from .display import fmt_time, fmt_value
 
 __all__ = ["RunBrowser", "browse"]
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import nbformat
 
-from .errors import InvalidInput, NotFound
-from .store import Store, open_store
+from ..errors import InvalidInput, NotFound
+from ..store import Store, open_store
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..entities import Run
+from ..errors import InvalidInput
 from . import charts
 from .display import html_table
-from .entities import Run
-from .errors import InvalidInput
 
 if TYPE_CHECKING:
     import altair as alt
 
-    from .tracking.client import Client
+    from ..tracking.client import Client
 
 __all__ = ["Comparison", "compare"]
 

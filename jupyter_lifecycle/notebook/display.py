@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from . import entities
+from .. import entities
 
 __all__ = ["attach", "html_table", "register_repr"]
 

@@ -1,4 +1,4 @@
-"""``%load_ext jupyter_lifecycle``: wire the recorder and the magics into one IPython shell.
+"""``%load_ext jupyter_lifecycle``: wire the cell recorder and the magics into one IPython shell.
 
 Loading twice is harmless; unloading removes every hook it added (cell
 events, run hooks, magics, autolog patches), so ``%reload_ext`` is clean.
@@ -8,26 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..autologging import sklearn as sklearn_autolog
+from ..capture.recorder import RECORDERS, CellRecorder
 from ..tracking import fluent
-from .recorder import CellRecorder
-
-_recorders: dict[int, CellRecorder] = {}
-
-
-def recorder(shell: Any = None) -> CellRecorder | None:
-    """The recorder of ``shell`` (default: the running IPython shell), or ``None`` if not loaded."""
-    if shell is None:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-    return _recorders.get(id(shell)) if shell is not None else None
+from .charts import enable_renderer
+from .magics import LifecycleMagics
 
 
 def load(shell: Any) -> CellRecorder:
-    """Start recording cells and revisions in ``shell`` and register the magics."""
-    from ..magics import LifecycleMagics
-
-    existing = _recorders.get(id(shell))
+    """Start recording cells and revisions in ``shell``, register the magics and the offline chart renderer."""
+    # altair's default renderer loads vega from a CDN (blank offline): use the
+    # mimetype renderer, which JupyterLab draws itself, for every chart here.
+    enable_renderer()
+    existing = RECORDERS.get(id(shell))
     if existing is not None:
         return existing
     rec = CellRecorder(shell)
@@ -36,7 +29,7 @@ def load(shell: Any) -> CellRecorder:
     fluent.RUN_START_HOOKS.append(rec.on_run_start)
     fluent.RUN_END_HOOKS.append(rec.on_run_end)
     shell.register_magics(LifecycleMagics)
-    _recorders[id(shell)] = rec
+    RECORDERS[id(shell)] = rec
     if rec.notebook_path is None:
         print(
             "jupyter-lifecycle: recording cells; the notebook file is unknown, so no notebook revisions "
@@ -47,9 +40,7 @@ def load(shell: Any) -> CellRecorder:
 
 def unload(shell: Any) -> None:
     """Remove everything ``load`` added to ``shell`` (and switch scikit-learn autolog off)."""
-    from ..magics import LifecycleMagics
-
-    rec = _recorders.pop(id(shell), None)
+    rec = RECORDERS.pop(id(shell), None)
     if rec is None:
         return
     rec.defer_checkpoints(False)
@@ -62,6 +53,4 @@ def unload(shell: Any) -> None:
         for name in names:
             manager.magics[kind].pop(name, None)
     manager.registry.pop(LifecycleMagics.__name__, None)
-    from ..autologging import sklearn as sklearn_autolog
-
     sklearn_autolog.disable()

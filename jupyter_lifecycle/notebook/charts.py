@@ -24,12 +24,12 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from . import config
-from .entities import Run
-from .errors import InvalidInput, NotFound
+from .. import config
+from ..entities import Run
+from ..errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
-    from .tracking.client import Client
+    from ..tracking.client import Client
 
 __all__ = [
     "chart_data", "downsample", "enable_renderer", "final_metrics", "metric_history", "param_vs_metric",
@@ -64,7 +64,7 @@ enable_renderer()
 def _client(client: Client | None) -> Client:
     if client is not None:
         return client
-    from .tracking import fluent
+    from ..tracking import fluent
 
     return fluent.client()
 

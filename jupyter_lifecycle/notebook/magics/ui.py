@@ -1,7 +1,6 @@
 """``%lifecycle compare`` and ``%lifecycle browse``: the inline UI from a magic.
 
-IPython-facing glue over ``comparison.compare`` and ``widgets.browse``;
-loaded by ``magics._load_subcommand_modules``.
+IPython-facing glue over ``comparison.compare`` and ``widgets.browse``.
 """
 
 from __future__ import annotations
@@ -10,7 +9,8 @@ import argparse
 import re
 from typing import Any
 
-from .magics import LifecycleMagics, resolve_run_id, subcommand
+from .base import LifecycleMagics, subcommand
+from .core import resolve_run_id
 
 _HEX = re.compile(r"[0-9a-fA-F]{4,32}")
 
@@ -26,7 +26,7 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
 
 @subcommand("compare", "Compare runs: params that differ, last/min/max metrics and metric histories.", _compare_arguments)
 def _compare(magics: LifecycleMagics, args: argparse.Namespace) -> Any:
-    from .comparison import compare
+    from ..comparison import compare
 
     # Hex words are run ids (or prefixes); anything else is one filter string.
     if all(_HEX.fullmatch(r) for r in args.runs):
@@ -43,6 +43,6 @@ def _browse_arguments(parser: argparse.ArgumentParser) -> None:
 
 @subcommand("browse", "Open the run browser widget (filter, sort, select to compare, register).", _browse_arguments)
 def _browse(magics: LifecycleMagics, args: argparse.Namespace) -> Any:
-    from .widgets import browse
+    from ..widgets import browse
 
     return browse(args.experiment, " ".join(args.filter))

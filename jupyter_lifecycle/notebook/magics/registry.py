@@ -1,7 +1,6 @@
 """``%lifecycle register``, ``%lifecycle models`` and ``%lifecycle promote``: the registry from a notebook.
 
-IPython-facing glue over ``jupyter_lifecycle.Client``; loaded by
-``magics._load_subcommand_modules``.
+IPython-facing glue over ``jupyter_lifecycle.Client``.
 """
 
 from __future__ import annotations
@@ -12,9 +11,9 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from .magics import LifecycleMagics, _pairs, subcommand
-from .registry.client import run_model_uri
-from .registry.fluent import registry_client
+from ...registry.client import run_model_uri
+from ...registry.fluent import registry_client
+from .base import LifecycleMagics, pairs, subcommand
 
 
 def _register_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +31,7 @@ def _register(magics: LifecycleMagics, args: argparse.Namespace) -> Any:
     if re.fullmatch(r"[0-9a-f]{32}", uri):
         uri = run_model_uri(client.store, uri, args.path)
     client.ensure_registered_model(args.name)
-    version = client.create_model_version(args.name, uri, tags=_pairs(args.tag, "tag"))
+    version = client.create_model_version(args.name, uri, tags=pairs(args.tag, "tag"))
     for alias in args.alias or []:
         client.set_registered_model_alias(args.name, alias, version.version)
     return client.get_model_version(args.name, version.version)
@@ -45,7 +44,7 @@ def _models_arguments(parser: argparse.ArgumentParser) -> None:
 
 @subcommand("models", "Registered models (or one model's versions) as a table.", _models_arguments)
 def _models(magics: LifecycleMagics, args: argparse.Namespace) -> Any:
-    from .registry.fluent import search_model_versions, search_registered_models
+    from ...registry.fluent import search_model_versions, search_registered_models
 
     if args.name:
         registry_client().get_registered_model(args.name)  # a clear error for an unknown name
