@@ -71,6 +71,12 @@ from .tracking.fluent import (
     set_tracking_uri,
     start_run,
 )
+from .tracking.system_metrics import (
+    disable_system_metrics_logging,
+    enable_system_metrics_logging,
+    set_system_metrics_samples_before_logging,
+    set_system_metrics_sampling_interval,
+)
 
 MlflowClient = Client  # MLflow's name, for `import jupyter_lifecycle as mlflow`
 
@@ -130,6 +136,9 @@ __all__ = [
     "log_figure", "log_metric", "log_metrics", "log_param", "log_params", "log_table", "log_text",
     "restore_experiment", "restore_run", "search_experiments", "search_runs", "set_experiment", "set_store",
     "set_tag", "set_tags", "set_tracking_uri", "start_run",
+    # system metrics
+    "disable_system_metrics_logging", "enable_system_metrics_logging", "set_system_metrics_samples_before_logging",
+    "set_system_metrics_sampling_interval",
     # model registry
     "Lineage", "ModelVersion", "RegisteredModel", "RegistryActivity", "TransitionRequest", "lineage",
     "register_model", "search_model_versions", "search_registered_models",

@@ -18,6 +18,7 @@ from .. import config
 from ..entities import Experiment, FileInfo, Metric, Param, Run, RunTag, ViewType
 from ..errors import InvalidInput, InvalidState, NotFound
 from ..store.tracking import DEFAULT_EXPERIMENT
+from . import system_metrics
 from .client import Client, store_home
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ _active: list[ActiveRun] = []
 _last: ActiveRun | None = None
 _experiment: dict[Path, str] = {}  # store home -> current experiment id
 _clients: dict[Path, Client] = {}
+_monitors: dict[str, system_metrics.SystemMetricsMonitor] = {}  # run id -> its system metrics thread
 
 
 def client() -> Client:
@@ -189,8 +191,12 @@ def start_run(
 
     An exception inside ``with start_run():`` marks the run FAILED (KILLED for
     Ctrl-C); a clean exit marks it FINISHED. ``nested=True`` starts a child of
-    the active run.
+    the active run. ``log_system_metrics=True`` samples CPU, memory, disk,
+    network and GPU use into ``system/*`` metrics while the run is active
+    (default: ``enable_system_metrics_logging()`` or
+    ``$MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING``).
     """
+    with_system_metrics = system_metrics.wanted(log_system_metrics)
     if _active and not nested:
         current = _active[-1].info.run_id
         raise InvalidState(
@@ -210,6 +216,11 @@ def start_run(
                            notebook_path=os.environ.get(config.NOTEBOOK_ENV))  # fmt: skip
     active = ActiveRun(run, c)
     _active.append(active)
+    if with_system_metrics:
+        run_id = run.info.run_id
+        _monitors[run_id] = system_metrics.SystemMetricsMonitor(
+            lambda values, step: c.log_metrics(run_id, values, step=step)
+        ).start()
     for hook in RUN_START_HOOKS:
         _call_hook(hook, active)
     return active
@@ -228,6 +239,9 @@ def end_run(status: str = "FINISHED") -> None:
     if not _active:
         return
     active = _active[-1]
+    monitor = _monitors.pop(active.info.run_id, None)
+    if monitor is not None:
+        monitor.stop()
     for hook in RUN_END_HOOKS:
         _call_hook(hook, active, status)
     active.client.set_terminated(active.info.run_id, status)
