@@ -4,6 +4,7 @@
 ``%load_ext jupyter_lifecycle`` adds notebook capture and magics.
 """
 
+from . import tracking
 from ._version import __version__
 from .client import Client  # tracking + model registry
 from .entities import (
@@ -38,6 +39,7 @@ from .tracking.fluent import (
     active_run,
     create_experiment,
     delete_experiment,
+    delete_experiment_tag,
     delete_run,
     delete_tag,
     end_run,
@@ -46,14 +48,18 @@ from .tracking.fluent import (
     get_experiment,
     get_experiment_by_name,
     get_metric_history,
+    get_parent_run,
+    get_registry_uri,
     get_run,
     get_tracking_uri,
     last_active_run,
     list_artifacts,
+    load_table,
     log_artifact,
     log_artifacts,
     log_dict,
     log_figure,
+    log_image,
     log_metric,
     log_metrics,
     log_param,
@@ -65,6 +71,9 @@ from .tracking.fluent import (
     search_experiments,
     search_runs,
     set_experiment,
+    set_experiment_tag,
+    set_experiment_tags,
+    set_registry_uri,
     set_store,
     set_tag,
     set_tags,
@@ -79,6 +88,9 @@ from .tracking.system_metrics import (
 )
 
 MlflowClient = Client  # MLflow's name, for `import jupyter_lifecycle as mlflow`
+# `mlflow.tracking.MlflowClient` is the full client too; set from here because the
+# registry half lives above the tracking package.
+tracking.MlflowClient = Client  # type: ignore[attr-defined]
 
 # The inline UI imports altair and ipywidgets: loaded on first use, so that
 # `import jupyter_lifecycle` stays fast in scripts and servers.
@@ -136,6 +148,8 @@ __all__ = [
     "log_figure", "log_metric", "log_metrics", "log_param", "log_params", "log_table", "log_text",
     "restore_experiment", "restore_run", "search_experiments", "search_runs", "set_experiment", "set_store",
     "set_tag", "set_tags", "set_tracking_uri", "start_run",
+    "delete_experiment_tag", "get_parent_run", "get_registry_uri", "load_table", "log_image", "set_experiment_tag",
+    "set_experiment_tags", "set_registry_uri",
     # system metrics
     "disable_system_metrics_logging", "enable_system_metrics_logging", "set_system_metrics_samples_before_logging",
     "set_system_metrics_sampling_interval",

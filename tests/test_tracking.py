@@ -251,3 +251,27 @@ def test_import_as_mlflow_runs_typical_code(home: Path) -> None:
     else:
         pytest.fail("get_run of an unknown id must raise")
     lc.set_store(None)
+
+
+def test_mlflow_small_api_parent_run_experiment_tags_registry_uri(home: Path) -> None:
+    from jupyter_lifecycle.tracking import MlflowClient  # `from mlflow.tracking import MlflowClient`
+
+    assert MlflowClient is lc.Client
+    with lc.start_run() as parent:
+        with lc.start_run(nested=True) as child:
+            pass
+    assert lc.get_parent_run(child.info.run_id).info.run_id == parent.info.run_id
+    assert lc.get_parent_run(parent.info.run_id) is None
+    lc.set_experiment("tagged")
+    lc.set_experiment_tag("team", "vision")
+    lc.set_experiment_tags({"stage": "dev", "n": 3})
+    assert lc.get_experiment_by_name("tagged").tags == {"team": "vision", "stage": "dev", "n": "3"}
+    lc.delete_experiment_tag("stage")
+    assert lc.get_experiment_by_name("tagged").tags == {"team": "vision", "n": "3"}
+    with pytest.raises(lc.NotFound, match="has no tag 'stage'"):
+        lc.delete_experiment_tag("stage")
+    lc.set_registry_uri(lc.get_tracking_uri())  # the same store: fine
+    lc.set_registry_uri(None)
+    assert lc.get_registry_uri() == lc.get_tracking_uri()
+    with pytest.raises(lc.InvalidInput, match="registry lives in the tracking store"):
+        lc.set_registry_uri(str(home.parent / "elsewhere"))

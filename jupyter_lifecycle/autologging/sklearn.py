@@ -187,7 +187,7 @@ def _fit_and_log(original: Any, estimator: Any, args: tuple[Any, ...], kwargs: d
 
 
 def _end(run: Any, status: str) -> None:
-    while any(r is run for r in fluent._active):
+    while any(r is run for r in fluent.run_stack()):
         fluent.end_run(status)
 
 

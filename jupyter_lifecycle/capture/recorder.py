@@ -88,7 +88,7 @@ class CellRecorder:
         if getattr(info, "silent", False):
             self._cell = None
             return
-        self._cell = _Cell(int(time.time() * 1000), time.perf_counter(), [r.info.run_id for r in fluent._active])
+        self._cell = _Cell(int(time.time() * 1000), time.perf_counter(), [r.info.run_id for r in fluent.run_stack()])
 
     def post_run_cell(self, result: Any) -> None:
         """IPython ``post_run_cell``: end runs left dangling by a failure, record the cell, flush metrics."""
@@ -113,7 +113,7 @@ class CellRecorder:
             else:
                 start, duration = cell.start_time, (time.perf_counter() - cell.started) * 1000
                 active = cell.active + cell.runs_started
-            active += [r.info.run_id for r in fluent._active]
+            active += [r.info.run_id for r in fluent.run_stack()]
             store.capture.record_cell(
                 session_id=self.session_id,
                 source=info.raw_cell or "",
@@ -178,8 +178,8 @@ class CellRecorder:
 
     def _end_dangling(self, cell: _Cell) -> None:
         started = set(cell.runs_started)
-        while fluent._active and fluent._active[-1].info.run_id in started:
-            run = fluent._active[-1]
+        while fluent.run_stack() and fluent.run_stack()[-1].info.run_id in started:
+            run = fluent.run_stack()[-1]
             fluent.end_run("FAILED")
             print(
                 f"jupyter-lifecycle: run {run.info.run_name!r} ({run.info.run_id}) was started in this cell and "

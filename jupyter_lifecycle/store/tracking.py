@@ -218,6 +218,14 @@ class TrackingStore:
                 (experiment_id, key, value),
             )
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove one experiment tag; ``NotFound`` if the experiment has no such tag."""
+        self.get_experiment(experiment_id)
+        with self.db.write() as conn:
+            deleted = conn.execute("DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?", (experiment_id, key))
+            if deleted.rowcount == 0:
+                raise NotFound(f"experiment {experiment_id} has no tag {key!r}")
+
     # ---- runs --------------------------------------------------------------
 
     def _uri(self, location: str) -> str:

@@ -66,11 +66,40 @@ def write_figure(figure: Any, path: Path) -> None:
         )
 
 
-def write_table(data: Any, path: Path) -> None:
-    """Save a DataFrame (or a dict of columns) as MLflow's JSON table, CSV or Parquet by extension."""
+TABLE_SUFFIXES = (".json", ".parquet", ".csv")
+
+
+def table_frame(data: Any) -> Any:
+    """A DataFrame from a DataFrame or a dict (of columns, or of scalars: one row), as MLflow's ``log_table``."""
     import pandas as pd
 
-    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    if isinstance(data, pd.DataFrame):
+        return data
+    if not isinstance(data, dict):
+        raise InvalidInput(f"log_table takes a pandas DataFrame or a dict, not {type(data).__name__}")
+    try:
+        return pd.DataFrame(data)
+    except ValueError:  # {"question": "What is MLflow?"}: all scalars, one row
+        return pd.DataFrame([data])
+
+
+def read_table(path: Path) -> Any:
+    """Read a table written by ``write_table`` back into a DataFrame."""
+    import pandas as pd
+
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return pd.read_json(path, orient="split")
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    if suffix == ".csv":
+        return pd.read_csv(path)
+    raise InvalidInput(f"tables are .json, .parquet or .csv files, not {path.name!r}")
+
+
+def write_table(data: Any, path: Path) -> None:
+    """Save a DataFrame (or a dict of columns) as MLflow's JSON table, CSV or Parquet by extension."""
+    frame = table_frame(data)
     suffix = path.suffix.lower()
     if suffix == ".csv":
         frame.to_csv(path, index=False)
@@ -80,6 +109,43 @@ def write_table(data: Any, path: Path) -> None:
         path.write_text(frame.to_json(orient="split", index=False, date_format="iso"))
     else:
         raise InvalidInput(f"log_table writes .json, .csv or .parquet files, not {path.name!r}")
+
+
+def pil_image(image: Any) -> Any:
+    """A PIL image from a PIL image or a numpy array (HxW, HxWx1, HxWx3 or HxWx4; uint8, or floats in [0, 1])."""
+    try:
+        import PIL.Image
+    except ImportError:
+        raise InvalidInput("log_image needs Pillow: pip install pillow") from None
+    if isinstance(image, PIL.Image.Image):
+        return image
+    import numpy as np
+
+    if not isinstance(image, np.ndarray):
+        raise InvalidInput(f"log_image takes a numpy array or a PIL image, not {type(image).__name__}")
+    array = image
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise InvalidInput(f"an image array must be HxW, HxWx1, HxWx3 or HxWx4, not of shape {image.shape}")
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+            raise InvalidInput("a float image array must hold values in [0, 1] (multiply by 255 and use uint8 otherwise)")
+        array = (array * 255).round().astype(np.uint8)
+    elif array.dtype.kind in "iub":
+        if array.size and (array.min() < 0 or array.max() > 255):
+            raise InvalidInput("an integer image array must hold values in [0, 255]")
+        array = array.astype(np.uint8)
+    else:
+        raise InvalidInput(f"an image array must hold integers or floats, not {array.dtype}")
+    return PIL.Image.fromarray(array)
+
+
+def thumbnail(image: Any, size: int = 256) -> Any:
+    """A copy of a PIL image no larger than ``size`` pixels a side (the series' compressed view)."""
+    small = image.copy()
+    small.thumbnail((size, size))
+    return small
 
 
 def write_dict(dictionary: Any, path: Path) -> None:

@@ -7,8 +7,10 @@ import functools
 import getpass
 import json
 import os
+import re
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TERMINAL_STATUSES = ("FINISHED", "FAILED", "KILLED")
+LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"  # MLflow's: the tables a run logged, as JSON
+LOGGED_IMAGES_TAG = "mlflow.loggedImages"  # MLflow's: the run has image series
+IMAGE_KEY = re.compile(r"[A-Za-z0-9_\-./ ]+")
 
 
 class PagedList(list):  # type: ignore[type-arg]
@@ -138,6 +143,10 @@ class Client:
         validate_key(key, "tag")
         self._tracking.set_experiment_tag(experiment_id, key, tag_value(key, value))
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove a tag from an experiment; ``NotFound`` if it has no such tag."""
+        self._tracking.delete_experiment_tag(experiment_id, key)
+
     # ---- runs --------------------------------------------------------------
 
     def create_run(
@@ -170,6 +179,11 @@ class Client:
         """The run with this id, with its params, latest metrics and tags."""
         self.flush()
         return self._tracking.get_run(run_id)
+
+    def get_parent_run(self, run_id: str) -> Run | None:
+        """The run's parent run, or ``None`` for a top-level run."""
+        parent = self.get_run(run_id).info.parent_run_id
+        return None if parent is None else self.get_run(parent)
 
     def resume_run(self, run_id: str) -> Run:
         """Make an ended run RUNNING again (``start_run(run_id=...)``)."""
@@ -356,8 +370,99 @@ class Client:
         self._write(run_id, artifact_file, lambda tmp: files.write_figure(figure, tmp))
 
     def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
-        """Save a DataFrame or dict of columns as .json (MLflow's split table), .csv or .parquet."""
-        self._write(run_id, artifact_file, lambda tmp: files.write_table(data, tmp))
+        """Save a DataFrame or dict as .json (MLflow's split table), .parquet or .csv; an existing table grows.
+
+        As in MLflow, logging to a table file the run already has appends the
+        rows, and the run's ``mlflow.loggedArtifacts`` tag lists the table so
+        ``load_table`` finds it.
+        """
+        rel = files.clean_artifact_path(artifact_file)
+        if not rel.lower().endswith(files.TABLE_SUFFIXES):
+            raise InvalidInput(f"log_table writes .json, .parquet or .csv files, not {artifact_file!r}")
+        frame = files.table_frame(data)
+        existing = self._tracking.artifact_dir(run_id) / rel
+        if existing.is_file():
+            import pandas as pd
+
+            frame = pd.concat([files.read_table(existing), frame], ignore_index=True)
+        self._write(run_id, rel, lambda tmp: files.write_table(frame, tmp))
+        logged = json.loads(self.get_run(run_id).data.tags.get(LOGGED_ARTIFACTS_TAG, "[]"))
+        if {"path": rel, "type": "table"} not in logged:
+            self.set_tag(run_id, LOGGED_ARTIFACTS_TAG, json.dumps([*logged, {"path": rel, "type": "table"}]))
+
+    def load_table(
+        self,
+        experiment_id: str,
+        artifact_file: str,
+        run_ids: Sequence[str] | None = None,
+        extra_columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """The table ``artifact_file`` of every run of the experiment that has it (or of ``run_ids``), concatenated.
+
+        ``extra_columns`` names columns of ``search_runs``'s DataFrame (``run_id``,
+        ``params.lr``, ``tags.mlflow.runName``...) added to each run's rows; a name
+        the table already has gets a trailing ``_``, as in MLflow.
+        """
+        import pandas as pd
+
+        rel = files.clean_artifact_path(artifact_file)
+        runs = self.search_runs_frame([experiment_id])
+        if run_ids is not None:
+            wanted = list(run_ids)
+            missing = sorted(set(wanted) - set(runs["run_id"]))
+            if missing:
+                raise NotFound(f"no run {missing[0]!r} in experiment {experiment_id}")
+            runs = runs[runs["run_id"].isin(wanted)]
+        unknown = [c for c in extra_columns or [] if c not in runs.columns]
+        if unknown:
+            raise InvalidInput(f"extra column {unknown[0]!r} is not a search_runs column (such as run_id or params.<key>)")
+        parts = []
+        for _, run in runs.iterrows():
+            path = self._tracking.artifact_dir(run["run_id"]) / rel
+            if not path.is_file():
+                if run_ids is not None:
+                    raise NotFound(f"run {run['run_id']} has no table {artifact_file!r}")
+                continue
+            table = files.read_table(path)
+            for column in extra_columns or []:
+                table[f"{column}_" if column in table.columns else column] = run[column]
+            parts.append(table)
+        if not parts:
+            raise NotFound(f"no run of experiment {experiment_id} has a table {artifact_file!r}")
+        return pd.concat(parts, ignore_index=True)
+
+    def log_image(
+        self,
+        run_id: str,
+        image: Any,
+        artifact_file: str | None = None,
+        key: str | None = None,
+        step: int | None = None,
+        timestamp: int | None = None,
+        synchronous: bool | None = None,
+    ) -> None:
+        """Save a numpy array or PIL image: as ``artifact_file``, or as one step of the image series ``key``.
+
+        A series image goes to ``images/<key>+step+<step>+timestamp+<ms>+<uuid>.png``
+        with a 256-pixel ``+compressed.webp`` beside it, MLflow's layout, so
+        MLflow's UI shows it as a series. Writes are synchronous here
+        (``synchronous`` is accepted for MLflow's signature).
+        """
+        if artifact_file is not None and (key is not None or step is not None or timestamp is not None):
+            raise InvalidInput("log_image takes either artifact_file, or key with step/timestamp: not both")
+        if artifact_file is None and key is None:
+            raise InvalidInput("log_image needs artifact_file (one image) or key (an image series)")
+        picture = files.pil_image(image)
+        if artifact_file is not None:
+            self._write(run_id, artifact_file, lambda tmp: picture.save(tmp))
+            return
+        if not isinstance(key, str) or not IMAGE_KEY.fullmatch(key):
+            raise InvalidInput(f"image key {key!r} may hold only letters, digits, '_', '-', '.', ' ' and '/'")
+        stem = f"images/{key.replace('/', '~')}+step+{int(step or 0)}+timestamp+{int(timestamp or _now())}+{uuid.uuid4()}"
+        self._write(run_id, f"{stem}.png", lambda tmp: picture.save(tmp, format="PNG"))
+        small = files.thumbnail(picture)
+        self._write(run_id, f"{stem}+compressed.webp", lambda tmp: small.save(tmp, format="WEBP"))
+        self.set_tag(run_id, LOGGED_IMAGES_TAG, "True")
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         """The files and folders directly under ``path`` in the run's artifacts."""

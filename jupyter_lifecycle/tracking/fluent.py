@@ -6,8 +6,10 @@ MLflow, logging without an active run starts one.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,22 +33,18 @@ RUN_END_HOOKS: list[Callable[[ActiveRun, str], None]] = []
 """Called with the run and its final status just before ``end_run`` ends it."""
 
 
-class ActiveRun:
-    """The run ``start_run`` returns; a context manager that ends the run on exit."""
+class ActiveRun(Run):
+    """The run ``start_run`` returns: a ``Run`` as it was when started (``get_run`` reads it fresh),
+    and a context manager that ends the run on exit, as MLflow's ``ActiveRun(Run)``."""
+
+    client: Client
+    # One object per started run: compared and hashed by identity, like MLflow's.
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
     def __init__(self, run: Run, client: Client) -> None:
-        self._run = run
-        self.client = client
-
-    @property
-    def info(self) -> Any:
-        """The run's ``RunInfo`` as it was when started."""
-        return self._run.info
-
-    @property
-    def data(self) -> Any:
-        """The run's ``RunData`` as it was when started (``get_run`` reads it fresh)."""
-        return self._run.data
+        super().__init__(**{f.name: getattr(run, f.name) for f in dataclasses.fields(run)})
+        object.__setattr__(self, "client", client)  # Run is frozen; the client is not one of its fields
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -61,15 +59,34 @@ class ActiveRun:
         else:
             status = "FAILED"
         # End this run and any nested run left open inside the block.
-        while any(r is self for r in _active):
+        while any(r is self for r in _runs.stack):
             end_run(status)
 
     def __repr__(self) -> str:
         return f"<ActiveRun: run_id={self.info.run_id} name={self.info.run_name!r}>"
 
 
-_active: list[ActiveRun] = []
-_last: ActiveRun | None = None
+class _ThreadRuns(threading.local):
+    """Each thread's stack of active runs and its last ended run, as in MLflow: a run
+    started in a worker thread is never a child of the main thread's run by accident,
+    and two threads starting runs at once never see each other's as "already active"."""
+
+    def __init__(self) -> None:
+        self.stack: list[ActiveRun] = []
+        self.last: ActiveRun | None = None
+
+
+_runs = _ThreadRuns()
+
+
+def run_stack() -> list[ActiveRun]:
+    """The calling thread's active runs, outermost first (the live list: capture and autolog read it)."""
+    return _runs.stack
+
+
+def last_run() -> ActiveRun | None:
+    """The calling thread's active run, else the last run it ended, else ``None``."""
+    return _runs.stack[-1] if _runs.stack else _runs.last
 _experiment: dict[Path, str] = {}  # store home -> current experiment id
 _clients: dict[Path, Client] = {}
 _monitors: dict[str, system_metrics.SystemMetricsMonitor] = {}  # run id -> its system metrics thread
@@ -86,8 +103,8 @@ def client() -> Client:
 
 def set_store(path: str | os.PathLike[str] | None) -> None:
     """Use the store in folder ``path`` (created if missing) for this process."""
-    if _active:
-        raise InvalidState(f"end the active run {_active[-1].info.run_id} before switching stores")
+    if _runs.stack:
+        raise InvalidState(f"end the active run {_runs.stack[-1].info.run_id} before switching stores")
     config.set_store(path)
 
 
@@ -102,6 +119,26 @@ def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
 def get_tracking_uri() -> str:
     """The store home in use."""
     return str(config.resolve_home())
+
+
+def set_registry_uri(uri: str | os.PathLike[str] | None) -> None:
+    """MLflow's registry URI: the registry lives in the tracking store here, so only that store is accepted.
+
+    ``None``, ``""`` or a URI naming the current store are fine; another store
+    is refused (switch both with ``set_tracking_uri``), rather than ignored.
+    """
+    if uri is None or uri == "":
+        return
+    if store_home(uri) != config.resolve_home():
+        raise InvalidInput(
+            f"registry URI {os.fspath(uri)!r} is not the tracking store {get_tracking_uri()!r}: the model registry "
+            "lives in the tracking store here; use set_tracking_uri(...) to switch both"
+        )
+
+
+def get_registry_uri() -> str:
+    """The registry's store: always the tracking store here."""
+    return get_tracking_uri()
 
 
 # ---- experiments -----------------------------------------------------------
@@ -168,6 +205,24 @@ def restore_experiment(experiment_id: str) -> None:
     client().restore_experiment(experiment_id)
 
 
+def set_experiment_tag(key: str, value: Any) -> None:
+    """Set a tag on the current experiment."""
+    c = client()
+    c.set_experiment_tag(_current_experiment_id(c), key, value)
+
+
+def set_experiment_tags(tags: dict[str, Any]) -> None:
+    """Set several tags on the current experiment."""
+    for key, value in tags.items():
+        set_experiment_tag(key, value)
+
+
+def delete_experiment_tag(key: str) -> None:
+    """Remove a tag from the current experiment."""
+    c = client()
+    c.delete_experiment_tag(_current_experiment_id(c), key)
+
+
 # ---- runs ------------------------------------------------------------------
 
 
@@ -197,8 +252,8 @@ def start_run(
     ``$MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING``).
     """
     with_system_metrics = system_metrics.wanted(log_system_metrics)
-    if _active and not nested:
-        current = _active[-1].info.run_id
+    if _runs.stack and not nested:
+        current = _runs.stack[-1].info.run_id
         raise InvalidState(
             f"run {current} is already active: end it with end_run(), or pass nested=True to start a child run"
         )
@@ -207,7 +262,7 @@ def start_run(
         run = c.resume_run(run_id)
     else:
         experiment_id = experiment_id or _current_experiment_id(c)
-        parent = parent_run_id or (_active[-1].info.run_id if _active and nested else None)
+        parent = parent_run_id or (_runs.stack[-1].info.run_id if _runs.stack and nested else None)
         all_tags = _source_tags()
         all_tags.update({k: str(v) for k, v in (tags or {}).items()})
         if description:
@@ -215,7 +270,7 @@ def start_run(
         run = c.create_run(experiment_id, tags=all_tags, run_name=run_name, parent_run_id=parent,
                            notebook_path=os.environ.get(config.NOTEBOOK_ENV))  # fmt: skip
     active = ActiveRun(run, c)
-    _active.append(active)
+    _runs.stack.append(active)
     if with_system_metrics:
         run_id = run.info.run_id
         _monitors[run_id] = system_metrics.SystemMetricsMonitor(
@@ -235,39 +290,43 @@ def _call_hook(hook: Callable[..., None], *args: Any) -> None:
 
 def end_run(status: str = "FINISHED") -> None:
     """End the active run (no-op without one), flushing its metrics."""
-    global _last
-    if not _active:
+    if not _runs.stack:
         return
-    active = _active[-1]
+    active = _runs.stack[-1]
     monitor = _monitors.pop(active.info.run_id, None)
     if monitor is not None:
         monitor.stop()
     for hook in RUN_END_HOOKS:
         _call_hook(hook, active, status)
     active.client.set_terminated(active.info.run_id, status)
-    _active.pop()
-    _last = active
+    _runs.stack.pop()
+    _runs.last = active
 
 
 def active_run() -> ActiveRun | None:
     """The active run, or ``None``."""
-    return _active[-1] if _active else None
+    return _runs.stack[-1] if _runs.stack else None
 
 
 def last_active_run() -> Run | None:
     """The most recently ended (or the active) run, read fresh from the store."""
-    target = _active[-1] if _active else _last
+    target = last_run()
     return None if target is None else target.client.get_run(target.info.run_id)
 
 
 def _run() -> ActiveRun:
     # MLflow starts a run when something is logged without one; so do we.
-    return _active[-1] if _active else start_run()
+    return _runs.stack[-1] if _runs.stack else start_run()
 
 
 def get_run(run_id: str) -> Run:
     """The run with this id."""
     return client().get_run(run_id)
+
+
+def get_parent_run(run_id: str) -> Run | None:
+    """The parent of a nested run, or ``None`` for a top-level run."""
+    return client().get_parent_run(run_id)
 
 
 def delete_run(run_id: str) -> None:
@@ -298,8 +357,8 @@ def log_metric(
 ) -> None:
     """Log one metric point to the active run (buffered; see ``flush``)."""
     if run_id is None:
-        run = _active[-1] if _active else _run()
-        run.client.log_metric(run._run.info.run_id, key, value, timestamp, step, synchronous)
+        run = _runs.stack[-1] if _runs.stack else _run()
+        run.client.log_metric(run.info.run_id, key, value, timestamp, step, synchronous)
     else:
         client().log_metric(run_id, key, value, timestamp, step, synchronous)
 
@@ -384,9 +443,31 @@ def log_figure(figure: Any, artifact_file: str, run_id: str | None = None) -> No
 
 
 def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
-    """Save a DataFrame as an artifact (.json, .csv or .parquet) of the active run."""
+    """Save a DataFrame or dict as a table (.json, .parquet or .csv) of the active run; an existing one grows."""
     c, rid = _target(run_id)
     c.log_table(rid, data, artifact_file)
+
+
+def load_table(
+    artifact_file: str, run_ids: Sequence[str] | None = None, extra_columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The table ``artifact_file`` of the current experiment's runs (or ``run_ids``), concatenated (see ``Client.load_table``)."""
+    c = client()
+    return c.load_table(_current_experiment_id(c), artifact_file, run_ids, extra_columns)
+
+
+def log_image(
+    image: Any,
+    artifact_file: str | None = None,
+    key: str | None = None,
+    step: int | None = None,
+    timestamp: int | None = None,
+    synchronous: bool | None = None,
+    run_id: str | None = None,
+) -> None:
+    """Save a numpy array or PIL image to the active run: as ``artifact_file``, or as a step of the series ``key``."""
+    c, rid = _target(run_id)
+    c.log_image(rid, image, artifact_file, key, step, timestamp, synchronous)
 
 
 def list_artifacts(run_id: str | None = None, path: str | None = None) -> list[FileInfo]:
@@ -403,9 +484,9 @@ def get_artifact_uri(artifact_path: str | None = None) -> str:
 
 
 def _target_existing(what: str) -> tuple[Client, str]:
-    if not _active:
+    if not _runs.stack:
         raise InvalidState(f"{what} needs a run: pass run_id=... or call it inside `with start_run():`")
-    return _active[-1].client, _active[-1].info.run_id
+    return _runs.stack[-1].client, _runs.stack[-1].info.run_id
 
 
 def get_metric_history(run_id: str, key: str) -> list[Metric]:

@@ -103,7 +103,7 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 def resolve_run_id(text: str | None) -> str:
     """A full run id from an id, a unique prefix, or ``None`` (the active or last run)."""
     if not text:
-        last = fluent.active_run() or fluent._last
+        last = fluent.last_run()
         if last is None:
             raise UsageError("no run yet in this session: give a run id (`%lifecycle runs` lists them)")
         return str(last.info.run_id)
