@@ -10,10 +10,12 @@ needs jupyter-lifecycle installed, and ``requirements.txt`` says so.
 
 from __future__ import annotations
 
+import datetime
 import inspect
 import os
 import platform
 import shutil
+import typing
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,7 +24,7 @@ from typing import Any
 from .errors import InvalidInput, NotFound
 from .models.flavors import PYFUNC, Flavor, PyFuncModel, load_pyfunc, register_flavor
 from .models.model import Model, ModelInfo
-from .models.signature import ModelSignature
+from .models.signature import Array, ColSpec, ModelSignature, Schema
 
 __all__ = [
     "PyFuncModel", "PythonModel", "PythonModelContext", "get_model_dependencies", "load_model", "log_model",
@@ -63,8 +65,8 @@ class PythonModel:
 
     @property
     def predict_type_hints(self) -> Any:
-        """MLflow's loader reads this; this project does not convert inputs by type hints."""
-        return SimpleNamespace(input=None, output=None)
+        """``predict``'s type hints for the input and the output (``None`` when absent); MLflow's loader reads them."""
+        return SimpleNamespace(input=_input_hint(self.predict), output=_hints(self.predict).get("return"))
 
 
 class _ObjectModel(PythonModel):
@@ -88,6 +90,73 @@ def _parameters(func: Any) -> list[str]:
         return []
 
 
+def _hints(func: Any) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(func)
+    except Exception:  # a hint naming something undefined: treat the function as unhinted
+        return {}
+
+
+def _input_hint(predict: Any) -> Any:
+    """The type hint of ``predict``'s input argument (after ``context`` when it takes one), or ``None``."""
+    names = [n for n in _parameters(predict) if n not in ("self", "params")]
+    if not names:
+        return None
+    return _hints(predict).get(names[1] if _takes_context(predict) and len(names) > 1 else names[0])
+
+
+_HINT_TYPES = {str: "string", int: "long", float: "double", bool: "boolean", bytes: "binary",
+               datetime.datetime: "datetime"}  # fmt: skip
+
+
+def _hint_type(hint: Any) -> Any:
+    """The signature column type of one element type hint (MLflow 3's mapping)."""
+    if hint in _HINT_TYPES:
+        return _HINT_TYPES[hint]
+    if hint is Any:
+        return {"type": "any"}
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is list and len(args) == 1:
+        return Array(_hint_type(args[0]))
+    if origin is dict and len(args) == 2 and args[0] is str:
+        value = _hint_type(args[1])
+        return {"type": "map", "values": value.to_dict() if isinstance(value, Array) else
+                value if isinstance(value, dict) else {"type": value}}  # fmt: skip
+    raise InvalidInput(
+        f"cannot build a signature from the type hint {hint!r}: use str, int, float, bool, bytes, datetime, "
+        "Any, list[...] or dict[str, ...] as the element type, or pass signature="
+    )
+
+
+def _signature_from_hints(python_model: Any) -> ModelSignature | None:
+    """MLflow 3's signature from ``predict(self, model_input: list[X]) -> list[Y]`` hints, or ``None`` without them."""
+    hint = _input_hint(python_model.predict)
+    if typing.get_origin(hint) is not list:  # no hint, or a DataFrame/array one: the example decides, as before
+        return None
+    (element,) = typing.get_args(hint) or (Any,)
+    output = _hints(python_model.predict).get("return")
+    outputs = None
+    if typing.get_origin(output) is list and typing.get_args(output):
+        outputs = Schema([ColSpec(_hint_type(typing.get_args(output)[0]))])
+    return ModelSignature(inputs=Schema([ColSpec(_hint_type(element))]), outputs=outputs)
+
+
+def _hinted_input(data: Any, hint: Any) -> Any:
+    """Data shaped as ``predict``'s ``list[...]`` hint asks: a one-column frame (or records) becomes a list."""
+    import pandas as pd
+
+    element = (typing.get_args(hint) or (Any,))[0]
+    if isinstance(data, pd.DataFrame):
+        if element is dict or typing.get_origin(element) is dict:
+            return data.iloc[:, 0].tolist() if list(data.columns) == [0] else data.to_dict(orient="records")
+        return data.iloc[:, 0].tolist()
+    if isinstance(data, pd.Series):
+        return data.tolist()
+    if hasattr(data, "tolist") and not isinstance(data, (list, str)):
+        return data.tolist()
+    return data
+
+
 def _takes_context(func: Any) -> bool:
     names = [n for n in _parameters(func) if n not in ("self", "params")]
     return "context" in names or len(names) == 2  # MLflow's rule: predict(self, ctx, model_input, ...)
@@ -101,9 +170,17 @@ class _PythonModelImpl:
         self.context = context
         self._with_context = _takes_context(python_model.predict)
         self._with_params = "params" in _parameters(python_model.predict)
+        hint = _input_hint(python_model.predict)
+        self._list_hint = hint if typing.get_origin(hint) is list or hint is list else None
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        """Call the model's ``predict`` with or without the context, as it is declared."""
+        """Call the model's ``predict`` with or without the context, as it is declared.
+
+        A ``predict`` hinted ``model_input: list[...]`` receives a list, as in
+        MLflow 3, even when the caller (or the signature check) built a DataFrame.
+        """
+        if self._list_hint is not None:
+            data = _hinted_input(data, self._list_hint)
         kwargs = {"params": params} if self._with_params else {}
         if self._with_context:
             return self.python_model.predict(self.context, data, **kwargs)
@@ -205,6 +282,8 @@ def save_model(
         if not (hasattr(python_model, "predict") or callable(python_model)):
             raise InvalidInput(f"python_model must have a predict method or be callable; got {type(python_model).__name__}")
         python_model = _ObjectModel(python_model)
+    elif signature is None:
+        signature = _signature_from_hints(python_model)  # MLflow 3: a type-hinted predict defines the signature
     state: dict[str, Any] = {}
 
     def write(folder: Path) -> dict[str, Any]:

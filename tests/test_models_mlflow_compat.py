@@ -150,3 +150,42 @@ def test_mlflow_loads_our_python_model_with_artifacts(tmp_path: Path) -> None:
     assert out["ours_code"] == expected and out["ours_main"] == expected
     assert lc.pyfunc.load_model(tmp_path / "ours_main").predict(X)["y"].tolist() == expected
     assert lc.pyfunc.load_model(tmp_path / "ours_code").predict(X)["y"].tolist() == expected
+
+
+def test_a_type_hinted_python_model_gets_lists_here_and_in_mlflow(tmp_path: Path) -> None:
+    # MLflow 3: `predict(self, model_input: list[str])` defines the signature and receives a list.
+    notebook = textwrap.dedent(
+        """
+        import sys
+        import jupyter_lifecycle as lc
+
+        class Upper(lc.pyfunc.PythonModel):
+            def predict(self, model_input: list[str], params=None) -> list[str]:
+                assert isinstance(model_input, list), type(model_input)
+                return [text.upper() for text in model_input]
+
+        lc.pyfunc.save_model(sys.argv[1], python_model=Upper())
+        """
+    )
+    subprocess.run([sys.executable, "-c", notebook, str(tmp_path / "upper")], check=True, timeout=120)
+    ours = lc.pyfunc.load_model(tmp_path / "upper")
+    assert ours.metadata.signature.inputs.to_dict() == [{"type": "string", "required": True}]
+    assert ours.metadata.signature.outputs.to_dict() == [{"type": "string", "required": True}]
+    assert ours.predict(["ab", "c"]) == ["AB", "C"]
+    assert ours.predict(pd.DataFrame({"text": ["df"]})) == ["DF"]
+    with pytest.raises(lc.SchemaMismatch, match="expected string"):
+        ours.predict([1, 2])
+    theirs = textwrap.dedent(
+        """
+        import json, sys, warnings
+        warnings.filterwarnings("ignore")
+        import mlflow.pyfunc, pandas as pd
+        model = mlflow.pyfunc.load_model(sys.argv[1])
+        print(json.dumps([model.predict(["ab", "c"]), model.predict(pd.DataFrame({"text": ["df"]})),
+                          model.metadata.get_input_schema().to_dict()]))
+        """
+    )
+    done = subprocess.run([str(MLFLOW_PYTHON), "-c", theirs, str(tmp_path / "upper")], capture_output=True, text=True,
+                          timeout=240)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [["AB", "C"], ["DF"], [{"type": "string", "required": True}]]

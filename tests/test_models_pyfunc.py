@@ -289,3 +289,30 @@ def test_model_that_fails_on_its_example_is_saved_with_a_warning(tmp_path: Path)
         info = lc.pyfunc.save_model(tmp_path / "b", python_model=broken, input_example=X[:2])
     assert info.signature is not None and info.signature.outputs is None
     assert info.signature.inputs.input_names() == ["a", "b"]
+
+
+def test_type_hints_define_the_signature_and_the_input_shape(home: Path) -> None:
+    class Lengths(lc.pyfunc.PythonModel):
+        def predict(self, context, model_input: list[dict[str, str]], params=None) -> list[int]:  # type: ignore[no-untyped-def]
+            assert isinstance(model_input, list) and isinstance(model_input[0], dict)
+            return [len(row["text"]) for row in model_input]
+
+    with lc.start_run():
+        info = lc.pyfunc.log_model(name="lengths", python_model=Lengths())
+    assert info.signature.inputs.to_dict() == [
+        {"type": "map", "values": {"type": "string"}, "required": True}
+    ]
+    assert info.signature.outputs.to_dict() == [{"type": "long", "required": True}]
+    model = lc.pyfunc.load_model(info.model_uri)
+    assert model.predict([{"text": "abc"}, {"text": "de"}]) == [3, 2]
+    assert model.predict(pd.DataFrame({"text": ["abcd"]})) == [4]  # records, as MLflow converts them
+
+
+def test_an_unsupported_type_hint_names_itself(home: Path) -> None:
+    class Odd(lc.pyfunc.PythonModel):
+        def predict(self, model_input: list[set[int]], params=None):  # type: ignore[no-untyped-def]
+            return model_input
+
+    with pytest.raises(lc.InvalidInput, match=r"type hint set\[int\]"):
+        lc.pyfunc.save_model(home / "odd", python_model=Odd())
+    assert not (home / "odd").exists()  # nothing half-written
