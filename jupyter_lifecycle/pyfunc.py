@@ -383,7 +383,8 @@ def load_model(
     Accepts ``runs:/<run_id>/<path>``, ``models:/<name>/<version>`` (and
     ``@alias``, ``/<stage>``), ``file://`` URIs and paths. Files are checked
     against the sha256 recorded at save time. ``dst_path`` copies the model
-    folder there first.
+    folder there first. A requirement the environment does not meet is
+    warned about once per model (``suppress_warnings=True`` silences it).
     """
     if dst_path is not None:
         from .models.uri import resolve_model_uri
@@ -392,7 +393,7 @@ def load_model(
         target = Path(dst_path) / source.name
         shutil.copytree(source, target, dirs_exist_ok=True)
         model_uri = target
-    return load_pyfunc(model_uri, model_config=model_config)
+    return load_pyfunc(model_uri, model_config=model_config, suppress_warnings=suppress_warnings)
 
 
 def get_model_dependencies(model_uri: str | os.PathLike[str], format: str = "pip") -> str:

@@ -316,3 +316,23 @@ def test_an_unsupported_type_hint_names_itself(home: Path) -> None:
     with pytest.raises(lc.InvalidInput, match=r"type hint set\[int\]"):
         lc.pyfunc.save_model(home / "odd", python_model=Odd())
     assert not (home / "odd").exists()  # nothing half-written
+
+
+def test_loading_warns_once_about_requirements_this_environment_does_not_meet(home: Path) -> None:
+    import warnings
+
+    import numpy
+
+    lc.pyfunc.save_model(home / "pinned", python_model=abs,
+                         pip_requirements=["scikit-learn==0.0.1", "no-such-package-here==1.0",
+                                           f"numpy=={numpy.__version__}", "pandas>=1"])  # fmt: skip
+    with pytest.warns(UserWarning) as caught:
+        lc.pyfunc.load_model(home / "pinned")
+    (message,) = [str(w.message) for w in caught if "requirements" in str(w.message)]
+    assert "scikit-learn==0.0.1 (installed: " in message and "no-such-package-here==1.0 (not installed)" in message
+    assert "numpy" not in message and "pandas" not in message  # met: not mentioned
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lc.pyfunc.load_model(home / "pinned")  # once per model and process
+        lc.pyfunc.save_model(home / "quiet", python_model=abs, pip_requirements=["scikit-learn==0.0.1"])
+        lc.pyfunc.load_model(home / "quiet", suppress_warnings=True)

@@ -26,6 +26,7 @@ import os
 import platform
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -251,6 +252,49 @@ def resolve_requirements(
         names = {requirement_name(e) for e in extra}
         lines = [line for line in lines if requirement_name(line) not in names] + extra
     return lines
+
+
+_checked: set[Path] = set()
+
+
+def requirement_mismatches(folder: Path) -> list[str]:
+    """Each line of the model's ``requirements.txt`` that the running environment does not satisfy, explained."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    path = folder / "requirements.txt"
+    if not path.is_file():
+        return []
+    problems = []
+    for line in read_requirements(path):
+        if line.startswith("-"):  # pip options (-r, --index-url...) say nothing about this environment
+            continue
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:  # a path or URL (a local wheel): nothing to compare
+            continue
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        installed = _version(requirement.name)
+        if installed is None:
+            problems.append(f"{line} (not installed)")
+        elif requirement.specifier and not requirement.specifier.contains(installed, prereleases=True):
+            problems.append(f"{line} (installed: {installed})")
+    return problems
+
+
+def warn_on_mismatch(folder: Path) -> None:
+    """Warn once per model folder and process when its requirements differ from this environment, as MLflow does."""
+    if folder in _checked:
+        return
+    _checked.add(folder)
+    problems = requirement_mismatches(folder)
+    if problems:
+        warnings.warn(
+            f"the model in {str(folder)!r} was saved with requirements this environment does not meet: "
+            f"{'; '.join(problems)}. Predictions may differ or fail; install them with "
+            f"`pip install -r {folder / 'requirements.txt'}` (or score it with env_manager='virtualenv')",
+            stacklevel=3,
+        )
 
 
 def _version(name: str) -> str | None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput, NotFound
+from .dependencies import warn_on_mismatch
 from .model import Model, verify_model
 from .uri import resolve_model_uri
 
@@ -164,16 +165,23 @@ def _load_with_mlflow(loader: str, data_path: Path) -> Any:
 
 
 def load_pyfunc(
-    model_uri: str | os.PathLike[str], verify: bool = True, model_config: dict[str, Any] | None = None
+    model_uri: str | os.PathLike[str],
+    verify: bool = True,
+    model_config: dict[str, Any] | None = None,
+    suppress_warnings: bool = False,
 ) -> PyFuncModel:
     """Load any model as a ``PyFuncModel`` (``mlflow.pyfunc.load_model``).
 
     The folder's files are checked against their recorded sha256 first
     (``verify=False`` skips that). ``model_config`` overrides the saved
-    ``config`` a ``PythonModel`` sees in its context.
+    ``config`` a ``PythonModel`` sees in its context. A ``requirements.txt``
+    pin the environment does not meet is warned about once, as MLflow does
+    (``suppress_warnings=True`` silences it).
     """
     folder = resolve_model_uri(model_uri)
     meta = verify_model(folder) if verify else Model.load(folder)
+    if not suppress_warnings:
+        warn_on_mismatch(folder)
     conf = meta.flavors.get(PYFUNC)
     if conf is None:
         raise InvalidInput(
