@@ -22,6 +22,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from .errors import InvalidInput, NotFound
+from .models import code, dependencies
 from .models.flavors import PYFUNC, Flavor, PyFuncModel, load_pyfunc, register_flavor
 from .models.model import Model, ModelInfo
 from .models.signature import Array, ColSpec, ModelSignature, Schema
@@ -199,11 +200,6 @@ class _PythonModelImpl:
 def _load_python_model(folder: Path, conf: dict[str, Any]) -> Any:
     import cloudpickle
 
-    if "model_code_path" in conf:
-        raise InvalidInput(
-            f"the model in {str(folder)!r} is an MLflow 'models from code' model; load it with "
-            "mlflow.pyfunc.load_model (jupyter-lifecycle loads pickled python models only)"
-        )
     if conf.get("python_model_compression"):
         raise InvalidInput(f"the model in {str(folder)!r} is compressed ({conf['python_model_compression']}); "
                            "load it with mlflow.pyfunc.load_model")  # fmt: skip
@@ -222,7 +218,18 @@ def _load_python_model(folder: Path, conf: dict[str, Any]) -> Any:
     return _PythonModelImpl(python_model, context)
 
 
+def _load_code_python_model(folder: Path, conf: dict[str, Any]) -> Any:
+    # MLflow keeps the file beside MLmodel and records where it came from: load the copy.
+    model = code.load_code_model(folder / Path(str(conf.get("model_code_path", ""))).name)
+    python_model = model if isinstance(model, PythonModel) else _ObjectModel(model)
+    artifacts = {name: str(folder / info["path"]) for name, info in (conf.get("artifacts") or {}).items()}
+    context = PythonModelContext(artifacts, conf.get("config"))
+    python_model.load_context(context)
+    return _PythonModelImpl(python_model, context)
+
+
 register_flavor(Flavor(PYFUNC, (LOADER_MODULE, __name__), _load_python_model))
+register_flavor(Flavor(f"{PYFUNC}.code", (code.LOADER_MODULE,), _load_code_python_model))
 
 
 def _copy_artifacts(folder: Path, artifacts: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -264,7 +271,9 @@ def save_model(
     """Save a custom model to a local folder in MLflow's format.
 
     ``python_model`` is a ``PythonModel`` instance, any object with
-    ``predict``, or a function. ``artifacts`` (``{name: path or URI}``) are
+    ``predict``, a function, or the path of a ``.py`` file that builds the
+    model and calls ``lc.models.set_model(model)`` (MLflow's models from
+    code: the file is kept instead of a pickle). ``artifacts`` (``{name: path or URI}``) are
     copied into ``artifacts/`` and handed to ``load_context``; ``code_paths``
     are copied into ``code/`` and put on ``sys.path`` at load. The signature
     is inferred from ``input_example`` when not given; requirements are
@@ -273,11 +282,14 @@ def save_model(
     """
     import cloudpickle
 
-    from .models import dependencies
     from .models.model import write_model_folder
 
     if python_model is None:
         raise InvalidInput("save_model needs python_model=: a PythonModel instance, an object with predict, or a function")
+    code_file = None
+    if isinstance(python_model, (str, os.PathLike)):  # models from code: the file builds the model
+        code_file = code.check_code_file(python_model)
+        python_model, code_modules = dependencies.record_imports(lambda: code.load_code_model(code_file))
     if not isinstance(python_model, PythonModel):
         if not (hasattr(python_model, "predict") or callable(python_model)):
             raise InvalidInput(f"python_model must have a predict method or be callable; got {type(python_model).__name__}")
@@ -289,13 +301,19 @@ def save_model(
     def write(folder: Path) -> dict[str, Any]:
         saved = _copy_artifacts(folder, artifacts) if artifacts else None
         state["artifacts"] = saved or {}
-        with open(folder / PICKLE, "wb") as handle:
-            state["modules"] = dependencies.pickle_recording(python_model, handle)
         conf: dict[str, Any] = {}
         if saved:
             conf["artifacts"] = saved
-        conf.update({"cloudpickle_version": cloudpickle.__version__, "code": None, "loader_module": LOADER_MODULE,
-                     "python_model": PICKLE, "python_version": platform.python_version(), "streamable": False})  # fmt: skip
+        if code_file is not None:
+            shutil.copy2(code_file, folder / code_file.name)
+            state["modules"] = code_modules
+            conf.update({"code": None, "loader_module": code.LOADER_MODULE, "model_code_path": str(code_file),
+                         "python_version": platform.python_version(), "streamable": False})  # fmt: skip
+        else:
+            with open(folder / PICKLE, "wb") as handle:
+                state["modules"] = dependencies.pickle_recording(python_model, handle)
+            conf.update({"cloudpickle_version": cloudpickle.__version__, "code": None, "loader_module": LOADER_MODULE,
+                         "python_model": PICKLE, "python_version": platform.python_version(), "streamable": False})  # fmt: skip
         if model_config:
             conf["config"] = model_config
         state["folder"] = folder
@@ -305,13 +323,18 @@ def save_model(
         # Predict with a copy loaded from the saved files, as a user will: this
         # checks the saved model works and records what it imports.
         conf = {"python_model": PICKLE, "artifacts": state["artifacts"], "config": model_config}
-        loaded = _load_python_model(state["folder"], conf)
+        if code_file is not None:
+            conf["model_code_path"] = code_file.name
+            loaded = _load_code_python_model(state["folder"], conf)
+        else:
+            loaded = _load_python_model(state["folder"], conf)
         return loaded.predict(example)
 
     def requirements(folder: Path, used: set[str]) -> list[str]:
-        code = folder / "code"
-        shipped = {p.stem if p.suffix == ".py" else p.name for p in code.iterdir()} if code.is_dir() else set()
-        local = dependencies.unpackaged(state["modules"], shipped)
+        code_dir = folder / "code"
+        shipped = {p.stem if p.suffix == ".py" else p.name for p in code_dir.iterdir()} if code_dir.is_dir() else set()
+        modules = {m for m in state["modules"] | used if not m.startswith(code.MODULE_PREFIX)}
+        local = dependencies.unpackaged(modules, shipped)
         if local:
             warnings.warn(
                 f"the model refers to module{'s' if len(local) > 1 else ''} {', '.join(map(repr, local))}, which "
@@ -321,7 +344,7 @@ def save_model(
                 stacklevel=3,
             )
         # The pickle refers to this module's PythonModel (or _ObjectModel) class, so loading needs this package.
-        return dependencies.resolve_requirements(state["modules"] | used, ["cloudpickle", "jupyter-lifecycle"],
+        return dependencies.resolve_requirements(modules, ["cloudpickle", "jupyter-lifecycle"],
                                                  pip_requirements, extra_pip_requirements)  # fmt: skip
 
     model = write_model_folder(

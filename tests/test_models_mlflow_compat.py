@@ -189,3 +189,14 @@ def test_a_type_hinted_python_model_gets_lists_here_and_in_mlflow(tmp_path: Path
                           timeout=240)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [["AB", "C"], ["DF"], [{"type": "string", "required": True}]]
+
+
+def test_mlflow_loads_our_model_from_code(tmp_path: Path) -> None:
+    code = tmp_path / "model.py"
+    code.write_text("import jupyter_lifecycle as lc\n\nclass Double(lc.pyfunc.PythonModel):\n"
+                    "    def predict(self, context, model_input, params=None):\n        return model_input['a'] * 2\n\n"
+                    "lc.models.set_model(Double())\n")  # fmt: skip
+    lc.pyfunc.save_model(tmp_path / "from_code", python_model=code, input_example=X[:2])
+    out = run_mlflow(tmp_path, ["from_code"], block=False)
+    assert out["from_code"] == (X["a"] * 2).tolist()
+    assert lc.pyfunc.load_model(tmp_path / "from_code").predict(X).tolist() == out["from_code"]

@@ -336,3 +336,51 @@ def test_loading_warns_once_about_requirements_this_environment_does_not_meet(ho
         lc.pyfunc.load_model(home / "pinned")  # once per model and process
         lc.pyfunc.save_model(home / "quiet", python_model=abs, pip_requirements=["scikit-learn==0.0.1"])
         lc.pyfunc.load_model(home / "quiet", suppress_warnings=True)
+
+
+MODEL_CODE = """
+import jupyter_lifecycle as lc
+
+class Doubler(lc.pyfunc.PythonModel):
+    def load_context(self, context):
+        self.factor = float(open(context.artifacts["factor"]).read())
+
+    def predict(self, context, model_input, params=None):
+        return model_input["x"] * self.factor
+
+lc.models.set_model(Doubler())
+"""
+
+
+def test_models_from_code_keep_the_file_not_a_pickle(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "doubler.py").write_text(MODEL_CODE)
+    (tmp_path / "factor.txt").write_text("2")
+    with lc.start_run():
+        info = lc.pyfunc.log_model(name="m", python_model=tmp_path / "doubler.py", artifacts={"factor": tmp_path / "factor.txt"},
+                                   input_example=pd.DataFrame({"x": [1.0]}))  # fmt: skip
+    (tmp_path / "doubler.py").unlink()  # the model folder holds its own copy
+    folder = lc.models.resolve_model_uri(info.model_uri)
+    assert (folder / "doubler.py").read_text() == MODEL_CODE and not (folder / "python_model.pkl").exists()
+    conf = lc.models.Model.load(folder).flavors["python_function"]
+    assert conf["loader_module"] == "mlflow.pyfunc.loaders.code_model" and conf["model_code_path"].endswith("doubler.py")
+    assert info.signature.inputs.input_names() == ["x"]
+    model = lc.pyfunc.load_model(info.model_uri)
+    assert model.predict(pd.DataFrame({"x": [2.0, 3.5]})).tolist() == [4.0, 7.0]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (None, "is not a file"),
+        ("x = 1\n", "never called lc.models.set_model"),
+        ("raise RuntimeError('boom')\n", "RuntimeError: boom"),
+        ("import jupyter_lifecycle as lc\nlc.models.set_model('model.pkl')\n", "set_model takes a PythonModel"),
+    ],
+)
+def test_models_from_code_errors_say_what_to_do(home: Path, tmp_path: Path, source: str | None, message: str) -> None:
+    file = tmp_path / "model.py"
+    if source is not None:
+        file.write_text(source)
+    with pytest.raises(lc.InvalidInput, match=message):
+        lc.pyfunc.save_model(tmp_path / "saved", python_model=file)
+    assert not (tmp_path / "saved").exists()

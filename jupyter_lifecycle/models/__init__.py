@@ -6,6 +6,7 @@ this package holds what they share. Heavy libraries (pandas, cloudpickle,
 scikit-learn) are imported only when a model is saved or loaded.
 """
 
+from .code import set_model
 from .dependencies import get_model_dependencies
 from .enforce import enforce_params, enforce_schema
 from .flavors import Flavor, PyFuncModel, get_flavor, list_flavors, load_native, load_pyfunc, register_flavor
@@ -18,6 +19,6 @@ __all__ = [
     "Array", "ColSpec", "Flavor", "Model", "ModelInfo", "ModelSignature", "ParamSchema", "ParamSpec", "PyFuncModel",
     "Schema", "TensorSpec", "enforce_params", "enforce_schema", "get_flavor", "get_model_dependencies", "list_flavors",
     "load_native", "load_pyfunc",
-    "infer_signature", "register_flavor", "register_scheme", "resolve_model_uri", "search_logged_models",
+    "infer_signature", "register_flavor", "register_scheme", "resolve_model_uri", "search_logged_models", "set_model",
     "verify_model",
 ]  # fmt: skip
