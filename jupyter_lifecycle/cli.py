@@ -7,6 +7,7 @@ the argparse parser from the registry, so a new command is one function.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -57,6 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command][2](args) or 0
     except LifecycleError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:  # a damaged page met mid-query: still one line that names the file
+        from .config import DB_FILENAME, resolve_home
+
+        print(f"error: the store database {resolve_home() / DB_FILENAME} failed: {exc}; "
+              "run `jupyter-lifecycle doctor`", file=sys.stderr)  # fmt: skip
         return 1
 
 

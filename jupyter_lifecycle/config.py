@@ -14,6 +14,7 @@ NOTEBOOK_ENV = "JUPYTER_LIFECYCLE_NOTEBOOK"
 HOME_DIRNAME = ".jupyter_lifecycle"
 DB_FILENAME = "lifecycle.db"
 ARTIFACTS_DIRNAME = "artifacts"
+REGISTRY_DIRNAME = "registry"
 
 BUSY_TIMEOUT_MS = int(os.environ.get("JUPYTER_LIFECYCLE_BUSY_TIMEOUT_MS", "30000"))
 """How long a writer waits for another process's transaction before failing."""
