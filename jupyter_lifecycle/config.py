@@ -25,6 +25,12 @@ FLUSH_POINTS = int(os.environ.get("JUPYTER_LIFECYCLE_FLUSH_POINTS", "20000"))
 FLUSH_SECONDS = float(os.environ.get("JUPYTER_LIFECYCLE_FLUSH_SECONDS", "1.0"))
 """Age of the oldest buffered point that triggers a flush on the next log call."""
 
+HEARTBEAT_SECONDS = float(os.environ.get("JUPYTER_LIFECYCLE_HEARTBEAT_SECONDS", "30"))
+"""How often a process records that the runs it started are still alive."""
+
+RUN_STALE_SECONDS = float(os.environ.get("JUPYTER_LIFECYCLE_RUN_STALE_SECONDS", "600"))
+"""A RUNNING run from another host with no heartbeat for this long is marked KILLED."""
+
 SERVE_MAX_REQUEST_BYTES = int(os.environ.get("JUPYTER_LIFECYCLE_SERVE_MAX_REQUEST_BYTES", str(100 * 2**20)))
 """Largest request body the scoring server reads (bigger ones get 413); 100 MiB by default."""
 
