@@ -18,7 +18,7 @@ from .models import LoggedModelStore
 from .registry import RegistryStore
 from .tracking import TrackingStore
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "forget_store", "open_store"]
 
 
 class Store:
@@ -65,3 +65,12 @@ def open_store(home: str | Path | None = None) -> Store:
         if store is None:
             store = _stores[path] = Store(path)
         return store
+
+
+def forget_store(home: str | Path) -> None:
+    """Drop this process's ``Store`` for ``home`` (its files were replaced, e.g. by ``restore``)."""
+    path = Path(home).expanduser().resolve()
+    with _lock:
+        store = _stores.pop(path, None)
+    if store is not None:
+        store.db.close()
