@@ -161,11 +161,20 @@ def test_read_only_folder_is_a_one_line_error(home: Path) -> None:
 
 
 def test_read_only_database_reads_but_refuses_writes(home: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    crashed = lc.Client().create_run().info.run_id
+    open_store().tracking.heartbeat.release(crashed)
+    with open_store().db.write() as conn:  # a run whose process is gone: reading cannot mark it KILLED here
+        conn.execute("UPDATE runs SET owner_pid = ? WHERE run_id = ?", (dead.pid, crashed))
     db = fill(home)
     db.chmod(0o444)
     before = digest(db)
-    runs = run_unprivileged(home, str(Path(sys.executable).parent / "jupyter-lifecycle"), "runs", "--columns", "params.depth")
+    runs = run_unprivileged(home, str(Path(sys.executable).parent / "jupyter-lifecycle"), "runs", "-e", "files",
+                            "--columns", "params.depth")  # fmt: skip
     assert runs.returncode == 0 and runs.stdout.split() == ["params.depth", "3"], runs
+    everything = run_unprivileged(home, str(Path(sys.executable).parent / "jupyter-lifecycle"), "runs", "--columns", "status")
+    assert everything.returncode == 0 and sorted(everything.stdout.split()) == ["FINISHED", "RUNNING", "status"], everything
     write = "import jupyter_lifecycle as lc\nlc.set_experiment('another')\n"
     out = run_unprivileged(home, sys.executable, "-c", write)
     assert out.returncode == 1

@@ -41,9 +41,10 @@ def process_alive(pid: int, last_seen_ms: int) -> bool:
 
     try:
         process = psutil.Process(pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return process.create_time() * 1000 <= last_seen_ms + _CLOCK_SLACK_MS
+        with process.oneshot():  # one read of /proc/<pid>/stat for both answers
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return False
+            return process.create_time() * 1000 <= last_seen_ms + _CLOCK_SLACK_MS
     except psutil.NoSuchProcess:
         return False
     except psutil.Error:

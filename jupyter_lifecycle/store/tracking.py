@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..entities import Experiment, Metric, Run, RunData, RunInfo, ViewType
-from ..errors import AlreadyExists, InvalidInput, NotFound
+from ..errors import AlreadyExists, InvalidInput, NotFound, StoreError
 from .database import Database
 from .liveness import HOST, Heartbeat, stale_reason
 from .search import (
@@ -343,8 +343,11 @@ class TrackingStore:
         """
         if not self.stale_runs(run_id):
             return []
-        with self.db.write():  # check again under the lock: the run may have been resumed meanwhile
-            return self.mark_killed([run for run, _ in self.stale_runs(run_id)])
+        try:
+            with self.db.write():  # check again under the lock: the run may have been resumed meanwhile
+                return self.mark_killed([run for run, _ in self.stale_runs(run_id)])
+        except StoreError:
+            return []  # a read-only store can still be read; `doctor` reports the run
 
     def set_run_stage(self, run_id: str, stage: str) -> None:
         """Soft-delete (``deleted``) or restore (``active``) a run."""
