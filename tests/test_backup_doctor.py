@@ -121,6 +121,11 @@ def test_backup_refuses_a_used_destination(home: Path, tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=f"the backup destination {used} exists and is not an empty folder"):
         backup(home, used)
     assert [p.name for p in used.iterdir()] == ["notes.txt"]
+    with pytest.raises(StoreError, match="is inside the store"):
+        backup(home, home / "backups" / "today")
+    backup(home, tmp_path / "bk")
+    with pytest.raises(StoreError, match="one is inside the other"):
+        restore(tmp_path / "bk", tmp_path / "bk" / "artifacts", force=True)
 
 
 def test_restore_refuses_a_non_empty_store_unless_forced(home: Path, tmp_path: Path) -> None:

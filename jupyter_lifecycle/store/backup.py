@@ -85,6 +85,8 @@ def backup(home: Path, dest: Path) -> Copied:
     db = home / config.DB_FILENAME
     if not db.is_file():
         raise StoreError(f"there is no store database at {db}: nothing to back up")
+    if home in dest.parents:
+        raise StoreError(f"the backup destination {dest} is inside the store {home}: pick a folder outside it")
     if dest.exists() and not _empty_folder(dest):
         raise StoreError(f"the backup destination {dest} exists and is not an empty folder: name a new folder")
     dest.mkdir(parents=True, exist_ok=True)
@@ -116,6 +118,8 @@ def restore(source: Path, home: Path, force: bool = False) -> tuple[Copied, Path
     kernels and servers using ``home`` first: they would keep the old files open.
     """
     source, home = Path(source).expanduser().resolve(), Path(home).expanduser().resolve()
+    if source == home or home in source.parents or source in home.parents:
+        raise StoreError(f"cannot restore {source} into {home}: one is inside the other; copy the backup elsewhere first")
     db = source / config.DB_FILENAME
     if not db.is_file() or db.stat().st_size == 0:
         raise StoreError(f"{source} is not a backup: it has no {config.DB_FILENAME} (or an empty one)")
