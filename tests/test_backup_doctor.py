@@ -133,6 +133,8 @@ def test_restore_refuses_a_non_empty_store_unless_forced(home: Path, tmp_path: P
     assert run_cli(home, "backup", str(tmp_path / "bk")).returncode == 0
     with lc.start_run():
         lc.log_param("after", "backup")  # in the store, not in the backup
+        busy = run_cli(home, "restore", str(tmp_path / "bk"), "--force")  # this process runs a run
+        assert busy.returncode == 1 and "runs are still running in" in busy.stderr and str(os.getpid()) in busy.stderr
     out = run_cli(home, "restore", str(tmp_path / "bk"))
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert f"the store home {home} is not empty" in out.stderr and "pass --force" in out.stderr

@@ -23,6 +23,7 @@ from ..errors import StoreError
 from . import forget_store
 from .database import check_home, file_errors
 from .doctor import diagnose, integrity_problems
+from .liveness import stale_reason
 
 _SKIP = shutil.ignore_patterns(".tmp-*")  # half-written files and registrations in progress
 
@@ -110,6 +111,23 @@ def _holds_data(home: Path) -> bool:
     return any(p.is_file() and (p.stat().st_size > 0 or p.parent != home) for p in home.rglob("*"))
 
 
+def _live_runs(home: Path) -> list[str]:
+    """``run <id> (pid <pid> on <host>)`` for each RUNNING run of ``home`` whose process may be alive."""
+    db = home / config.DB_FILENAME
+    try:
+        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+        try:
+            rows = conn.execute(
+                "SELECT run_id, owner_host, owner_pid, heartbeat_time, start_time FROM runs WHERE status = 'RUNNING'"
+            ).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []  # a damaged or lost database, the usual reason to restore: nothing can be checked
+    now = int(time.time() * 1000)
+    return [f"run {r[0]} (pid {r[2]} on {r[1]})" for r in rows if stale_reason(r[1], r[2], r[3], r[4], now) is None]
+
+
 def restore(source: Path, home: Path, force: bool = False) -> tuple[Copied, Path | None]:
     """Make ``home`` a copy of the backup ``source``; return what was copied and where the old store went.
 
@@ -135,6 +153,12 @@ def restore(source: Path, home: Path, force: bool = False) -> tuple[Copied, Path
             raise StoreError(
                 f"the store home {home} is not empty ({', '.join(sorted(p.name for p in home.iterdir()))}): "
                 f"restoring would replace it; pass --force to move its contents to {aside} and restore"
+            )
+        live = _live_runs(home)
+        if live:
+            raise StoreError(
+                f"runs are still running in {home} ({'; '.join(live[:3])}): their processes would keep "
+                "writing to the old files; end those runs or stop their kernels, then restore"
             )
         forget_store(home)
         aside.mkdir()
