@@ -150,3 +150,11 @@ def test_own_runs_stay_running_and_ended_runs_are_left_alone(home: Path) -> None
         assert lc.get_run(run.info.run_id).info.status == "RUNNING"  # ...but its owner here is alive
     assert lc.get_run(run.info.run_id).info.status == "FINISHED"
     assert open_store().tracking.heartbeat.owned == set()
+
+
+def test_a_metric_flush_refreshes_the_heartbeat(home: Path) -> None:
+    with lc.start_run() as run:
+        set_owner(run.info.run_id, HOST, os.getpid(), 0)
+        lc.log_metric("loss", 0.1)
+        lc.flush()  # the buffer writes the point, and the heartbeat with it
+        assert heartbeat(run.info.run_id) >= int(time.time() * 1000) - 5_000

@@ -27,8 +27,19 @@ from .. import config
 if TYPE_CHECKING:
     from .database import Database
 
-HOST = socket.gethostname()
-"""This machine's name, recorded with each run's pid."""
+
+
+def _host() -> str:
+    # A container sharing the host's name (docker --network host) has its own
+    # pids: the pid namespace makes it another "host", judged by heartbeat.
+    try:
+        return f"{socket.gethostname()} {os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        return socket.gethostname()
+
+
+HOST = _host()
+"""This machine's name (and pid namespace, where there is one), recorded with each run's pid."""
 
 # psutil's process creation time comes from boot time plus clock ticks, so it
 # can read a little after the run's own clock: allow this much.
