@@ -191,6 +191,8 @@ def _registry_files(home: Path, query: Query) -> list[Problem]:
                 problems.append(Problem("registry", f"{label}: {path} changed since it was registered "
                                         f"(sha256 {actual}, registered {sha256}): {advice}"))  # fmt: skip
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if "__pycache__" in path.relative_to(folder).parts:
+                continue  # Python writes these when a model's code is imported; they are caches, not the model
             if path.relative_to(folder).as_posix() not in files:
                 problems.append(Problem("registry", f"{label}: {path} was added after it was registered: {advice}"))
     return problems
