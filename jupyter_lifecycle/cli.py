@@ -7,6 +7,7 @@ the argparse parser from the registry, so a new command is one function.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -57,6 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command][2](args) or 0
     except LifecycleError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:  # a damaged page met mid-query: still one line that names the file
+        from .config import DB_FILENAME, resolve_home
+
+        print(f"error: the store database {resolve_home() / DB_FILENAME} failed: {exc}; "
+              "run `jupyter-lifecycle doctor`", file=sys.stderr)  # fmt: skip
         return 1
 
 
@@ -188,6 +195,60 @@ def _promote(args: argparse.Namespace) -> int:
     print(f"{args.name!r} version {version.version}: stage {version.current_stage}, {aliases}")
     return 0
 
+
+# ---- store care (jupyter_lifecycle/store/backup.py, store/doctor.py) ----------
+
+
+@command("backup", "Copy the store (database, artifacts, registry) into a new folder, safely while kernels write.",
+         lambda p: p.add_argument("dest", metavar="DEST", help="a new (or empty) folder"))  # fmt: skip
+def _backup(args: argparse.Namespace) -> None:
+    from .config import resolve_home
+    from .store.backup import backup
+
+    home = resolve_home()
+    print(f"backed up {home} to {args.dest}: {backup(home, args.dest)}; integrity ok")
+
+
+def _restore_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="SRC", help="a folder written by `jupyter-lifecycle backup`")
+    parser.add_argument("--force", action="store_true", help="replace a store that holds data (it is moved aside, not deleted)")
+
+
+@command("restore", "Make the store a copy of a backup; refuses to replace a non-empty store without --force.",
+         _restore_arguments)  # fmt: skip
+def _restore(args: argparse.Namespace) -> None:
+    from .config import resolve_home
+    from .store.backup import restore
+
+    home = resolve_home()
+    copied, aside = restore(args.source, home, force=args.force)
+    if aside is not None:
+        print(f"moved the previous contents of {home} to {aside}")
+    print(f"restored {args.source} into {home}: {copied}")
+
+
+@command("doctor", "Check the store (integrity, orphaned folders, changed model files, dead runs); --fix repairs.",
+         lambda p: p.add_argument("--fix", action="store_true", help="apply the safe fixes (never deletes data)"))  # fmt: skip
+def _doctor(args: argparse.Namespace) -> int:
+    from .config import resolve_home
+    from .store.doctor import diagnose, repair
+
+    home = resolve_home()
+    problems = diagnose(home)
+    for problem in problems:
+        print(f"problem: {problem}")
+    fixable = [p for p in problems if p.fix is not None]
+    if args.fix:
+        for done in repair(fixable):
+            print(f"fixed: {done}")
+    if not problems:
+        print(f"no problems found in {home}")
+        return 0
+    left = len(problems) - (len(fixable) if args.fix else 0)
+    hint = f"; `jupyter-lifecycle doctor --fix` fixes {len(fixable)} of them" if fixable and not args.fix else ""
+    count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+    print(f"{count} found in {home}, {left} left{hint}")
+    return 1 if left else 0
 
 
 # ---- scoring (jupyter_lifecycle/serving, jupyter_lifecycle/scoring) ----------

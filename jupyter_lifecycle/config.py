@@ -14,6 +14,7 @@ NOTEBOOK_ENV = "JUPYTER_LIFECYCLE_NOTEBOOK"
 HOME_DIRNAME = ".jupyter_lifecycle"
 DB_FILENAME = "lifecycle.db"
 ARTIFACTS_DIRNAME = "artifacts"
+REGISTRY_DIRNAME = "registry"
 
 BUSY_TIMEOUT_MS = int(os.environ.get("JUPYTER_LIFECYCLE_BUSY_TIMEOUT_MS", "30000"))
 """How long a writer waits for another process's transaction before failing."""
@@ -23,6 +24,12 @@ FLUSH_POINTS = int(os.environ.get("JUPYTER_LIFECYCLE_FLUSH_POINTS", "20000"))
 
 FLUSH_SECONDS = float(os.environ.get("JUPYTER_LIFECYCLE_FLUSH_SECONDS", "1.0"))
 """Age of the oldest buffered point that triggers a flush on the next log call."""
+
+HEARTBEAT_SECONDS = float(os.environ.get("JUPYTER_LIFECYCLE_HEARTBEAT_SECONDS", "30"))
+"""How often a process records that the runs it started are still alive."""
+
+RUN_STALE_SECONDS = float(os.environ.get("JUPYTER_LIFECYCLE_RUN_STALE_SECONDS", "600"))
+"""A RUNNING run from another host with no heartbeat for this long is marked KILLED."""
 
 SERVE_MAX_REQUEST_BYTES = int(os.environ.get("JUPYTER_LIFECYCLE_SERVE_MAX_REQUEST_BYTES", str(100 * 2**20)))
 """Largest request body the scoring server reads (bigger ones get 413); 100 MiB by default."""

@@ -210,14 +210,15 @@ def test_notebook_in_a_real_kernel(home: Path, tmp_path: Path) -> None:
     # (nbclient sends no cellId, unlike JupyterLab: the in-process test covers cell ids.)
     assert [c.error_type for c in cells if not c.success] == ["ZeroDivisionError", "RuntimeError", "NameError"]
     runs = {(r.info.run_name, r.info.status): r for r in lc.search_runs(experiment_names=["kernel"], output_format="list")}
+    # The kernel died with 'bare' running: its process is gone, so it reads KILLED (issue #12, defect 7).
     assert set(runs) == {("k1", "FINISHED"), ("k2", "FAILED"), ("k2", "FINISHED"), ("bare", "FAILED"),
-                         ("bare", "RUNNING")}  # fmt: skip
+                         ("bare", "KILLED")}  # fmt: skip
     k1 = runs[("k1", "FINISHED")]
     assert k1.data.params == {"a": "1"} and k1.data.metrics == {"m": 1.0}
     assert set(store.capture.run_revisions(k1.info.run_id)) == {"start", "end"}
     assert k1.data.tags["mlflow.source.name"] == str(path)
     # Logged in a cell that finished, then the kernel died: the point is on disk.
-    killed = runs[("bare", "RUNNING")]
+    killed = runs[("bare", "KILLED")]
     assert raw_count(home, f"SELECT count(*) FROM metrics WHERE run_id = '{killed.info.run_id}'") == 1
     executed = lc.export_executed_notebook(runs[("k2", "FAILED")].info.run_id)
     assert [c.source for c in executed.cells[1:]] == [SESSION_CELLS[4]]

@@ -10,14 +10,15 @@ import threading
 from pathlib import Path
 
 from .. import config
+from ..errors import StoreError
 from .buffer import MetricBuffer
 from .capture import CaptureStore
-from .database import Database
+from .database import Database, check_home
 from .models import LoggedModelStore
 from .registry import RegistryStore
 from .tracking import TrackingStore
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "forget_store", "open_store"]
 
 
 class Store:
@@ -25,8 +26,12 @@ class Store:
 
     def __init__(self, home: str | Path) -> None:
         self.home = Path(home).expanduser().resolve()
+        check_home(self.home)
         self.db = Database(self.home / config.DB_FILENAME)
-        (self.home / config.ARTIFACTS_DIRNAME).mkdir(parents=True, exist_ok=True)
+        try:
+            (self.home / config.ARTIFACTS_DIRNAME).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the artifact folder in {self.home}: {exc.strerror}") from exc
         self.tracking = TrackingStore(self.db, self.home)
         self.metric_buffer = MetricBuffer(self.tracking)
         self.registry = RegistryStore(self.db, self.home)
@@ -60,3 +65,12 @@ def open_store(home: str | Path | None = None) -> Store:
         if store is None:
             store = _stores[path] = Store(path)
         return store
+
+
+def forget_store(home: str | Path) -> None:
+    """Drop this process's ``Store`` for ``home`` (its files were replaced, e.g. by ``restore``)."""
+    path = Path(home).expanduser().resolve()
+    with _lock:
+        store = _stores.pop(path, None)
+    if store is not None:
+        store.db.close()

@@ -334,7 +334,28 @@ def m0005_run_summaries(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m0001_tracking, m0002_capture, m0003_models, m0004_registry, m0005_run_summaries]
+def m0006_run_owners(conn: sqlite3.Connection) -> None:
+    """Who runs a RUNNING run: the host and pid that started (or resumed) it, and its heartbeat.
+
+    A run whose process is gone is then marked KILLED instead of staying
+    RUNNING forever (issue #12, defect 7; see ``store/liveness.py``). The
+    partial index holds only RUNNING runs, so finding them costs nothing
+    however many finished runs the store has.
+    """
+    _statements(
+        conn,
+        """
+        ALTER TABLE runs ADD COLUMN owner_host TEXT;
+        ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+        ALTER TABLE runs ADD COLUMN heartbeat_time INTEGER;   -- epoch ms, UTC: the owner's last sign of life
+        CREATE INDEX runs_running ON runs (run_id) WHERE status = 'RUNNING'
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    m0001_tracking, m0002_capture, m0003_models, m0004_registry, m0005_run_summaries, m0006_run_owners,
+]
 """Applied in this order; each is recorded by its function name."""
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import config
 from ..entities import ACTIVE_STAGES, STAGES, ModelVersion, RegisteredModel, RegistryActivity, TransitionRequest
 from ..errors import AlreadyExists, InvalidInput, InvalidState, NotFound
 from .database import Database
@@ -31,7 +32,7 @@ from .search import (
 )
 from .tracking import new_id, now_ms
 
-REGISTRY_DIRNAME = "registry"
+REGISTRY_DIRNAME = config.REGISTRY_DIRNAME
 
 ALIAS_PATTERN = re.compile(r"^[\w\-]*$")  # MLflow's _REGISTERED_MODEL_ALIAS_REGEX
 RESERVED_VERSION_ALIAS = re.compile(r"^[vV]\d+$")

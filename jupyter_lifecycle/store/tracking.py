@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 import time
 import uuid
@@ -12,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ..entities import Experiment, Metric, Run, RunData, RunInfo, ViewType
-from ..errors import AlreadyExists, InvalidInput, NotFound
+from ..errors import AlreadyExists, InvalidInput, NotFound, StoreError
 from .database import Database
+from .liveness import HOST, Heartbeat, stale_reason
 from .search import (
     Condition,
     OrderBy,
@@ -103,6 +105,7 @@ class TrackingStore:
     def __init__(self, db: Database, home: Path) -> None:
         self.db = db
         self.home = home
+        self.heartbeat = Heartbeat(db)
 
     # ---- experiments -------------------------------------------------------
 
@@ -261,14 +264,15 @@ class TrackingStore:
         with self.db.write() as conn:
             conn.execute(
                 "INSERT INTO runs (run_id, experiment_id, run_name, status, start_time, user_id,"
-                " parent_run_id, notebook_path, artifact_location, tags_json)"
-                " VALUES (?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?)",
+                " parent_run_id, notebook_path, artifact_location, tags_json, owner_host, owner_pid, heartbeat_time)"
+                " VALUES (?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, experiment_id, run_name, start, user_id, parent_run_id, notebook_path, location,
-                 json.dumps(tags)),
+                 json.dumps(tags), HOST, os.getpid(), now_ms()),
             )
             conn.executemany(
                 "INSERT INTO tags VALUES (?, ?, ?)", [(run_id, k, v) for k, v in tags.items()]
             )
+        self.heartbeat.own(run_id)
         return Run(
             RunInfo(run_id, experiment_id, run_name, "RUNNING", start, None, user_id,
                     self._uri(location), "active", parent_run_id, notebook_path),
@@ -296,6 +300,8 @@ class TrackingStore:
             updated = conn.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_id = ?", [*params, run_id])
             if updated.rowcount == 0:
                 raise NotFound(f"no run with id {run_id!r}")
+            if status is not None and status != "RUNNING":
+                self.heartbeat.release(run_id)
             if run_name is not None:
                 conn.execute(
                     "INSERT INTO tags VALUES (?, 'mlflow.runName', ?)"
@@ -305,9 +311,51 @@ class TrackingStore:
                 conn.execute(_REFRESH["tags"], (run_id,))
 
     def resume_run(self, run_id: str) -> None:
-        """Set a run back to RUNNING with no end time."""
+        """Set a run back to RUNNING with no end time, owned by this process."""
         with self.db.write() as conn:
-            conn.execute("UPDATE runs SET status = 'RUNNING', end_time = NULL WHERE run_id = ?", (run_id,))
+            conn.execute(
+                "UPDATE runs SET status = 'RUNNING', end_time = NULL, owner_host = ?, owner_pid = ?,"
+                " heartbeat_time = ? WHERE run_id = ?",
+                (HOST, os.getpid(), now_ms(), run_id),
+            )
+        self.heartbeat.own(run_id)
+
+    def stale_runs(self, run_id: str | None = None) -> list[tuple[str, str]]:
+        """``(run_id, reason)`` of each RUNNING run (or just ``run_id``) whose process is gone."""
+        sql = "SELECT run_id, owner_host, owner_pid, heartbeat_time, start_time FROM runs WHERE status = 'RUNNING'"
+        rows = self.db.query(sql + " AND run_id = ?", [run_id]) if run_id else self.db.query(sql)
+        now = now_ms()
+        found = [(row[0], stale_reason(row[1], row[2], row[3], row[4], now)) for row in rows]
+        return [(run, reason) for run, reason in found if reason]
+
+    def mark_killed(self, run_ids: Sequence[str]) -> list[str]:
+        """Mark these RUNNING runs KILLED, ended at their last heartbeat; return the ones changed."""
+        killed = []
+        with self.db.write() as conn:
+            for run_id in run_ids:
+                updated = conn.execute(
+                    "UPDATE runs SET status = 'KILLED', end_time = coalesce(heartbeat_time, start_time)"
+                    " WHERE run_id = ? AND status = 'RUNNING'",
+                    (run_id,),
+                )
+                if updated.rowcount:
+                    killed.append(run_id)
+        return killed
+
+    def reap_stale_runs(self, run_id: str | None = None) -> list[str]:
+        """Mark KILLED every RUNNING run (or just ``run_id``) whose process is gone; return their ids.
+
+        Reads call this first, so a crashed kernel's run never shows as
+        RUNNING. Finding RUNNING runs reads a partial index, and the write
+        happens only when one is stale.
+        """
+        if not self.stale_runs(run_id):
+            return []
+        try:
+            with self.db.write():  # check again under the lock: the run may have been resumed meanwhile
+                return self.mark_killed([run for run, _ in self.stale_runs(run_id)])
+        except StoreError:
+            return []  # a read-only store can still be read; `doctor` reports the run
 
     def set_run_stage(self, run_id: str, stage: str) -> None:
         """Soft-delete (``deleted``) or restore (``active``) a run."""
@@ -337,10 +385,13 @@ class TrackingStore:
         return Run(info, data)
 
     def get_run(self, run_id: str) -> Run:
-        """The run with this id; ``NotFound`` otherwise."""
-        rows = self.db.query(f"SELECT {_RUN_COLUMNS}, {_RUN_DATA} FROM runs r WHERE r.run_id = ?", [run_id])
+        """The run with this id (KILLED if it was RUNNING and its process is gone); ``NotFound`` otherwise."""
+        sql = f"SELECT {_RUN_COLUMNS}, {_RUN_DATA} FROM runs r WHERE r.run_id = ?"
+        rows = self.db.query(sql, [run_id])
         if not rows:
             raise NotFound(f"no run with id {run_id!r}")
+        if rows[0][3] == "RUNNING" and self.reap_stale_runs(run_id):
+            rows = self.db.query(sql, [run_id])
         return self._run_from_row(rows[0])
 
     # ---- params, tags, metrics --------------------------------------------
@@ -398,7 +449,14 @@ class TrackingStore:
                 " WHERE (excluded.step, excluded.timestamp) >= (latest_metrics.step, latest_metrics.timestamp)",
                 list(latest.values()),
             )
-            conn.executemany(_REFRESH["latest_metrics"], [(run_id,) for run_id in {run_id for run_id, _ in latest}])
+            run_ids = {run_id for run_id, _ in latest}
+            conn.executemany(_REFRESH["latest_metrics"], [(run_id,) for run_id in run_ids])
+            # A flush is a sign of life: the heartbeat rides along at one small UPDATE per run.
+            now = now_ms()
+            conn.executemany(
+                "UPDATE runs SET heartbeat_time = ? WHERE run_id = ? AND status = 'RUNNING'",
+                [(now, run_id) for run_id in run_ids],
+            )
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric, by step then time."""
@@ -511,7 +569,11 @@ class TrackingStore:
         order_by: list[str] | None = None,
         offset: int = 0,
     ) -> list[Any]:
-        """Like ``search_runs`` but raw rows (params/metrics/tags as JSON), for DataFrames."""
+        """Like ``search_runs`` but raw rows (params/metrics/tags as JSON), for DataFrames.
+
+        RUNNING runs whose process is gone are marked KILLED first.
+        """
+        self.reap_stale_runs()
         clauses, params = self._run_where(parse_filter(filter_string))
         order, order_params = self._run_order(parse_order_by(order_by))
         marks = ", ".join("?" for _ in experiment_ids)
