@@ -275,3 +275,15 @@ def test_mlflow_small_api_parent_run_experiment_tags_registry_uri(home: Path) ->
     assert lc.get_registry_uri() == lc.get_tracking_uri()
     with pytest.raises(lc.InvalidInput, match="registry lives in the tracking store"):
         lc.set_registry_uri(str(home.parent / "elsewhere"))
+
+
+@pytest.mark.parametrize(("tail", "status"), [("", "FINISHED"), ("raise SystemExit(3)", "FINISHED"),
+                                               ("raise ValueError('boom')", "FAILED")])  # fmt: skip
+def test_a_script_that_exits_with_a_run_open_ends_it_as_mlflow_does(home: Path, tail: str, status: str) -> None:
+    import subprocess
+    import sys
+
+    script = f"import jupyter_lifecycle as lc\nrun = lc.start_run()\nlc.log_metric('m', 1.0)\nprint(run.info.run_id)\n{tail}\n"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    run = lc.get_run(done.stdout.split()[0])
+    assert run.info.status == status and run.data.metrics == {"m": 1.0}

@@ -6,6 +6,7 @@ MLflow, logging without an active run starts one.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
 import sys
@@ -301,6 +302,22 @@ def end_run(status: str = "FINISHED") -> None:
     active.client.set_terminated(active.info.run_id, status)
     _runs.stack.pop()
     _runs.last = active
+
+
+def _end_runs_at_exit() -> None:
+    """At interpreter exit, end the main thread's open runs as MLflow does: FINISHED, or FAILED when
+    a script dies of an uncaught exception (a kernel's earlier failed cell does not count)."""
+    ipython = sys.modules.get("IPython")
+    in_ipython = ipython is not None and getattr(ipython, "get_ipython", lambda: None)() is not None
+    status = "FAILED" if getattr(sys, "last_type", None) is not None and not in_ipython else "FINISHED"
+    while _runs.stack:
+        try:
+            end_run(status)
+        except Exception:  # a store gone at exit: the dead-process check marks the run KILLED later
+            break
+
+
+atexit.register(_end_runs_at_exit)
 
 
 def active_run() -> ActiveRun | None:
