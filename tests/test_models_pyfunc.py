@@ -384,3 +384,41 @@ def test_models_from_code_errors_say_what_to_do(home: Path, tmp_path: Path, sour
     with pytest.raises(lc.InvalidInput, match=message):
         lc.pyfunc.save_model(tmp_path / "saved", python_model=file)
     assert not (tmp_path / "saved").exists()
+
+
+def _tiny_wheel(folder: Path) -> Path:
+    """A real (hand-built) wheel of a one-module package, ``tinylib==1.0``."""
+    import base64
+    import hashlib
+    import zipfile
+
+    files = {"tinylib.py": "ANSWER = 42\n",
+             "tinylib-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: tinylib\nVersion: 1.0\n",
+             "tinylib-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}  # fmt: skip
+    record = [f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).decode().rstrip('=')},"
+              f"{len(text.encode())}" for name, text in files.items()]  # fmt: skip
+    files["tinylib-1.0.dist-info/RECORD"] = "\n".join([*record, "tinylib-1.0.dist-info/RECORD,,"]) + "\n"
+    wheel = folder / "tinylib-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return wheel
+
+
+def test_local_wheels_travel_with_the_model_and_install_from_anywhere(home: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    wheel = _tiny_wheel(tmp_path)
+    lc.pyfunc.save_model(home / "m", python_model=abs, pip_requirements=[str(wheel)])
+    wheel.unlink()  # the model folder must not need the original
+    assert (home / "m" / "wheels" / wheel.name).is_file()
+    assert (home / "m" / "requirements.txt").read_text() == "wheels/tinylib-1.0-py3-none-any.whl\n"
+    resolved = lc.models.get_model_dependencies(home / "m")
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target", str(target),
+                    "-r", resolved], check=True, cwd=tmp_path, timeout=120)  # fmt: skip
+    assert (target / "tinylib.py").read_text() == "ANSWER = 42\n"
+    lc.pyfunc.load_model(home / "m", suppress_warnings=True)  # the bundled files are part of the verified model
+    with pytest.raises(lc.InvalidInput, match="names a wheel that does not exist"):
+        lc.pyfunc.save_model(home / "n", python_model=abs, extra_pip_requirements=[str(wheel)])

@@ -24,6 +24,7 @@ import io
 import json
 import os
 import platform
+import shutil
 import sys
 import threading
 import warnings
@@ -34,6 +35,7 @@ from typing import Any
 from ..errors import InvalidInput
 
 REQUIREMENTS = "requirements.txt"
+WHEELS = "wheels"
 PYTHON_ENV = "python_env.yaml"
 CONDA_ENV = "conda.yaml"
 
@@ -304,6 +306,27 @@ def _version(name: str) -> str | None:
         return None
 
 
+def bundle_wheels(folder: Path, requirements: list[str]) -> list[str]:
+    """Copy each local wheel a requirement names into ``folder/wheels/`` and name it there, relatively.
+
+    So a model whose requirements include ``dist/mylib-1.0-py3-none-any.whl``
+    installs on another machine, as MLflow does for local wheels.
+    """
+    out = []
+    for line in requirements:
+        if not line.lower().endswith(".whl") or line.startswith(("-", "http://", "https://", f"{WHEELS}/")):
+            out.append(line)
+            continue
+        wheel = Path(line.removeprefix("file://")).expanduser()
+        if not wheel.is_file():
+            raise InvalidInput(f"the requirement {line!r} names a wheel that does not exist: give the path of the .whl file")
+        target = folder / WHEELS / wheel.name
+        target.parent.mkdir(exist_ok=True)
+        shutil.copy2(wheel, target)
+        out.append(f"{WHEELS}/{wheel.name}")
+    return out
+
+
 def write_environment(folder: Path, requirements: list[str]) -> None:
     """Write ``requirements.txt``, ``python_env.yaml`` and ``conda.yaml`` that agree with each other."""
     import yaml
@@ -323,7 +346,11 @@ def write_environment(folder: Path, requirements: list[str]) -> None:
 
 
 def get_model_dependencies(model_uri: str | os.PathLike[str], format: str = "pip") -> str:
-    """The path of a model's ``requirements.txt`` (``format="conda"``: its ``conda.yaml``), as in MLflow."""
+    """The path of a model's ``requirements.txt`` (``format="conda"``: its ``conda.yaml``), as in MLflow.
+
+    When the model bundles local wheels, this is a copy naming them by
+    absolute path, so ``pip install -r`` works from any directory.
+    """
     from .uri import resolve_model_uri
 
     folder = resolve_model_uri(model_uri)
@@ -334,4 +361,25 @@ def get_model_dependencies(model_uri: str | os.PathLike[str], format: str = "pip
         from ..errors import NotFound
 
         raise NotFound(f"the model at {str(model_uri)!r} has no {file.name}")
+    if format == "pip" and f"\n{WHEELS}/" in "\n" + file.read_text(encoding="utf-8"):
+        return str(_absolute_wheels(folder, file))
     return str(file)
+
+
+def _absolute_wheels(folder: Path, file: Path) -> Path:
+    """A copy of ``requirements.txt`` naming the bundled wheels by absolute path.
+
+    pip reads paths in a requirements file relative to its working directory,
+    not to the file, so ``pip install -r`` from anywhere needs them absolute.
+    """
+    import hashlib
+
+    lines = [str(folder / line) if line.startswith(f"{WHEELS}/") else line
+             for line in file.read_text(encoding="utf-8").splitlines()]  # fmt: skip
+    text = "\n".join(lines) + "\n"
+    from .. import config
+
+    target = config.CACHE_DIR / "requirements" / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.txt"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    return target

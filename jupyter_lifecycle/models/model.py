@@ -387,7 +387,7 @@ def write_model_folder(
             signature = infer_signature(example, output)
         model.signature = signature
         lines = requirements(tmp, used) if requirements is not None else []
-        dependencies.write_environment(tmp, lines)
+        dependencies.write_environment(tmp, dependencies.bundle_wheels(tmp, lines))
         py = flavors.get("python_function")
         if py is not None:
             py.setdefault("env", {"conda": "conda.yaml", "virtualenv": "python_env.yaml"})
