@@ -266,6 +266,9 @@ def save_model(
     metadata: dict[str, Any] | None = None,
     model_config: dict[str, Any] | None = None,
     *,
+    conda_env: str | os.PathLike[str] | dict[str, Any] | None = None,
+    infer_code_paths: bool = False,
+    code_path: list[str | os.PathLike[str]] | None = None,
     _model: Model | None = None,
 ) -> ModelInfo:
     """Save a custom model to a local folder in MLflow's format.
@@ -278,8 +281,14 @@ def save_model(
     are copied into ``code/`` and put on ``sys.path`` at load. The signature
     is inferred from ``input_example`` when not given; requirements are
     inferred from what the model uses unless ``pip_requirements`` replaces
-    them (``extra_pip_requirements`` adds to them).
+    them (``extra_pip_requirements`` adds to them); ``conda_env`` (a dict or a
+    ``conda.yaml`` path) is kept as the model's ``conda.yaml`` and its ``pip``
+    list becomes the requirements. ``infer_code_paths=True`` adds the local
+    modules (files not installed as packages) the model's pickle refers to to
+    ``code_paths``; ``code_path`` is MLflow's older name for ``code_paths``.
     """
+    import io
+
     import cloudpickle
 
     from .models.model import write_model_folder
@@ -296,6 +305,13 @@ def save_model(
         python_model = _ObjectModel(python_model)
     elif signature is None:
         signature = _signature_from_hints(python_model)  # MLflow 3: a type-hinted predict defines the signature
+    pip_requirements, extra_pip_requirements, conda = dependencies.environment_arguments(
+        conda_env, pip_requirements, extra_pip_requirements
+    )
+    code_paths = dependencies.code_paths_argument(code_paths, code_path)
+    if infer_code_paths and code_file is None:
+        local = dependencies.local_module_files(dependencies.pickle_recording(python_model, io.BytesIO()))
+        code_paths = [*(code_paths or []), *local]
     state: dict[str, Any] = {}
 
     def write(folder: Path) -> dict[str, Any]:
@@ -350,7 +366,7 @@ def save_model(
     model = write_model_folder(
         path, write, signature=signature, input_example=input_example,
         predict_example=predict_example if input_example is not None else None, code_paths=code_paths,
-        requirements=requirements, metadata=metadata, model=_model,
+        requirements=requirements, metadata=metadata, model=_model, conda_env=conda,
     )  # fmt: skip
     return model.get_model_info()
 
@@ -370,6 +386,9 @@ def log_model(
     *,
     name: str | None = None,
     run_id: str | None = None,
+    conda_env: str | os.PathLike[str] | dict[str, Any] | None = None,
+    infer_code_paths: bool = False,
+    code_path: list[str | os.PathLike[str]] | None = None,
 ) -> ModelInfo:
     """Save a custom model into the active run's artifacts (``runs:/<run_id>/<artifact_path>``).
 
@@ -380,7 +399,8 @@ def log_model(
 
     def save(folder: Path, model: Model) -> Model:
         save_model(folder, python_model, artifacts, code_paths, signature, input_example, pip_requirements,
-                   extra_pip_requirements, metadata, model_config, _model=model)  # fmt: skip
+                   extra_pip_requirements, metadata, model_config, conda_env=conda_env,
+                   infer_code_paths=infer_code_paths, code_path=code_path, _model=model)  # fmt: skip
         return Model.load(folder)
 
     info = log_model_folder(artifact_path, save, run_id=run_id, name=name)

@@ -89,13 +89,16 @@ def save_model(
     pyfunc_predict_fn: str = "predict",
     metadata: dict[str, Any] | None = None,
     *,
+    conda_env: str | os.PathLike[str] | dict[str, Any] | None = None,
+    code_path: list[str | os.PathLike[str]] | None = None,
     _model: Model | None = None,
 ) -> ModelInfo:
     """Save a scikit-learn estimator to a local folder in MLflow's format.
 
     The signature is inferred from ``input_example`` and the estimator's
     predictions on it when not given. ``pyfunc_predict_fn`` picks what
-    ``pyfunc`` calls (``predict_proba`` for probabilities).
+    ``pyfunc`` calls (``predict_proba`` for probabilities). ``conda_env`` and
+    ``code_path`` work as in ``pyfunc.save_model``.
     """
     import pickle
 
@@ -108,6 +111,10 @@ def save_model(
         raise InvalidInput(f"serialization_format must be 'cloudpickle' or 'pickle', not {serialization_format!r}")
     if not hasattr(sk_model, pyfunc_predict_fn):
         raise InvalidInput(f"{type(sk_model).__name__} has no {pyfunc_predict_fn!r} method to serve as pyfunc predict")
+    pip_requirements, extra_pip_requirements, conda = dependencies.environment_arguments(
+        conda_env, pip_requirements, extra_pip_requirements
+    )
+    code_paths = dependencies.code_paths_argument(code_paths, code_path)
     modules: set[str] = set()
 
     def write(folder: Path) -> dict[str, Any]:
@@ -131,7 +138,7 @@ def save_model(
     model = write_model_folder(
         path, write, signature=signature, input_example=input_example,
         predict_example=getattr(sk_model, pyfunc_predict_fn), code_paths=code_paths, requirements=requirements,
-        metadata=metadata, model=_model,
+        metadata=metadata, model=_model, conda_env=conda,
     )  # fmt: skip
     return model.get_model_info()
 
@@ -151,6 +158,8 @@ def log_model(
     *,
     name: str | None = None,
     run_id: str | None = None,
+    conda_env: str | os.PathLike[str] | dict[str, Any] | None = None,
+    code_path: list[str | os.PathLike[str]] | None = None,
 ) -> ModelInfo:
     """Save an estimator into the active run's artifacts; ``info.model_uri`` is ``runs:/<run_id>/<path>``."""
     from .models.logged import log_model_folder
@@ -158,7 +167,8 @@ def log_model(
 
     def save(folder: Path, model: Model) -> Model:
         save_model(sk_model, folder, code_paths, serialization_format, signature, input_example, pip_requirements,
-                   extra_pip_requirements, pyfunc_predict_fn, metadata, _model=model)  # fmt: skip
+                   extra_pip_requirements, pyfunc_predict_fn, metadata, conda_env=conda_env, code_path=code_path,
+                   _model=model)  # fmt: skip
         assert model.path is not None
         return model
 

@@ -422,3 +422,39 @@ def test_local_wheels_travel_with_the_model_and_install_from_anywhere(home: Path
     lc.pyfunc.load_model(home / "m", suppress_warnings=True)  # the bundled files are part of the verified model
     with pytest.raises(lc.InvalidInput, match="names a wheel that does not exist"):
         lc.pyfunc.save_model(home / "n", python_model=abs, extra_pip_requirements=[str(wheel)])
+
+
+def test_conda_env_is_kept_and_its_pip_list_becomes_the_requirements(home: Path, tmp_path: Path) -> None:
+    import yaml
+
+    conda = {"name": "team", "channels": ["defaults"],
+             "dependencies": ["python=3.11", "libgomp", {"pip": ["scikit-learn>=1.3", "pandas"]}]}  # fmt: skip
+    (tmp_path / "conda.yaml").write_text(yaml.safe_dump(conda))
+    for name, given in (("as_dict", conda), ("as_path", tmp_path / "conda.yaml")):
+        lc.sklearn.save_model(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), home / name, conda_env=given)
+        assert yaml.safe_load((home / name / "conda.yaml").read_text()) == conda  # the conda packages are kept too
+        assert (home / name / "requirements.txt").read_text().splitlines() == ["scikit-learn>=1.3", "pandas"]
+    with pytest.raises(lc.InvalidInput, match="only one of conda_env, pip_requirements"):
+        lc.pyfunc.save_model(home / "both", python_model=abs, conda_env=conda, pip_requirements=["x"])
+    with pytest.raises(lc.InvalidInput, match="'dependencies' list"):
+        lc.pyfunc.save_model(home / "bad", python_model=abs, conda_env={"dependencies": "numpy"})
+
+
+def test_code_path_and_infer_code_paths(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "helpers_for_infer.py").write_text("class Triple:\n    def predict(self, df):\n        return df * 3\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import helpers_for_infer  # a local module, not an installed package
+
+    lc.pyfunc.save_model(home / "inferred", python_model=helpers_for_infer.Triple(), infer_code_paths=True)
+    assert (home / "inferred" / "code" / "helpers_for_infer.py").is_file()
+    import subprocess
+    import sys
+
+    load = "import sys, jupyter_lifecycle as lc; print(lc.pyfunc.load_model(sys.argv[1]).predict(2))"
+    done = subprocess.run([sys.executable, "-c", load, str(home / "inferred")], capture_output=True, text=True,
+                          cwd=home, timeout=120)  # a fresh process, where only code/ has the module  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() == "6", done.stderr
+    lc.pyfunc.save_model(home / "old_name", python_model=abs, code_path=[tmp_path / "helpers_for_infer.py"])
+    assert (home / "old_name" / "code" / "helpers_for_infer.py").is_file()
+    with pytest.raises(lc.InvalidInput, match="not both"):
+        lc.pyfunc.save_model(home / "both", python_model=abs, code_paths=[tmp_path], code_path=[tmp_path])

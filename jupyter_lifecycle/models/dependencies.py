@@ -196,6 +196,19 @@ def unpackaged(modules: Iterable[str], shipped: Iterable[str] = ()) -> list[str]
     return out
 
 
+def local_module_files(modules: Iterable[str]) -> list[Path]:
+    """The files (or package folders) of the local modules among ``modules``: what ``infer_code_paths`` ships."""
+    out = []
+    for name in unpackaged(modules):
+        module = sys.modules.get(name)
+        file = getattr(module, "__file__", None)
+        if name == "__main__" or name in sys.stdlib_module_names or not file:
+            continue  # notebook classes pickle by value; the standard library is everywhere
+        path = Path(file)
+        out.append(path.parent if path.name == "__init__.py" else path)
+    return out
+
+
 def _read_top_level(dist: metadata.Distribution) -> list[str] | None:
     text = dist.read_text("top_level.txt")
     return text.split() if text else None
@@ -306,6 +319,51 @@ def _version(name: str) -> str | None:
         return None
 
 
+def environment_arguments(
+    conda_env: str | os.PathLike[str] | dict[str, Any] | None,
+    pip_requirements: Any,
+    extra_pip_requirements: Any,
+) -> tuple[Any, Any, dict[str, Any] | None]:
+    """MLflow's three ways to state a model's environment, as ``(pip_requirements, extra, conda.yaml)``.
+
+    ``conda_env`` (a dict or a ``conda.yaml`` path) is kept as the model's
+    ``conda.yaml`` and its ``pip:`` list becomes ``requirements.txt``, as in
+    MLflow; it excludes the other two, which MLflow refuses to mix too.
+    """
+    if conda_env is None:
+        return pip_requirements, extra_pip_requirements, None
+    if pip_requirements is not None or extra_pip_requirements is not None:
+        raise InvalidInput("give only one of conda_env, pip_requirements and extra_pip_requirements")
+    import yaml
+
+    if isinstance(conda_env, (str, os.PathLike)):
+        path = Path(conda_env)
+        if not path.is_file():
+            raise InvalidInput(f"conda_env {os.fspath(conda_env)!r} is not a file: give a conda.yaml path or a dict")
+        try:
+            conda_env = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise InvalidInput(f"conda_env {os.fspath(path)!r} is not valid YAML: {exc}") from None
+    if not isinstance(conda_env, dict) or not isinstance(conda_env.get("dependencies", []), list):
+        raise InvalidInput("conda_env must be a mapping with a 'dependencies' list, as in a conda.yaml")
+    pip: list[str] = []
+    for item in conda_env.get("dependencies", []):
+        if isinstance(item, dict) and "pip" in item:
+            if not isinstance(item["pip"], list) or not all(isinstance(line, str) for line in item["pip"]):
+                raise InvalidInput("conda_env's 'pip' entry must be a list of requirement strings")
+            pip.extend(item["pip"])
+    return pip, None, conda_env
+
+
+def code_paths_argument(code_paths: Any, code_path: Any) -> Any:
+    """``code_paths``, or MLflow's older name ``code_path`` for it (never both)."""
+    if code_path is None:
+        return code_paths
+    if code_paths is not None:
+        raise InvalidInput("give code_paths (code_path is its older name), not both")
+    return code_path
+
+
 def bundle_wheels(folder: Path, requirements: list[str]) -> list[str]:
     """Copy each local wheel a requirement names into ``folder/wheels/`` and name it there, relatively.
 
@@ -327,8 +385,11 @@ def bundle_wheels(folder: Path, requirements: list[str]) -> list[str]:
     return out
 
 
-def write_environment(folder: Path, requirements: list[str]) -> None:
-    """Write ``requirements.txt``, ``python_env.yaml`` and ``conda.yaml`` that agree with each other."""
+def write_environment(folder: Path, requirements: list[str], conda_env: dict[str, Any] | None = None) -> None:
+    """Write ``requirements.txt``, ``python_env.yaml`` and ``conda.yaml`` that agree with each other.
+
+    A ``conda_env`` given by the user is written as its ``conda.yaml`` unchanged.
+    """
     import yaml
 
     (folder / REQUIREMENTS).write_text("\n".join(requirements) + ("\n" if requirements else ""), encoding="utf-8")
@@ -337,7 +398,7 @@ def write_environment(folder: Path, requirements: list[str]) -> None:
     python_env = {"python": python, "build_dependencies": build, "dependencies": [f"-r {REQUIREMENTS}"]}
     (folder / PYTHON_ENV).write_text(yaml.safe_dump(python_env, sort_keys=False), encoding="utf-8")
     pip = _version("pip")
-    conda = {
+    conda = conda_env or {
         "channels": ["conda-forge"],
         "dependencies": [f"python={python}", f"pip<={pip}" if pip else "pip", {"pip": list(requirements)}],
         "name": "mlflow-env",

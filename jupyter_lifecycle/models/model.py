@@ -344,6 +344,7 @@ def write_model_folder(
     requirements: Callable[[Path, set[str]], list[str]] | None = None,
     metadata: dict[str, Any] | None = None,
     model: Model | None = None,
+    conda_env: dict[str, Any] | None = None,
 ) -> Model:
     """Write a complete model folder at ``path`` atomically and return its ``Model``.
 
@@ -351,7 +352,8 @@ def write_model_folder(
     ``flavors`` mapping. The signature is inferred from ``input_example``
     (and ``predict_example(example)`` for the outputs) when not given.
     ``requirements(tmp_folder, modules)`` returns the pinned requirement
-    lines; ``modules`` holds what predicting on the example used.
+    lines; ``modules`` holds what predicting on the example used. A
+    ``conda_env`` dict is written as the model's ``conda.yaml`` unchanged.
     """
     from . import dependencies
     from .signature import infer_signature
@@ -387,7 +389,7 @@ def write_model_folder(
             signature = infer_signature(example, output)
         model.signature = signature
         lines = requirements(tmp, used) if requirements is not None else []
-        dependencies.write_environment(tmp, dependencies.bundle_wheels(tmp, lines))
+        dependencies.write_environment(tmp, dependencies.bundle_wheels(tmp, lines), conda_env)
         py = flavors.get("python_function")
         if py is not None:
             py.setdefault("env", {"conda": "conda.yaml", "virtualenv": "python_env.yaml"})
