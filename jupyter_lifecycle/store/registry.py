@@ -25,6 +25,7 @@ from ..errors import AlreadyExists, InvalidInput, InvalidState, NotFound
 from .database import Database
 from .search import (
     Condition,
+    check_max_results,
     parse_filter,
     parse_order_by,
     where_clauses,
@@ -340,7 +341,7 @@ class RegistryStore:
         order = _order(order_by, MODEL_ATTRIBUTES, "registered models") or []
         if not any(o.startswith("m.name ") for o in order):
             order.append("m.name ASC")
-        limit = f" LIMIT {int(max_results)} OFFSET {int(offset)}" if max_results else ""
+        limit = _limit(max_results, offset)
         return self._models(" AND ".join(clauses), params, ", ".join(order), limit)
 
     def rename_registered_model(self, name: str, new_name: str, user: str | None) -> None:
@@ -561,7 +562,7 @@ class RegistryStore:
             order.append("v.name ASC")
         if not any(o.startswith("v.version ") for o in order):
             order.append("v.version DESC")
-        limit = f" LIMIT {int(max_results)} OFFSET {int(offset)}" if max_results else ""
+        limit = _limit(max_results, offset)
         with self.db.read() as conn:
             return self._versions(conn, " AND ".join(clauses), params, ", ".join(order), limit)
 
@@ -778,6 +779,12 @@ class RegistryStore:
         with self.db.write() as conn:
             self._require_version(conn, name, version)
             self._log(conn, "NEW_COMMENT", name, user, now, version, comment=comment)
+
+
+def _limit(max_results: object, offset: object) -> str:
+    """`` LIMIT n OFFSET m`` from checked integers (no limit when ``max_results`` is 0 or ``None``)."""
+    limit = check_max_results(max_results)
+    return f" LIMIT {limit} OFFSET {check_max_results(offset, 'offset') or 0}" if limit else ""
 
 
 def _order(order_by: list[str] | None, columns: dict[str, tuple[str, bool]], what: str) -> list[str]:

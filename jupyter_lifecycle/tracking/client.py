@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..entities import Experiment, FileInfo, Metric, Param, Run, RunTag, ViewType
 from ..errors import AlreadyExists, InvalidInput, NotFound
 from ..store import Store, open_store
+from ..store.search import check_max_results
 from ..store.tracking import DEFAULT_EXPERIMENT
 from . import artifacts as files
 from .validation import metric_value, param_value, tag_value, validate_key
@@ -42,8 +43,9 @@ def _decode_token(token: str | None) -> int:
     if not token:
         return 0
     try:
-        return int(json.loads(base64.b64decode(token))["offset"])
-    except (ValueError, KeyError, TypeError):
+        offset = json.loads(base64.b64decode(token))["offset"]
+        return check_max_results(offset if isinstance(offset, int) else None, "page_token offset") or 0
+    except (ValueError, KeyError, TypeError, InvalidInput):
         raise InvalidInput(f"invalid page_token {token!r}: pass the token of a previous page") from None
 
 
@@ -385,6 +387,7 @@ class Client:
         """Runs matching a filter string, as ``Run`` objects; ``.token`` pages on."""
         self.flush()
         ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
+        max_results = check_max_results(max_results) or 0
         offset = _decode_token(page_token)
         runs = self._tracking.search_runs(ids, filter_string, run_view_type, max_results + 1, order_by, offset)
         token = _encode_token(offset + max_results) if len(runs) > max_results else None
