@@ -60,6 +60,19 @@ class StoreError(LifecycleError):
     error_code = "INTERNAL_ERROR"
 
 
+def shown(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for naming a value in a message.
+
+    Never raises: Python refuses to print integers over 4,300 digits, and a
+    message must not fail while it reports another failure.
+    """
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"an integer of {value.bit_length()} bits" if isinstance(value, int) else f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 # MLflow's name, so `except mlflow.MlflowException` keeps working after
 # `import jupyter_lifecycle as mlflow`.
 MlflowException = LifecycleError

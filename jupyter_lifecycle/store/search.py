@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, shown
 
 Value = str | float | int | tuple[str | float | int, ...]
 
@@ -90,7 +90,7 @@ def _error(text: str, pos: int, message: str) -> InvalidInput:
 def _check_text(text: object, what: str) -> str:
     """``text`` if it is a string SQLite can store (UTF-8: no lone surrogates)."""
     if not isinstance(text, str):
-        raise InvalidInput(f"{what} must be a string, got {text!r} ({type(text).__name__})")
+        raise InvalidInput(f"{what} must be a string, got {shown(text)} ({type(text).__name__})")
     for pos, char in enumerate(text):
         if "\ud800" <= char <= "\udfff":
             raise _error(text, pos, f"{char!r} is a lone surrogate, not a Unicode character (remove it)")
@@ -266,10 +266,10 @@ def check_max_results(value: object, what: str = "max_results") -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise InvalidInput(f"{what} must be an integer such as 100, got {value!r} ({type(value).__name__})")
+        raise InvalidInput(f"{what} must be an integer such as 100, got {shown(value)} ({type(value).__name__})")
     number = int(value.__index__())  # type: ignore[attr-defined]
     if not 0 <= number <= MAX_RESULTS:
-        raise InvalidInput(f"{what} must be between 0 and {MAX_RESULTS} (2**62), got {number}")
+        raise InvalidInput(f"{what} must be between 0 and 2**62, got {shown(number)}")
     return number
 
 

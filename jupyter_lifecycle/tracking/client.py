@@ -19,7 +19,7 @@ from ..store import Store, open_store
 from ..store.search import check_max_results
 from ..store.tracking import DEFAULT_EXPERIMENT
 from . import artifacts as files
-from .validation import metric_value, param_value, tag_value, validate_key
+from .validation import metric_int, metric_value, param_value, tag_value, validate_key
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -229,13 +229,14 @@ class Client:
         if run_id not in self._live_runs:
             self._check_run(run_id)
         now = time.time()
+        when = int(now * 1000) if timestamp is None else metric_int(key, timestamp, "timestamp")
+        step = metric_int(key, step, "step") if step else 0
         buffer = self._buffer
         with buffer.lock:
             points = buffer.points
             if not points:
                 buffer.deadline = now + buffer.max_seconds
-            points.append((run_id, key, value, int(now * 1000) if timestamp is None else int(timestamp),
-                           int(step) if step else 0))  # fmt: skip
+            points.append((run_id, key, value, when, step))
             full = len(points) >= buffer.max_points
         if full or now >= buffer.deadline or synchronous:
             buffer.flush()
@@ -291,7 +292,8 @@ class Client:
                 good.add(validate_key(key, "metric"))
             if type(value) is not float:
                 value = metric_value(key, value)
-            points.append((run_id, key, value, now if timestamp is None else int(timestamp), int(step) if step else 0))
+            points.append((run_id, key, value, now if timestamp is None else metric_int(key, timestamp, "timestamp"),
+                           metric_int(key, step, "step") if step else 0))  # fmt: skip
         return points
 
     def _append(self, points: list[tuple[str, str, float, int, int]], synchronous: bool | None) -> None:
@@ -319,7 +321,15 @@ class Client:
         if not rel:
             raise InvalidInput("artifact_file must name a file, such as 'plots/loss.png'")
         self._check_run(run_id)
-        target = self._tracking.artifact_dir(run_id) / rel
+        root = self._tracking.artifact_dir(run_id)
+        target = root / rel
+        if target.is_dir():
+            raise InvalidInput(f"artifact_file {rel!r} is a folder in run {run_id}'s artifacts; "
+                               f"name a file inside it, such as '{rel}/{target.name}.json'")  # fmt: skip
+        blocking = next((p for p in target.parents if p != root and root in p.parents and p.is_file()), None)
+        if blocking is not None:
+            raise InvalidInput(f"artifact_file {rel!r} needs the folder {blocking.relative_to(root).as_posix()!r}, "
+                               f"which is a file in run {run_id}'s artifacts; pick another path")  # fmt: skip
         files.write_atomically(target, write)
         self._tracking.record_artifact(run_id, rel, target.stat().st_size, files.sha256_file(target))
         return rel
