@@ -41,6 +41,13 @@ class AlreadyExists(LifecycleError):
     error_code = "RESOURCE_ALREADY_EXISTS"
 
 
+class Conflict(LifecycleError):
+    """The change would overwrite something that exists (a user's file...); nothing was changed."""
+
+    http_status = 409
+    error_code = "RESOURCE_ALREADY_EXISTS"
+
+
 class InvalidState(LifecycleError):
     """The call is valid but not now (no active run, a run already active...)."""
 

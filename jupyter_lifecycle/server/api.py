@@ -14,7 +14,7 @@ from typing import Any
 
 from ..client import Client
 from ..entities import ModelVersion, RegisteredModel, Run
-from ..errors import InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound, shown
 
 MAX_RUNS = 1000
 MAX_CHART_KEYS = 6
@@ -199,7 +199,10 @@ def transition_stage(client: Client, name: str, version: str, stage: Any, archiv
     """Move a version to a stage (optionally archiving the others there); the model detail after."""
     if not isinstance(stage, str):
         raise InvalidInput('give the stage: {"stage": "Production"} (Staging, Production, Archived or None)')
-    client.transition_model_version_stage(name, version, stage, archive_existing_versions=bool(archive_existing))
+    if not isinstance(archive_existing, bool):
+        # "no" or "false" read as true would archive a production version by mistake.
+        raise InvalidInput(f"archive_existing_versions must be true or false (a JSON boolean), got {shown(archive_existing)}")
+    client.transition_model_version_stage(name, version, stage, archive_existing_versions=archive_existing)
     return model_detail(client, name)
 
 
@@ -218,6 +221,7 @@ def revisions(client: Client, notebook_path: str | None = None, max_results: int
 def scoring_notebook(root_dir: Path, model_uri: Any, path: Any = None) -> dict[str, Any]:
     """Write a scoring notebook under the server's root; its path relative to the root, for the lab to open."""
     from ..scoring.notebook import default_notebook_name, generate_scoring_notebook
+    from ..tracking.artifacts import check_file_path
 
     if not isinstance(model_uri, str) or not model_uri:
         raise InvalidInput('give the model: {"model_uri": "models:/name@champion"}')
@@ -225,11 +229,18 @@ def scoring_notebook(root_dir: Path, model_uri: Any, path: Any = None) -> dict[s
     if path is None:
         target = _free_name(root / "scoring" / default_notebook_name(model_uri))
     elif not isinstance(path, str) or not path.endswith(".ipynb"):
-        raise InvalidInput(f"path must name an .ipynb file below the server root, got {path!r}")
+        raise InvalidInput(f"path must name an .ipynb file below the server root, got {shown(path)}")
     else:
+        check_file_path(path, "path")
         target = (root / path).resolve()
         if not target.is_relative_to(root):
             raise InvalidInput(f"path {path!r} leaves the server root {root}")
+        if target.exists():
+            raise Conflict(f"{path!r} already exists below the server root: give another path, or none "
+                           "to get a free name under scoring/")  # fmt: skip
+        blocking = next((p for p in target.parents if p.is_relative_to(root) and p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise Conflict(f"path {path!r} needs the folder {blocking.relative_to(root).as_posix()!r}, which is a file")
     generate_scoring_notebook(model_uri, notebook_path=target)
     return {"path": target.relative_to(root).as_posix(), "model_uri": model_uri}
 
