@@ -52,6 +52,17 @@ class LifecycleHandler(APIHandler):
             raise InvalidInput(f"the request body must be a JSON object, got {type(value).__name__}")
         return value
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors tornado raises itself (an argument that is not UTF-8, no token...) in the API's JSON shape."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        else:  # a bug: its traceback is in the server log, not in the answer
+            message = f"{self._reason}: see the Jupyter server's log"
+        codes = {400: "BAD_REQUEST", 403: "PERMISSION_DENIED", 404: "RESOURCE_DOES_NOT_EXIST"}
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error_code": codes.get(status_code, "INTERNAL_ERROR"), "message": message}))
+
     def reply(self, call: Callable[[], dict[str, Any]]) -> None:
         """Run ``call`` and send its result, or the error it raised, as JSON."""
         try:

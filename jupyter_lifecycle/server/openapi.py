@@ -123,7 +123,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/revisions": {"get": {
         "summary": "notebook revisions, newest first", "operationId": "revisions",
         "parameters": [_query("notebook_path", "one notebook's revisions (default: all)")],
-        "responses": _answer("the revisions", _listing("revisions")),
+        "responses": _answer("the revisions", _listing("revisions"), 400),
     }},
     "/scoring-notebooks": {"post": {
         "summary": "write a scoring notebook below the server root (never overwriting a file)",
