@@ -10,6 +10,8 @@ number of examples (see ``tests/scale.py``).
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -273,3 +275,19 @@ def test_the_registered_model_uris_resolve(world: dict[str, Any]) -> None:
     """The URI strategies reach real models too (so the property test is not only about errors)."""
     for uri in ("models:/m/1", "models:/m/latest", f"runs:/{world['run_id']}/model"):
         assert (resolve_model_uri(uri) / "MLmodel").is_file()
+
+
+tokens = st.one_of(text, st.builds(lambda value: base64.b64encode(json.dumps({"offset": value}).encode()).decode(),
+                                   st.one_of(st.integers(-(2**80), 2**80), st.floats(allow_nan=False), text, st.none())))  # fmt: skip
+
+
+@tried(200)
+@given(token=tokens)
+def test_page_tokens_page_on_or_are_refused(world: dict[str, Any], token: str) -> None:
+    client = world["client"]
+    for search in (lambda: client.search_runs([world["experiment_id"]], page_token=token),
+                   lambda: client.search_registered_models(page_token=token),
+                   lambda: client.search_model_versions(page_token=token)):  # fmt: skip
+        ok, page = outcome(search)
+        if ok:
+            assert page.token is None

@@ -44,7 +44,9 @@ def _decode_token(token: str | None) -> int:
         return 0
     try:
         offset = json.loads(base64.b64decode(token))["offset"]
-        return check_max_results(offset if isinstance(offset, int) else None, "page_token offset") or 0
+        if isinstance(offset, bool) or not isinstance(offset, int):
+            raise TypeError(offset)
+        return check_max_results(offset, "page_token offset") or 0
     except (ValueError, KeyError, TypeError, InvalidInput):
         raise InvalidInput(f"invalid page_token {token!r}: pass the token of a previous page") from None
 
@@ -397,8 +399,11 @@ class Client:
         """Runs matching a filter string, as ``Run`` objects; ``.token`` pages on."""
         self.flush()
         ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
-        max_results = check_max_results(max_results) or 0
+        limit = check_max_results(max_results)
         offset = _decode_token(page_token)
+        if limit is None:  # every run: no next page
+            return PagedList(self._tracking.search_runs(ids, filter_string, run_view_type, None, order_by, offset), None)
+        max_results = limit
         runs = self._tracking.search_runs(ids, filter_string, run_view_type, max_results + 1, order_by, offset)
         token = _encode_token(offset + max_results) if len(runs) > max_results else None
         return PagedList(runs[:max_results], token)
