@@ -234,3 +234,22 @@ def test_every_route_is_in_the_openapi_document_and_the_readme(server: Jupyter) 
         for method in methods:
             assert re.search(rf"`{method.upper()} {readme_path}[`?]", readme), f"{method.upper()} {path} not in README"
     assert routed == documented
+
+
+def test_concurrent_scoring_notebooks_get_distinct_files(server: Jupyter, seeded: dict[str, str]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def post(body: dict[str, str]) -> requests.Response:
+        return requests.post(server.url + "lifecycle/api/scoring-notebooks", json=body,
+                             headers={"Authorization": f"token {server.token}"}, timeout=120)  # fmt: skip
+
+    with ThreadPoolExecutor(6) as pool:
+        same = list(pool.map(post, [{"model_uri": "models:/iris/1", "path": "race.ipynb"}] * 6))
+        free = list(pool.map(post, [{"model_uri": "models:/iris/1"}] * 6))
+    assert sorted(r.status_code for r in same) == [200] + [409] * 5
+    paths = [r.json()["path"] for r in free]
+    assert all(r.status_code == 200 for r in free) and len(set(paths)) == 6
+    assert all(nbformat.read(server.root / p, as_version=4).cells for p in paths)
+    body = call(server, "POST", "scoring-notebooks", expect=404, json={"model_uri": "models:/" + "n" * 300 + "/1"})
+    assert "no registered model" in body["message"]
+    assert not any(len(p.name.encode()) > 255 for p in (server.root / "scoring").iterdir())
