@@ -151,7 +151,8 @@ def test_shown_never_fails_on_huge_integers() -> None:
 def test_model_uris_with_huge_or_strange_versions_are_invalid_input(client: lc.Client, tmp_path: Path) -> None:
     from jupyter_lifecycle.models.uri import resolve_model_uri
 
-    for uri, message in [("models:/m/" + "1" * 40, "larger than any version"), ("file://[", "Invalid IPv6 URL")]:
+    for uri, message in [("models:/m/" + "1" * 40, "larger than any version"), ("file://[", "Invalid IPv6 URL"),
+                         ("~nobody-here/model", "home directory")]:
         with pytest.raises(InvalidInput, match=message):
             resolve_model_uri(uri)
     with pytest.raises(lc.errors.NotFound):

@@ -189,7 +189,8 @@ def test_keys_are_stored_exactly_or_refused(world: dict[str, Any], key: str, val
 @tried(200)
 @given(path=st.one_of(text, st.lists(text, min_size=1, max_size=4).map("/".join)), kind=st.sampled_from(["text", "dict"]))
 def test_artifact_paths_land_inside_the_run_or_are_refused(world: dict[str, Any], path: str, kind: str) -> None:
-    client, run_id = world["client"], world["run_id"]
+    client = world["client"]
+    run_id = client.create_run(world["experiment_id"]).info.run_id  # a fresh folder: each example checks its own files
     root = client.artifact_dir(run_id).resolve()
     log = client.log_text if kind == "text" else client.log_dict
     ok, _ = outcome(lambda: log(run_id, "x" if kind == "text" else {"x": 1}, path))
@@ -255,7 +256,8 @@ uris = st.one_of(
                                                                  "file://", "file:", "x:/", ""]),  # fmt: skip
               st.one_of(text, st.builds(lambda a, b: f"{a}/{b}", text, st.one_of(text, numbers)),
                         st.builds(lambda a, b: f"{a}@{b}", text, text), st.just("m/1"), st.just("m@champion"),
-                        st.just("m/" + "1" * 40), st.just("m/²"), st.just("m/Production"), st.just("m/latest"))),
+                        st.just("m/" + "1" * 40), st.just("m/²"), st.just("m/Production"), st.just("m/latest"),
+                        st.just("~nobody-here/model"))),
 )  # fmt: skip
 
 

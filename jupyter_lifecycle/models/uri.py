@@ -82,7 +82,7 @@ def resolve_model_uri(uri: str | os.PathLike[str]) -> Path:
         return resolver(text)
     try:
         path = Path(unquote(urlparse(text).path)) if scheme == "file" else Path(text).expanduser()
-    except ValueError as exc:  # urlparse: "Invalid IPv6 URL" for file://[
+    except (ValueError, RuntimeError) as exc:  # "Invalid IPv6 URL" for file://[, no home directory for ~nobody
         raise bad_uri(text, str(exc)) from None
     if not _exists(path):
         raise NotFound(f"no model at {str(path)!r} (from {text!r})")
