@@ -112,7 +112,8 @@ def test_errors_name_the_problem(server: Jupyter, seeded: dict[str, str]) -> Non
 
 
 def test_requests_without_the_token_are_refused(server: Jupyter) -> None:
-    assert requests.get(server.url + "lifecycle/api/experiments", timeout=30).status_code == 403
+    response = requests.get(server.url + "lifecycle/api/experiments", timeout=30)
+    assert response.status_code == 403 and response.json() == {"error_code": "PERMISSION_DENIED", "message": "Forbidden"}
 
 
 def test_registry_aliases_and_stages(server: Jupyter, seeded: dict[str, str], store_client: lc.Client) -> None:

@@ -57,6 +57,8 @@ class LifecycleHandler(APIHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, web.HTTPError) and exc.log_message:
             message = exc.log_message % exc.args if exc.args else exc.log_message
+        elif status_code < 500:  # 403 without a token, 405...
+            message = self._reason
         else:  # a bug: its traceback is in the server log, not in the answer
             message = f"{self._reason}: see the Jupyter server's log"
         codes = {400: "BAD_REQUEST", 403: "PERMISSION_DENIED", 404: "RESOURCE_DOES_NOT_EXIST"}
