@@ -41,6 +41,13 @@ class AlreadyExists(LifecycleError):
     error_code = "RESOURCE_ALREADY_EXISTS"
 
 
+class Conflict(LifecycleError):
+    """The change would overwrite something that exists (a user's file...); nothing was changed."""
+
+    http_status = 409
+    error_code = "RESOURCE_ALREADY_EXISTS"
+
+
 class InvalidState(LifecycleError):
     """The call is valid but not now (no active run, a run already active...)."""
 
@@ -58,6 +65,19 @@ class StoreError(LifecycleError):
     """The store cannot be used as it is (newer schema, unreadable file...)."""
 
     error_code = "INTERNAL_ERROR"
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for naming a value in a message.
+
+    Never raises: Python refuses to print integers over 4,300 digits, and a
+    message must not fail while it reports another failure.
+    """
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"an integer of {value.bit_length()} bits" if isinstance(value, int) else f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # MLflow's name, so `except mlflow.MlflowException` keeps working after

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import nbformat
@@ -111,7 +112,8 @@ def test_errors_name_the_problem(server: Jupyter, seeded: dict[str, str]) -> Non
 
 
 def test_requests_without_the_token_are_refused(server: Jupyter) -> None:
-    assert requests.get(server.url + "lifecycle/api/experiments", timeout=30).status_code == 403
+    response = requests.get(server.url + "lifecycle/api/experiments", timeout=30)
+    assert response.status_code == 403 and response.json() == {"error_code": "PERMISSION_DENIED", "message": "Forbidden"}
 
 
 def test_registry_aliases_and_stages(server: Jupyter, seeded: dict[str, str], store_client: lc.Client) -> None:
@@ -151,3 +153,104 @@ def test_saving_a_notebook_records_a_revision(server: Jupyter) -> None:
     assert saved.status_code in (200, 201), saved.text
     found = get(server, "revisions", notebook_path=str(server.root / "saved.ipynb"))["revisions"]
     assert len(found) == 1 and found[0]["cell_count"] == 1 and found[0]["reason"] == "save"
+
+
+def test_scoring_notebook_never_overwrites_a_given_path(server: Jupyter, seeded: dict[str, str]) -> None:
+    mine = server.root / "mine.ipynb"
+    mine.write_text("my work")
+    body = call(server, "POST", "scoring-notebooks", expect=409, json={"model_uri": "models:/iris/1", "path": "mine.ipynb"})
+    assert body["error_code"] == "RESOURCE_ALREADY_EXISTS" and "'mine.ipynb' already exists" in body["message"]
+    assert mine.read_text() == "my work"
+    (server.root / "folder.ipynb").mkdir()
+    call(server, "POST", "scoring-notebooks", expect=409, json={"model_uri": "models:/iris/1", "path": "folder.ipynb"})
+    body = call(server, "POST", "scoring-notebooks", expect=409,
+                json={"model_uri": "models:/iris/1", "path": "mine.ipynb/inside.ipynb"})  # fmt: skip
+    assert "'mine.ipynb', which is a file" in body["message"]
+    fresh = call(server, "POST", "scoring-notebooks", json={"model_uri": "models:/iris/1", "path": "new/fresh.ipynb"})
+    assert fresh["path"] == "new/fresh.ipynb" and (server.root / "new" / "fresh.ipynb").is_file()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "needle"),
+    [
+        ("POST", ("scoring-notebooks",), {"json": {"model_uri": "models:/iris/1", "path": "a\x00b.ipynb"}}, "NUL"),
+        ("POST", ("scoring-notebooks",), {"json": {"model_uri": "models:/iris/1", "path": "\ud800.ipynb"}}, "surrogate"),
+        ("POST", ("scoring-notebooks",), {"json": {"model_uri": "models:/iris/1", "path": "x" * 300 + ".ipynb"}}, "bytes"),
+        ("PUT", ("models", "iris", "aliases", "big"), {"json": {"version": 10**30}}, "larger than any version"),
+        ("PUT", ("models", "iris", "aliases", "big"), {"json": {"version": "1" * 40}}, "larger than any version"),
+        ("PUT", ("models", "iris", "aliases", "big"), {"json": {"version": 1.5}}, "1.5"),
+        ("PUT", ("models", "iris", "aliases", "big"), {"data": "[" * 100_000}, "nests JSON too deeply"),
+        ("GET", ("models", "iris", "versions", "1" * 40, "stage"), {}, ""),  # no GET route: 405
+        ("POST", ("models", "iris", "versions", "1" * 40, "stage"), {"json": {"stage": "Staging"}}, "larger than any"),
+        ("POST", ("models", "iris", "versions", "1", "stage"),
+         {"json": {"stage": "Staging", "archive_existing_versions": "yes"}}, "JSON boolean"),
+        ("POST", ("models", "iris", "versions", "1", "stage"),
+         {"json": {"stage": "Staging", "archive_existing_versions": 1}}, "JSON boolean"),
+        ("GET", ("runs",), {"params": {"experiment_id": "0", "filter": "metrics.acc > 99999999999999999999"}}, "64 bits"),
+        ("GET", ("runs",), {"params": {"experiment_id": "0", "filter": " and ".join(["metrics.acc > 0"] * 2000)}},
+         "more than 100 conditions"),
+        ("GET", ("runs",), {"params": {"experiment_id": "0", "filter": b"params.a = '\xed\xa0\x80'"}}, ""),  # a surrogate
+        ("GET", ("runs",), {"params": {"experiment_id": "0", "max_results": "1" * 40}}, "max_results"),
+        ("GET", ("runs",), {"params": {"experiment_id": "0", "max_results": "²"}}, "max_results"),
+    ],
+)
+def test_hostile_arguments_get_a_4xx_naming_them(
+    server: Jupyter, seeded: dict[str, str], method: str, path: tuple[str, ...], kwargs: dict[str, Any], needle: str
+) -> None:
+    """Each of these answered 500 before (issue #12, defect 6)."""
+    if "params" in kwargs:
+        kwargs = {"params": {**kwargs["params"], "experiment_id": seeded["experiment_id"]}}
+    before = store_versions(server)
+    response = requests.request(method, server.url + "/".join(["lifecycle/api", *path]),
+                                headers={"Authorization": f"token {server.token}"}, timeout=60, **kwargs)  # fmt: skip
+    assert 400 <= response.status_code < 500, response.text
+    assert needle in response.text
+    assert store_versions(server) == before  # nothing moved
+
+
+def store_versions(server: Jupyter) -> dict[int, str]:
+    """The stage of each version of ``iris`` in the server's store."""
+    return {v.version: v.current_stage for v in lc.Client(server.store).search_model_versions("name = 'iris'")}
+
+
+def test_every_route_is_in_the_openapi_document_and_the_readme(server: Jupyter) -> None:
+    import re
+
+    from jupyter_lifecycle.server.handlers import ROUTES, LifecycleHandler
+
+    document = call(server, "GET", "openapi.json")
+    assert document["openapi"] == "3.1.0" and document["servers"] == [{"url": "/lifecycle/api"}]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+    def shape(path: str) -> str:
+        return re.sub(r"\{[^}]+\}", "{}", path)
+
+    documented = {shape(path): set(operations) for path, operations in document["paths"].items()}
+    routed = {}
+    for pattern, handler in ROUTES:
+        path = "/" + re.sub(r"\([^)]*\)", "{}", pattern).replace("\\.", ".")
+        methods = {m for m in ("get", "put", "post", "delete") if getattr(handler, m) is not getattr(LifecycleHandler, m)}
+        routed[path] = methods
+        readme_path = "[A-Z_]+".join(re.escape(part) for part in path.lstrip("/").split("{}"))
+        for method in methods:
+            assert re.search(rf"`{method.upper()} {readme_path}[`?]", readme), f"{method.upper()} {path} not in README"
+    assert routed == documented
+
+
+def test_concurrent_scoring_notebooks_get_distinct_files(server: Jupyter, seeded: dict[str, str]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def post(body: dict[str, str]) -> requests.Response:
+        return requests.post(server.url + "lifecycle/api/scoring-notebooks", json=body,
+                             headers={"Authorization": f"token {server.token}"}, timeout=120)  # fmt: skip
+
+    with ThreadPoolExecutor(6) as pool:
+        same = list(pool.map(post, [{"model_uri": "models:/iris/1", "path": "race.ipynb"}] * 6))
+        free = list(pool.map(post, [{"model_uri": "models:/iris/1"}] * 6))
+    assert sorted(r.status_code for r in same) == [200] + [409] * 5
+    paths = [r.json()["path"] for r in free]
+    assert all(r.status_code == 200 for r in free) and len(set(paths)) == 6
+    assert all(nbformat.read(server.root / p, as_version=4).cells for p in paths)
+    body = call(server, "POST", "scoring-notebooks", expect=404, json={"model_uri": "models:/" + "n" * 300 + "/1"})
+    assert "no registered model" in body["message"]
+    assert not any(len(p.name.encode()) > 255 for p in (server.root / "scoring").iterdir())

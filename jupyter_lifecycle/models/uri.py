@@ -40,6 +40,13 @@ def bad_uri(uri: str, why: str) -> InvalidInput:
     return InvalidInput(f"invalid model URI {uri!r}: {why}. Accepted forms:\n  {forms}")
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # "File name too long" and the like: such a path names nothing
+        return False
+
+
 def parse_runs_uri(uri: str) -> tuple[str, str]:
     """Split ``runs:/<run_id>/<path>`` into ``(run_id, path)``."""
     rest = uri[len("runs:"):].lstrip("/")
@@ -54,7 +61,7 @@ def _resolve_runs(uri: str) -> Path:
 
     run_id, path = parse_runs_uri(uri)
     folder = open_store().tracking.artifact_dir(run_id) / path
-    if not folder.exists():
+    if not _exists(folder):
         raise NotFound(f"run {run_id} has no artifact {path!r} (from {uri!r})")
     return folder
 
@@ -73,7 +80,10 @@ def resolve_model_uri(uri: str | os.PathLike[str]) -> Path:
         if resolver is None:
             raise bad_uri(text, f"unknown scheme {scheme!r}")
         return resolver(text)
-    path = Path(unquote(urlparse(text).path)) if scheme == "file" else Path(text).expanduser()
-    if not path.exists():
+    try:
+        path = Path(unquote(urlparse(text).path)) if scheme == "file" else Path(text).expanduser()
+    except (ValueError, RuntimeError) as exc:  # "Invalid IPv6 URL" for file://[, no home directory for ~nobody
+        raise bad_uri(text, str(exc)) from None
+    if not _exists(path):
         raise NotFound(f"no model at {str(path)!r} (from {text!r})")
     return path.resolve()

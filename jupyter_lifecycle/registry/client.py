@@ -19,6 +19,7 @@ from ..models.model import mlmodel_run_id
 from ..models.uri import parse_runs_uri, resolve_model_uri
 from ..store import Store
 from ..store.registry import RegistryStore, canonical_stage, check_model_name, version_number
+from ..store.search import check_max_results
 from ..tracking.client import PagedList, _decode_token, _encode_token, store_for
 from ..tracking.validation import tag_value, validate_key
 from .uri import resolve_version
@@ -89,6 +90,7 @@ class RegistryClient:
         page_token: str | None = None,
     ) -> PagedList:
         """Registered models matching a filter (``name LIKE 'fraud%'``, ``tags.team = 'risk'``); ``.token`` pages on."""
+        max_results = check_max_results(max_results) or 0
         offset = _decode_token(page_token)
         found = self._registry.search_registered_models(filter_string, order_by, max_results + 1, offset)
         token = _encode_token(offset + max_results) if len(found) > max_results else None
@@ -185,6 +187,7 @@ class RegistryClient:
     ) -> PagedList:
         """Versions matching a filter (``name = 'x'``, ``run_id = '...'``, ``tags.k = 'v'``,
         ``version_number > 2``, ``current_stage = 'Production'``); ``.token`` pages on."""
+        max_results = check_max_results(max_results) or 0
         offset = _decode_token(page_token)
         found = self._registry.search_model_versions(filter_string, order_by, max_results + 1, offset)
         token = _encode_token(offset + max_results) if len(found) > max_results else None

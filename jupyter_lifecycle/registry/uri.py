@@ -16,7 +16,7 @@ from ..entities import STAGES, ModelVersion
 from ..errors import InvalidInput, InvalidState, NotFound
 from ..models.uri import bad_uri, register_scheme
 from ..store import Store, open_store
-from ..store.registry import canonical_stage
+from ..store.registry import canonical_stage, version_number
 
 SCHEME = "models"
 
@@ -44,8 +44,8 @@ def parse_models_uri(uri: str) -> ModelsUri:
         name, suffix = parts
         if not suffix.strip():
             raise bad_uri(uri, "it names no version, stage or 'latest' after the model name")
-        if suffix.isdigit():
-            return ModelsUri(name, version=int(suffix))
+        if suffix.isascii() and suffix.isdigit():
+            return ModelsUri(name, version=version_number(suffix))
         if suffix.lower() == "latest":
             return ModelsUri(name, latest=True)
         return ModelsUri(name, stage=suffix)

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..client import Client
 from ..entities import ModelVersion, RegisteredModel, Run
-from ..errors import InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound, shown
 
 MAX_RUNS = 1000
 MAX_CHART_KEYS = 6
@@ -199,7 +199,10 @@ def transition_stage(client: Client, name: str, version: str, stage: Any, archiv
     """Move a version to a stage (optionally archiving the others there); the model detail after."""
     if not isinstance(stage, str):
         raise InvalidInput('give the stage: {"stage": "Production"} (Staging, Production, Archived or None)')
-    client.transition_model_version_stage(name, version, stage, archive_existing_versions=bool(archive_existing))
+    if not isinstance(archive_existing, bool):
+        # "no" or "false" read as true would archive a production version by mistake.
+        raise InvalidInput(f"archive_existing_versions must be true or false (a JSON boolean), got {shown(archive_existing)}")
+    client.transition_model_version_stage(name, version, stage, archive_existing_versions=archive_existing)
     return model_detail(client, name)
 
 
@@ -217,27 +220,57 @@ def revisions(client: Client, notebook_path: str | None = None, max_results: int
 
 def scoring_notebook(root_dir: Path, model_uri: Any, path: Any = None) -> dict[str, Any]:
     """Write a scoring notebook under the server's root; its path relative to the root, for the lab to open."""
+    from ..models.uri import resolve_model_uri
     from ..scoring.notebook import default_notebook_name, generate_scoring_notebook
+    from ..tracking.artifacts import check_file_path
 
     if not isinstance(model_uri, str) or not model_uri:
         raise InvalidInput('give the model: {"model_uri": "models:/name@champion"}')
     root = root_dir.resolve()
+    resolve_model_uri(model_uri)  # NotFound or InvalidInput before any file is claimed
     if path is None:
-        target = _free_name(root / "scoring" / default_notebook_name(model_uri))
+        # A 256-character model name would make a file name over the 255 bytes file systems allow.
+        stem = Path(default_notebook_name(model_uri)).stem.encode()[:120].decode(errors="ignore")
+        target = _claim_free_name(root / "scoring" / f"{stem}.ipynb")
     elif not isinstance(path, str) or not path.endswith(".ipynb"):
-        raise InvalidInput(f"path must name an .ipynb file below the server root, got {path!r}")
+        raise InvalidInput(f"path must name an .ipynb file below the server root, got {shown(path)}")
     else:
+        check_file_path(path, "path")
         target = (root / path).resolve()
         if not target.is_relative_to(root):
             raise InvalidInput(f"path {path!r} leaves the server root {root}")
-    generate_scoring_notebook(model_uri, notebook_path=target)
+        blocking = next((p for p in target.parents if p.is_relative_to(root) and p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise Conflict(f"path {path!r} needs the folder {blocking.relative_to(root).as_posix()!r}, which is a file")
+        if not _claim(target):
+            raise Conflict(f"{path!r} already exists below the server root: give another path, or none "
+                           "to get a free name under scoring/")  # fmt: skip
+    try:
+        generate_scoring_notebook(model_uri, notebook_path=target)
+    except BaseException:
+        target.unlink(missing_ok=True)  # the empty file that claimed the name
+        raise
     return {"path": target.relative_to(root).as_posix(), "model_uri": model_uri}
 
 
-def _free_name(target: Path) -> Path:
-    """``target``, or ``stem-2.ipynb``, ``stem-3.ipynb``... if it exists: a click never overwrites a notebook."""
+def _claim(target: Path) -> bool:
+    """Create ``target`` empty unless something is there; ``False`` if it is.
+
+    Exclusive creation, not a check then a write: two requests for one name
+    cannot both get it, and an existing file is never overwritten.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.open("x").close()
+    except (FileExistsError, IsADirectoryError):
+        return False
+    return True
+
+
+def _claim_free_name(target: Path) -> Path:
+    """``target``, or ``stem-2.ipynb``, ``stem-3.ipynb``... claimed: a click never overwrites a notebook."""
     candidate, number = target, 1
-    while candidate.exists():
+    while not _claim(candidate):
         number += 1
         candidate = target.with_name(f"{target.stem}-{number}{target.suffix}")
     return candidate

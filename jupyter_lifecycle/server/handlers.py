@@ -10,6 +10,7 @@ Tornado has already URL-decoded the path arguments (model names, aliases).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from ..client import Client
-from ..errors import InvalidInput, LifecycleError
+from ..errors import InvalidInput, LifecycleError, shown
 from . import api
 
 PREFIX = "lifecycle/api"
@@ -45,9 +46,24 @@ class LifecycleHandler(APIHandler):
             value = json.loads(self.request.body)
         except ValueError as exc:
             raise InvalidInput(f"the request body is not JSON: {exc}") from exc
+        except RecursionError:
+            raise InvalidInput("the request body nests JSON too deeply") from None
         if not isinstance(value, dict):
             raise InvalidInput(f"the request body must be a JSON object, got {type(value).__name__}")
         return value
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors tornado raises itself (an argument that is not UTF-8, no token...) in the API's JSON shape."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        elif status_code < 500:  # 403 without a token, 405...
+            message = self._reason
+        else:  # a bug: its traceback is in the server log, not in the answer
+            message = f"{self._reason}: see the Jupyter server's log"
+        codes = {400: "BAD_REQUEST", 403: "PERMISSION_DENIED", 404: "RESOURCE_DOES_NOT_EXIST"}
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error_code": codes.get(status_code, "INTERNAL_ERROR"), "message": message}))
 
     def reply(self, call: Callable[[], dict[str, Any]]) -> None:
         """Run ``call`` and send its result, or the error it raised, as JSON."""
@@ -90,8 +106,8 @@ class RunsHandler(LifecycleHandler):
             if not experiment_id:
                 raise InvalidInput("give the experiment: runs?experiment_id=<id> (see GET experiments)")
             max_results = self.get_query_argument("max_results", str(api.MAX_RUNS))
-            if not max_results.isdigit():
-                raise InvalidInput(f"max_results must be a positive integer, got {max_results!r}")
+            if not re.fullmatch("[0-9]{1,18}", max_results):
+                raise InvalidInput(f"max_results must be a positive integer, got {shown(max_results)}")
             return api.runs(self.client, experiment_id, self.get_query_argument("filter", ""),
                             self.get_query_arguments("order_by"), int(max_results))  # fmt: skip
 
@@ -188,6 +204,18 @@ class ScoringNotebookHandler(LifecycleHandler):
         self.reply(call)
 
 
+class OpenAPIHandler(LifecycleHandler):
+    """``GET openapi.json``."""
+
+    @web.authenticated
+    def get(self) -> None:
+        """The OpenAPI 3.1 document of these routes."""
+        from .. import __version__
+        from .openapi import openapi_document
+
+        self.reply(lambda: openapi_document(__version__, self.settings["base_url"]))
+
+
 ROUTES: list[tuple[str, type[LifecycleHandler]]] = [
     ("info", InfoHandler),
     ("experiments", ExperimentsHandler),
@@ -200,6 +228,7 @@ ROUTES: list[tuple[str, type[LifecycleHandler]]] = [
     ("models/([^/]+)/versions/([0-9]+)/stage", StageHandler),
     ("revisions", RevisionsHandler),
     ("scoring-notebooks", ScoringNotebookHandler),
+    (r"openapi\.json", OpenAPIHandler),
 ]
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..errors import InvalidInput, NotFound
 from .database import Database
+from .search import check_max_results
 
 TRIGGERS = ("save", "run_start", "run_end", "manual", "restore")
 WRITE_LINGER_SECONDS = 0.005
@@ -339,9 +340,10 @@ class CaptureStore:
             f" FROM notebook_snapshots s JOIN notebook_revisions r USING (revision_id) {where}"
             " ORDER BY s.recorded_time DESC, s.rowid DESC"
         )
+        limit = check_max_results(limit)
         if limit is not None:
             sql += " LIMIT ?"
-            params.append(int(limit))
+            params.append(limit)
         return [NotebookRevision(*r) for r in self.db.query(sql, params)]
 
     def link_run_revision(self, run_id: str, moment: str, revision_id: str) -> None:

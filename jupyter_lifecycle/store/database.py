@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
-from ..errors import StoreError
+from ..errors import InvalidInput, StoreError
 from .migrations import migrate
 
 # SQLite's primary result codes -> (the likely cause, what to do). Other codes
@@ -108,6 +108,28 @@ def check_home(home: Path) -> None:
         raise StoreError(problem)
 
 
+@contextmanager
+def _unstorable_values() -> Iterator[None]:
+    """Turn a value SQLite cannot bind into an ``InvalidInput`` naming it (issue #12, defect 4).
+
+    Arguments are checked where they come in; this is the net under every
+    statement for the text fields without a check of their own (descriptions,
+    comments, tag values...).
+    """
+    try:
+        yield
+    except UnicodeEncodeError as exc:
+        text = exc.object if isinstance(exc.object, str) else ""
+        raise InvalidInput(
+            f"cannot store the text {text[:200]!r}: character {exc.start} ({text[exc.start:exc.start + 1]!r}) is a "
+            "lone surrogate, not a Unicode character; remove it"
+        ) from None
+    except OverflowError as exc:
+        if "SQLite INTEGER" not in str(exc):
+            raise
+        raise InvalidInput(f"a number is outside SQLite's 64-bit integers ({-(2**63)} to {2**63 - 1}): {exc}") from None
+
+
 class Database:
     """One SQLite file, opened lazily per thread (and again after a fork)."""
 
@@ -187,7 +209,8 @@ class Database:
         with file_errors(self.path):
             conn.execute("BEGIN IMMEDIATE")
             try:
-                yield conn
+                with _unstorable_values():
+                    yield conn
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -204,14 +227,15 @@ class Database:
         with file_errors(self.path):
             conn.execute("BEGIN")
             try:
-                yield conn
+                with _unstorable_values():
+                    yield conn
             finally:
                 if conn.in_transaction:
                     conn.execute("COMMIT")
 
     def query(self, sql: str, params: Any = ()) -> list[Any]:
         """Rows of one read-only query, as tuples."""
-        with file_errors(self.path):
+        with file_errors(self.path), _unstorable_values():
             return self.connection().execute(sql, params).fetchall()
 
     def schema_version(self) -> int:

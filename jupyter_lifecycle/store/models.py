@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import InvalidInput, NotFound
 from .database import Database
-from .search import parse_filter, parse_order_by, where_clauses
+from .search import check_max_results, parse_filter, parse_order_by, where_clauses
 from .tracking import now_ms, run_keyed
 
 _COLUMNS = "model_id, experiment_id, run_id, artifact_path, name, flavors, loader_module, signature, model_uuid, " \
@@ -136,7 +136,8 @@ class LoggedModelStore:
                                    "creation_timestamp, or metrics.<key>")  # fmt: skip
         order.append("m.creation_time DESC")
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        limit = f" LIMIT {int(max_results)}" if max_results else ""
+        max_results = check_max_results(max_results)
+        limit = f" LIMIT {max_results}" if max_results else ""
         cols = ", ".join(f"m.{c.strip()}" for c in _COLUMNS.split(","))
         rows = self.db.query(f"SELECT {cols} FROM logged_models m{where} ORDER BY {', '.join(order)}{limit}", params)
         return [_row(r) for r in rows]

@@ -16,16 +16,18 @@ import re
 import shutil
 import sqlite3
 import stat
+import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import config
 from ..entities import ACTIVE_STAGES, STAGES, ModelVersion, RegisteredModel, RegistryActivity, TransitionRequest
-from ..errors import AlreadyExists, InvalidInput, InvalidState, NotFound
+from ..errors import AlreadyExists, InvalidInput, InvalidState, NotFound, shown
 from .database import Database
 from .search import (
     Condition,
+    check_max_results,
     parse_filter,
     parse_order_by,
     where_clauses,
@@ -37,6 +39,8 @@ REGISTRY_DIRNAME = config.REGISTRY_DIRNAME
 ALIAS_PATTERN = re.compile(r"^[\w\-]*$")  # MLflow's _REGISTERED_MODEL_ALIAS_REGEX
 RESERVED_VERSION_ALIAS = re.compile(r"^[vV]\d+$")
 MAX_ALIAS_LENGTH = 255
+MAX_MODEL_NAME_LENGTH = 256  # MLflow's registered_models.name column
+MAX_VERSION = 2**63 - 1  # SQLite's largest integer
 MAX_LISTED = 20  # how many existing names an error message lists
 
 _CANONICAL_STAGES = {stage.lower(): stage for stage in STAGES}
@@ -93,6 +97,16 @@ def check_model_name(name: Any, what: str = "registered model name") -> str:
         raise InvalidInput(f"{what} must be a non-empty string, got {name!r}")
     if "/" in name or ":" in name:
         raise InvalidInput(f"invalid {what} {name!r}: names cannot contain '/' or ':' (they would break models:/ URIs)")
+    if name in (".", ".."):
+        raise InvalidInput(f"invalid {what} {name!r}: '.' and '..' name folders, not models; pick another name")
+    if len(name) > MAX_MODEL_NAME_LENGTH:
+        raise InvalidInput(f"{what} {name[:40]!r}... is {len(name)} characters long; the limit is {MAX_MODEL_NAME_LENGTH}")
+    # Control characters (newlines, NUL...), line separators and lone surrogates
+    # would break URIs, listings and logs; no real name needs them.
+    bad = next((c for c in name if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp")), None)
+    if bad is not None:
+        raise InvalidInput(f"invalid {what} {shown(name)}: it contains {bad!r} (a control character, line "
+                           "separator or lone surrogate); use printable characters only")  # fmt: skip
     return name
 
 
@@ -100,7 +114,7 @@ def check_alias(alias: Any) -> str:
     """A valid alias: MLflow's characters and length, and not a reserved name."""
     if not isinstance(alias, str) or not alias:
         raise InvalidInput(f"an alias must be a non-empty string, got {alias!r}")
-    if not ALIAS_PATTERN.match(alias):
+    if not ALIAS_PATTERN.fullmatch(alias):  # match() with `$` would let "champion\n" through
         raise InvalidInput(
             f"invalid alias {alias!r}: use only letters, digits, '_' and '-' (MLflow's rule), e.g. 'champion'"
         )
@@ -116,15 +130,18 @@ def check_alias(alias: Any) -> str:
 def version_number(version: Any) -> int:
     """A version given as ``3`` or ``"3"``, as an ``int``."""
     if isinstance(version, bool):
-        raise InvalidInput(f"a model version is a positive number such as 3, got {version!r}")
+        raise InvalidInput(f"a model version is a positive number such as 3, got {shown(version)}")
     if isinstance(version, int):
         number = version
-    elif isinstance(version, str) and version.strip().isdigit():
-        number = int(version)
+    elif isinstance(version, str) and re.fullmatch(r"[0-9]+", version.strip()):
+        # Past 30 digits it is out of range anyway, and int() refuses over 4,300.
+        number = int(version) if len(version) <= 30 else MAX_VERSION + 1
     else:
-        raise InvalidInput(f"a model version is a positive number such as 3 or '3', got {version!r}")
+        raise InvalidInput(f"a model version is a positive number such as 3 or '3', got {shown(version)}")
     if number < 1:
-        raise InvalidInput(f"model versions are numbered from 1, got {version!r}")
+        raise InvalidInput(f"model versions are numbered from 1, got {shown(version)}")
+    if number > MAX_VERSION:
+        raise InvalidInput(f"model version {shown(version)} is larger than any version can be ({MAX_VERSION})")
     return number
 
 
@@ -341,7 +358,7 @@ class RegistryStore:
         order = _order(order_by, MODEL_ATTRIBUTES, "registered models") or []
         if not any(o.startswith("m.name ") for o in order):
             order.append("m.name ASC")
-        limit = f" LIMIT {int(max_results)} OFFSET {int(offset)}" if max_results else ""
+        limit = _limit(max_results, offset)
         return self._models(" AND ".join(clauses), params, ", ".join(order), limit)
 
     def rename_registered_model(self, name: str, new_name: str, user: str | None) -> None:
@@ -562,7 +579,7 @@ class RegistryStore:
             order.append("v.name ASC")
         if not any(o.startswith("v.version ") for o in order):
             order.append("v.version DESC")
-        limit = f" LIMIT {int(max_results)} OFFSET {int(offset)}" if max_results else ""
+        limit = _limit(max_results, offset)
         with self.db.read() as conn:
             return self._versions(conn, " AND ".join(clauses), params, ", ".join(order), limit)
 
@@ -779,6 +796,12 @@ class RegistryStore:
         with self.db.write() as conn:
             self._require_version(conn, name, version)
             self._log(conn, "NEW_COMMENT", name, user, now, version, comment=comment)
+
+
+def _limit(max_results: object, offset: object) -> str:
+    """`` LIMIT n OFFSET m`` from checked integers (no limit when ``max_results`` is 0 or ``None``)."""
+    limit = check_max_results(max_results)
+    return f" LIMIT {limit} OFFSET {check_max_results(offset, 'offset') or 0}" if limit else ""
 
 
 def _order(order_by: list[str] | None, columns: dict[str, tuple[str, bool]], what: str) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, shown
 
 Value = str | float | int | tuple[str | float | int, ...]
 
@@ -24,6 +24,16 @@ KINDS = {
 COMPARATORS = ("=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN")
 STRING_COMPARATORS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
 NUMERIC_COMPARATORS = ("=", "!=", "<", "<=", ">", ">=")
+
+# SQLite refuses an expression tree deeper than 1,000 and a LIKE/GLOB pattern
+# over 50,000 bytes; refusing well before either names the filter's problem
+# instead of failing inside SQLite (issue #12, defect 4).
+MAX_CONDITIONS = 100
+MAX_PATTERN_BYTES = 50_000
+# SQLite integers are signed 64-bit: larger numbers cannot be bound.
+_INT64 = range(-(2**63), 2**63)
+_ECHO = 100  # characters of the filter shown each side of an error
+MAX_RESULTS = 2**62  # keeps max_results + offset + 1 inside SQLite's 64-bit LIMIT
 
 _TOKEN = re.compile(
     r"""
@@ -68,8 +78,23 @@ class OrderBy:
 
 
 def _error(text: str, pos: int, message: str) -> InvalidInput:
-    caret = " " * pos + "^"
-    return InvalidInput(f"invalid filter string: {message} at position {pos}\n  {text}\n  {caret}")
+    # The echo must stay printable and short: a lone surrogate would make the
+    # message itself unencodable, and a 40,000-character filter unreadable.
+    start = max(0, pos - _ECHO) if len(text) > 2 * _ECHO else 0
+    shown = re.sub("[\ud800-\udfff]", "\ufffd", text[start:start + 2 * _ECHO])
+    shown = ("..." if start else "") + shown + ("..." if start + 2 * _ECHO < len(text) else "")
+    caret = " " * (pos - start + (3 if start else 0)) + "^"
+    return InvalidInput(f"invalid filter string: {message} at position {pos}\n  {shown}\n  {caret}")
+
+
+def _check_text(text: object, what: str) -> str:
+    """``text`` if it is a string SQLite can store (UTF-8: no lone surrogates)."""
+    if not isinstance(text, str):
+        raise InvalidInput(f"{what} must be a string, got {shown(text)} ({type(text).__name__})")
+    for pos, char in enumerate(text):
+        if "\ud800" <= char <= "\udfff":
+            raise _error(text, pos, f"{char!r} is a lone surrogate, not a Unicode character (remove it)")
+    return text
 
 
 def _tokens(text: str) -> list[Token]:
@@ -117,7 +142,9 @@ def parse_filter(text: str | None) -> list[Condition]:
 
     The message points at the offending token with a caret.
     """
-    if text is None or not text.strip():
+    if text is None:
+        return []
+    if not _check_text(text, "filter_string").strip():
         return []
     tokens = _tokens(text)
     conditions: list[Condition] = []
@@ -138,6 +165,8 @@ def parse_filter(text: str | None) -> list[Condition]:
         i += 1
         comparator, value, i = _comparison(text, tokens, i, tok)
         conditions.append(Condition(kind, key, comparator, value))
+        if len(conditions) > MAX_CONDITIONS:
+            raise _error(text, tok.pos, f"more than {MAX_CONDITIONS} conditions; split the search or use IN (...)")
         tok = peek()
         if tok is None:
             return conditions
@@ -198,16 +227,24 @@ def _value(text: str, tokens: list[Token], i: int) -> tuple[str | float | int, i
     if tok.kind == "string":
         return _unquote(tok.text), i + 1
     if tok.kind == "number":
-        number = float(tok.text)
-        return (int(number) if number.is_integer() and re.fullmatch(r"[-+]?\d+", tok.text) else number), i + 1
+        if re.fullmatch(r"[-+]?\d+", tok.text):
+            # int() refuses over 4,300 digits (CVE-2020-10735): such a number is out of range anyway.
+            number = int(tok.text) if len(tok.text) < 100 else None
+            if number is None or number not in _INT64:
+                raise _error(text, tok.pos, "this integer does not fit in SQLite's 64 bits; "
+                                            "write it as a float, such as 1e20")  # fmt: skip
+            return number, i + 1
+        return float(tok.text), i + 1
     raise _error(text, tok.pos, f"expected a quoted string or a number, got {tok.text!r}")
 
 
 def parse_order_by(clauses: list[str] | None) -> list[OrderBy]:
     """Parse ``["metrics.loss ASC", "params.`lr` DESC"]``; the default direction is ASC."""
+    if isinstance(clauses, str) or not isinstance(clauses, (list, tuple, type(None))):
+        raise InvalidInput(f"order_by must be a list of strings such as ['metrics.loss DESC'], got {clauses!r}")
     orders = []
     for clause in clauses or []:
-        tokens = _tokens(clause)
+        tokens = _tokens(_check_text(clause, "an order_by clause"))
         if not tokens or tokens[0].kind != "field":
             raise _error(clause, 0, "expected a field such as metrics.loss")
         kind, key = parse_field(tokens[0].text, 0, clause)
@@ -219,6 +256,21 @@ def parse_order_by(clauses: list[str] | None) -> list[OrderBy]:
             ascending = direction == "ASC"
         orders.append(OrderBy(kind, key, ascending))
     return orders
+
+
+def check_max_results(value: object, what: str = "max_results") -> int | None:
+    """``value`` as a row limit: ``None`` (no limit) or an integer from 0 to ``MAX_RESULTS``.
+
+    Numpy integers are accepted; strings, floats and booleans are refused, as in MLflow.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise InvalidInput(f"{what} must be an integer such as 100, got {shown(value)} ({type(value).__name__})")
+    number = int(value.__index__())  # type: ignore[attr-defined]
+    if not 0 <= number <= MAX_RESULTS:
+        raise InvalidInput(f"{what} must be between 0 and 2**62, got {shown(number)}")
+    return number
 
 
 def like_to_glob(pattern: str) -> str:
@@ -263,9 +315,15 @@ def value_sql(column: str, condition: Condition, numeric: bool) -> tuple[str, li
     if comparator in ("IN", "NOT IN"):
         marks = ", ".join("?" for _ in values)
         return f"{column} {comparator} ({marks})", list(values)
-    if comparator == "LIKE":
-        return f"{column} GLOB ?", [like_to_glob(str(value))]
-    if comparator == "ILIKE":
+    if comparator in ("LIKE", "ILIKE"):
+        pattern = like_to_glob(str(value)) if comparator == "LIKE" else str(value)
+        if len(pattern.encode()) > MAX_PATTERN_BYTES:
+            raise InvalidInput(
+                f"invalid filter string: the {comparator} pattern for {condition.kind} {condition.key!r} is "
+                f"{len(pattern.encode())} bytes; SQLite's limit is {MAX_PATTERN_BYTES}: use a shorter pattern"
+            )
+        if comparator == "LIKE":
+            return f"{column} GLOB ?", [pattern]
         return f"lower({column}) LIKE lower(?) ESCAPE '\\'", [value]
     return f"{column} {comparator} ?", [value]
 

@@ -19,6 +19,7 @@ from .liveness import HOST, Heartbeat, stale_reason
 from .search import (
     Condition,
     OrderBy,
+    check_max_results,
     parse_filter,
     parse_order_by,
     where_clauses,
@@ -187,7 +188,8 @@ class TrackingStore:
                 raise InvalidInput(f"cannot order experiments by {clause.key!r}; use one of {', '.join(columns)}")
             order.append(f"{columns[clause.key][0]} {'ASC' if clause.ascending else 'DESC'}")
         order.append("e.creation_time DESC")
-        limit = f" LIMIT {int(max_results)}" if max_results else ""
+        max_results = check_max_results(max_results)
+        limit = f" LIMIT {max_results}" if max_results else ""
         return self._experiments(" AND ".join(clauses) + " ORDER BY " + ", ".join(order) + limit, params)
 
     def set_experiment_stage(self, experiment_id: str, stage: str) -> None:
@@ -582,7 +584,10 @@ class TrackingStore:
             f"SELECT {_RUN_COLUMNS}, {_RUN_DATA} FROM runs r WHERE {where}"
             f" ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
         )
-        limit = -1 if max_results is None else int(max_results)
+        limit = check_max_results(max_results)
+        offset = check_max_results(offset, "offset") or 0
+        if limit is None:
+            limit = -1
         with self.db.read() as conn:
             return conn.execute(sql, [*experiment_ids, *params, *order_params, limit, offset]).fetchall()
 

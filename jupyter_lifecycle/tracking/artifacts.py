@@ -15,16 +15,38 @@ from typing import Any
 from ..entities import FileInfo
 from ..errors import InvalidInput, NotFound
 
+# What Linux and macOS file systems accept: a longer name fails with "File name too long".
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 1024
+
 
 def clean_artifact_path(path: str | None) -> str:
-    """A relative POSIX path inside the artifact folder; refuses absolute paths and '..'."""
+    """A relative POSIX path inside the artifact folder; refuses absolute paths, '..' and what ``check_file_path`` refuses."""
     if not path:
         return ""
     text = str(path).replace("\\", "/")
     normal = posixpath.normpath(text)
     if text.startswith("/") or normal == ".." or normal.startswith("../"):
         raise InvalidInput(f"artifact path {path!r} must be relative and stay inside the run's folder")
+    check_file_path(normal, "artifact path")
     return "" if normal == "." else normal
+
+
+def check_file_path(path: str, what: str) -> str:
+    """``path`` if a file system can hold it: no NUL or lone surrogate, no name over 255 bytes, at most 1,024 bytes."""
+    if "\0" in path:
+        raise InvalidInput(f"{what} {path!r} contains a NUL character, which no file name can hold; remove it")
+    try:
+        size = len(path.encode())
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{what} {path!r} contains a lone surrogate, not a Unicode character; remove it") from None
+    too_long = next((part for part in path.split("/") if len(part.encode()) > MAX_NAME_BYTES), None)
+    if too_long is not None:
+        raise InvalidInput(f"{what} {path[:60]!r}...: the name {too_long[:40]!r}... is {len(too_long.encode())} bytes; "
+                           f"file systems allow {MAX_NAME_BYTES}: use a shorter name")  # fmt: skip
+    if size > MAX_PATH_BYTES:
+        raise InvalidInput(f"{what} {path[:60]!r}... is {size} bytes; the limit is {MAX_PATH_BYTES}")
+    return path
 
 
 def sha256_file(path: Path) -> str:
@@ -39,7 +61,9 @@ def sha256_file(path: Path) -> str:
 def write_atomically(target: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp)`` then move ``tmp`` over ``target``, so readers never see half a file."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
+    # The suffix tells writers the format; a long one would push the temporary name past 255 bytes.
+    suffix = target.suffix if len(target.suffix.encode()) <= 32 else ""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=suffix)
     os.close(fd)
     try:
         write(Path(tmp))

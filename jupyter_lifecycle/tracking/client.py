@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 from ..entities import Experiment, FileInfo, Metric, Param, Run, RunTag, ViewType
 from ..errors import AlreadyExists, InvalidInput, NotFound
 from ..store import Store, open_store
+from ..store.search import check_max_results
 from ..store.tracking import DEFAULT_EXPERIMENT
 from . import artifacts as files
-from .validation import metric_value, param_value, tag_value, validate_key
+from .validation import metric_int, metric_value, param_value, tag_value, validate_key
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,8 +48,11 @@ def _decode_token(token: str | None) -> int:
     if not token:
         return 0
     try:
-        return int(json.loads(base64.b64decode(token))["offset"])
-    except (ValueError, KeyError, TypeError):
+        offset = json.loads(base64.b64decode(token))["offset"]
+        if isinstance(offset, bool) or not isinstance(offset, int):
+            raise TypeError(offset)
+        return check_max_results(offset, "page_token offset") or 0
+    except (ValueError, KeyError, TypeError, InvalidInput):
         raise InvalidInput(f"invalid page_token {token!r}: pass the token of a previous page") from None
 
 
@@ -241,13 +245,14 @@ class Client:
         if run_id not in self._live_runs:
             self._check_run(run_id)
         now = time.time()
+        when = int(now * 1000) if timestamp is None else metric_int(key, timestamp, "timestamp")
+        step = metric_int(key, step, "step") if step else 0
         buffer = self._buffer
         with buffer.lock:
             points = buffer.points
             if not points:
                 buffer.deadline = now + buffer.max_seconds
-            points.append((run_id, key, value, int(now * 1000) if timestamp is None else int(timestamp),
-                           int(step) if step else 0))  # fmt: skip
+            points.append((run_id, key, value, when, step))
             full = len(points) >= buffer.max_points
         if full or now >= buffer.deadline or synchronous:
             buffer.flush()
@@ -303,7 +308,8 @@ class Client:
                 good.add(validate_key(key, "metric"))
             if type(value) is not float:
                 value = metric_value(key, value)
-            points.append((run_id, key, value, now if timestamp is None else int(timestamp), int(step) if step else 0))
+            points.append((run_id, key, value, now if timestamp is None else metric_int(key, timestamp, "timestamp"),
+                           metric_int(key, step, "step") if step else 0))  # fmt: skip
         return points
 
     def _append(self, points: list[tuple[str, str, float, int, int]], synchronous: bool | None) -> None:
@@ -331,7 +337,15 @@ class Client:
         if not rel:
             raise InvalidInput("artifact_file must name a file, such as 'plots/loss.png'")
         self._check_run(run_id)
-        target = self._tracking.artifact_dir(run_id) / rel
+        root = self._tracking.artifact_dir(run_id)
+        target = root / rel
+        if target.is_dir():
+            raise InvalidInput(f"artifact_file {rel!r} is a folder in run {run_id}'s artifacts; "
+                               f"name a file inside it, such as '{rel}/{target.name}.json'")  # fmt: skip
+        blocking = next((p for p in target.parents if p != root and root in p.parents and p.is_file()), None)
+        if blocking is not None:
+            raise InvalidInput(f"artifact_file {rel!r} needs the folder {blocking.relative_to(root).as_posix()!r}, "
+                               f"which is a file in run {run_id}'s artifacts; pick another path")  # fmt: skip
         files.write_atomically(target, write)
         self._tracking.record_artifact(run_id, rel, target.stat().st_size, files.sha256_file(target))
         return rel
@@ -490,7 +504,11 @@ class Client:
         """Runs matching a filter string, as ``Run`` objects; ``.token`` pages on."""
         self.flush()
         ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
+        limit = check_max_results(max_results)
         offset = _decode_token(page_token)
+        if limit is None:  # every run: no next page
+            return PagedList(self._tracking.search_runs(ids, filter_string, run_view_type, None, order_by, offset), None)
+        max_results = limit
         runs = self._tracking.search_runs(ids, filter_string, run_view_type, max_results + 1, order_by, offset)
         token = _encode_token(offset + max_results) if len(runs) > max_results else None
         return PagedList(runs[:max_results], token)
