@@ -47,8 +47,13 @@ filters = st.builds(
 
 
 def encode(value: str) -> str:
-    """Percent-encode every byte, lone surrogates included (as the invalid UTF-8 a client could send)."""
-    return quote_from_bytes(value.encode("utf-8", "surrogatepass"), safe="")
+    """Percent-encode every byte, lone surrogates included (as the invalid UTF-8 a client could send).
+
+    A bare ``.`` or ``..`` is a dot segment that HTTP clients resolve away
+    (``models/..`` is ``/``): send it as ``%2E`` so the server sees the name.
+    """
+    quoted = quote_from_bytes(value.encode("utf-8", "surrogatepass"), safe="")
+    return quoted.replace(".", "%2E") if value in (".", "..") else quoted
 
 
 @st.composite
