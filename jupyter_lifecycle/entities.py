@@ -6,6 +6,7 @@ they do in MLflow, so code written against MLflow keeps working.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -103,6 +104,15 @@ DATASET_CONTEXT_TAG = "mlflow.data.context"
 """The input tag holding the context a dataset was used in ("training", "eval"...), MLflow's key."""
 
 
+def _json_object(text: str | None) -> dict[str, Any]:
+    """A JSON object field of a record, ``{}`` when it is missing or not an object."""
+    try:
+        found = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
 @dataclass(frozen=True)
 class DatasetInput:
     """A dataset as one run used it: the dataset and the input's tags."""
@@ -114,6 +124,18 @@ class DatasetInput:
     def context(self) -> str | None:
         """The ``mlflow.data.context`` tag ("training", "eval"...), or ``None``."""
         return next((t.value for t in self.tags if t.key == DATASET_CONTEXT_TAG), None)
+
+    def summary(self) -> str:
+        """One line for people: ``train@3f2a91c0 (training, 150 rows, from local data.csv)``."""
+        d = self.dataset
+        facts = [self.context] if self.context else []
+        rows = _json_object(d.profile).get("num_rows")
+        if rows is not None:
+            facts.append(f"{rows} rows")
+        source = _json_object(d.source)
+        where = source.get("uri") or source.get("url") or (source.get("tags") or {}).get("mlflow.source.name") or ""
+        facts.append(f"from {d.source_type} {where}".rstrip())
+        return f"{d.name}@{d.digest} ({', '.join(facts)})"
 
     def to_dictionary(self) -> dict[str, Any]:
         """``{"dataset": {...}, "tags": {key: value}}``, as MLflow's."""
