@@ -98,6 +98,8 @@ def test_unhashable_columns_still_get_a_digest_and_are_logged(home: Path) -> Non
     assert len(ds.digest) == 8
     only_lists = pd.DataFrame({"tags": [["a"], ["b"]]})  # nothing hashable at all: the shape and names still count
     assert lc.data.from_pandas(only_lists).digest != lc.data.from_pandas(pd.DataFrame({"other": [["a"], ["b"]]})).digest
+    duplicate = lc.data.from_pandas(pd.DataFrame([[1, 2]], columns=["a", "a"]))
+    assert len(duplicate.digest) == 8 and duplicate.to_dict()["schema"] is None  # no single type per name
     objects = lc.data.from_numpy(np.array([{"a": 1}, {"b": 2}], dtype=object))
     assert len(objects.digest) == 8
     with lc.start_run() as run:

@@ -6,6 +6,7 @@ MLflow runs in its own venv (``make mlflow-venv``), as a subprocess, on the same
 
 from __future__ import annotations
 
+import decimal
 import json
 import pickle
 import subprocess
@@ -50,6 +51,9 @@ def _cases() -> tuple[dict[str, pd.DataFrame], dict[str, tuple[object, object]]]
         "big": pd.DataFrame({"x": rng.random(n), "k": rng.integers(0, 9, n), "s": rng.choice(["a", "b"], n),
                              "late_none": late_none}),
         "empty": pd.DataFrame({"a": pd.Series([], dtype="float64")}),
+        "no_columns": pd.DataFrame(index=range(3)),
+        "sets_and_decimals": pd.DataFrame({"s": [{1}, {2}], "d": [decimal.Decimal(1), decimal.Decimal(2)]}),
+        "duplicate_columns": pd.DataFrame([[1, 2]], columns=["a", "a"]),
     }  # fmt: skip
     arrays: dict[str, tuple[object, object]] = {
         "matrix": (np.arange(12).reshape(4, 3), np.array([0, 1, 0, 1])),

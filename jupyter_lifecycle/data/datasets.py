@@ -142,9 +142,10 @@ class PandasDataset(Dataset):
     def schema(self) -> Schema | None:
         """The column schema (MLflow's ``ColSpec`` form), or ``None`` when a column has no single type."""
         try:
-            return infer_schema(self._df)
-        except (InvalidInput, TypeError, ValueError):
+            schema = infer_schema(self._df)
+        except Exception:  # the schema is optional: MLflow stores None when inference fails, so do we
             return None
+        return schema if len(schema) else None  # no columns: no schema, as in MLflow
 
     def _schema_json(self) -> str | None:
         schema = self.schema
@@ -197,7 +198,7 @@ class NumpyDataset(Dataset):
         try:
             return {"features": infer_schema(self._features),
                     "targets": None if self._targets is None else infer_schema(self._targets)}  # fmt: skip
-        except (InvalidInput, TypeError, ValueError):
+        except Exception:  # optional, as for DataFrames
             return None
 
     def _schema_json(self) -> str | None:
