@@ -314,3 +314,40 @@ def test_migration_adds_the_tables_to_an_old_store(tmp_path: Path, monkeypatch: 
     assert "m0006_datasets" in {r[0] for r in store.db.query("SELECT name FROM schema_migrations")}
     store.datasets.log_inputs(run.info.run_id, [DatasetInput(Dataset("d", "12345678", "local", '{"uri": "x"}'))])
     assert store.datasets.run_inputs([run.info.run_id])[run.info.run_id].dataset_inputs[0].dataset.name == "d"
+
+
+def test_datasets_in_a_real_kernel(home: Path, tmp_path: Path) -> None:
+    """A notebook run by a real kernel: log_input, an autologged fit, the dataset's display, %lifecycle show."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from jupyter_lifecycle import config
+
+    cells = [
+        "%load_ext jupyter_lifecycle\nimport jupyter_lifecycle as mlflow\nimport pandas as pd\n"
+        "df = pd.DataFrame({'x': [1.0, 2.0, 3.0, 4.0], 'y': [0, 1, 0, 1]})\n"
+        "train = mlflow.data.from_pandas(df, source='data/train.csv', name='train', targets='y')",
+        "train",
+        "with mlflow.start_run(run_name='manual') as run:\n    mlflow.log_input(train, context='training')",
+        "from sklearn.linear_model import LogisticRegression\nmlflow.autolog(log_models=False)\n"
+        "LogisticRegression().fit(df[['x']], df['y'])\nmlflow.autolog(disable=True)",
+        "%lifecycle show {run.info.run_id}",
+    ]
+    path = tmp_path / "datasets.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in cells])
+    env = {**os.environ, config.HOME_ENV: str(home), config.NOTEBOOK_ENV: str(path)}
+    NotebookClient(nb, timeout=180, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)  # fmt: skip
+    digest = lc.data.from_pandas(DF[["x", "y"]], name="train").digest  # the same content as the notebook's
+    shown = nb.cells[1].outputs[0]["data"]
+    assert shown["text/plain"].startswith(f"<PandasDataset: name='train' digest='{digest}'")
+    assert "Dataset train" in shown["text/html"]
+    show = nb.cells[4].outputs[0]["data"]["text/plain"]
+    assert f"dataset 1: train@{digest} (training, 4 rows, from local data/train.csv)" in show
+    runs = {r.info.run_name: r for r in lc.search_runs(search_all_experiments=True, output_format="list")}
+    assert [i.context for i in runs["manual"].inputs.dataset_inputs] == ["training"]
+    (fitted,) = [r for name, r in runs.items() if name.startswith("LogisticRegression")]
+    assert [(i.context, i.dataset.source_type) for i in fitted.inputs.dataset_inputs] == [("train", "code")]
+    assert json.loads(fitted.inputs.dataset_inputs[0].dataset.source)["tags"]["mlflow.source.type"] == "NOTEBOOK"
