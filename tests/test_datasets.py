@@ -191,6 +191,12 @@ def test_wrong_types_are_refused_and_nothing_is_written(home: Path) -> None:
             lc.log_input(None, context="training")
         with pytest.raises(lc.InvalidInput, match=r"contexts must be a list as long as datasets \(2\)"):
             lc.log_inputs([ds, ds], contexts=["training"])
+        with pytest.raises(lc.InvalidInput, match=r"contexts\[1\] must be a string"):
+            lc.log_inputs([ds, ds], contexts=["training", 3])
+        with pytest.raises(lc.InvalidInput, match=r"tags_list\[0\] must be a dict"):
+            lc.log_inputs([ds], tags_list=["a=b"])
+        with pytest.raises(lc.InvalidInput, match="datasets must be a list of datasets, not PandasDataset"):
+            lc.log_inputs(ds)  # type: ignore[arg-type]
         # the second entry is bad: the first must not be written either
         with pytest.raises(lc.InvalidInput, match=r"datasets\[1\] must be a dataset"):
             lc.log_inputs([ds, "not a dataset"], contexts=["training", "eval"])

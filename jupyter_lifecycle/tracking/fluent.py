@@ -413,9 +413,13 @@ def log_inputs(
     models: Sequence[Any] | None = None,
 ) -> None:
     """Log several datasets at once; ``contexts`` and ``tags_list``, when given, match ``datasets`` one to one."""
+    if datasets is not None and (not isinstance(datasets, Sequence) or isinstance(datasets, str)):
+        raise InvalidInput(f"datasets must be a list of datasets, not {type(datasets).__name__}; "
+                           "log_input(dataset) logs one")  # fmt: skip
     datasets = list(datasets or [])
     for name, values in (("contexts", contexts), ("tags_list", tags_list)):
-        if values is not None and (isinstance(values, str) or len(values) != len(datasets)):
+        if values is not None and (not isinstance(values, Sequence) or isinstance(values, str)
+                                   or len(values) != len(datasets)):  # fmt: skip
             raise InvalidInput(f"{name} must be a list as long as datasets ({len(datasets)}), not {values!r}")
     contexts = list(contexts) if contexts is not None else [None] * len(datasets)
     tags_list = list(tags_list) if tags_list is not None else [None] * len(datasets)
@@ -424,7 +428,7 @@ def log_inputs(
         if dataset is None and (context is not None or tags):
             raise InvalidInput(f"datasets[{i}] is None but has a context or tags: pass the dataset")
         if dataset is not None:
-            checked.append(inputs.dataset_input(dataset, context, tags, argument=f"datasets[{i}]"))
+            checked.append(inputs.dataset_input(dataset, context, tags, index=i))
     models_ids = inputs.model_ids(list(models) if models is not None else None)
     c, rid = _target(None)
     c.log_inputs(rid, checked, models_ids)

@@ -59,13 +59,13 @@ def check_dataset(dataset: Dataset, argument: str = "dataset") -> None:
             raise InvalidInput(f"{argument}.{name} is {len(value)} characters long; the limit is {limit}")
 
 
-def input_tags(tags: Any, context: Any = None, argument: str = "tags") -> list[InputTag]:
+def input_tags(tags: Any, context: Any = None, argument: str = "tags", context_argument: str = "context") -> list[InputTag]:
     """Checked input tags from a ``{key: value}`` dict and a context (stored as ``mlflow.data.context``)."""
     if tags is not None and not isinstance(tags, Mapping):
         raise InvalidInput(f"{argument} must be a dict of tag key to value, not {type(tags).__name__}")
     if context is not None and not isinstance(context, str):
         raise InvalidInput(
-            f"context must be a string such as 'training' or 'eval', not {type(context).__name__} {context!r}"
+            f"{context_argument} must be a string such as 'training' or 'eval', not {type(context).__name__} {context!r}"
         )
     out = []
     for key, value in (tags or {}).items():
@@ -84,9 +84,12 @@ def input_tags(tags: Any, context: Any = None, argument: str = "tags") -> list[I
     return out
 
 
-def dataset_input(dataset: Any, context: Any = None, tags: Any = None, argument: str = "dataset") -> DatasetInput:
-    """One checked ``DatasetInput`` from what ``log_input`` was given."""
-    return DatasetInput(as_dataset(dataset, argument), input_tags(tags, context))
+def dataset_input(dataset: Any, context: Any = None, tags: Any = None, index: int | None = None) -> DatasetInput:
+    """One checked ``DatasetInput`` from what ``log_input`` (or entry ``index`` of ``log_inputs``) was given."""
+    if index is None:
+        return DatasetInput(as_dataset(dataset), input_tags(tags, context))
+    return DatasetInput(as_dataset(dataset, f"datasets[{index}]"),
+                        input_tags(tags, context, f"tags_list[{index}]", f"contexts[{index}]"))  # fmt: skip
 
 
 def check_dataset_inputs(datasets: Any) -> list[DatasetInput]:
