@@ -357,3 +357,34 @@ def test_datasets_in_a_real_kernel(home: Path, tmp_path: Path) -> None:
     (fitted,) = [r for name, r in runs.items() if name.startswith("LogisticRegression")]
     assert [(i.context, i.dataset.source_type) for i in fitted.inputs.dataset_inputs] == [("train", "code")]
     assert json.loads(fitted.inputs.dataset_inputs[0].dataset.source)["tags"]["mlflow.source.type"] == "NOTEBOOK"
+
+
+def test_search_runs_filters_by_dataset_name_digest_and_context(home: Path) -> None:
+    train = lc.data.from_pandas(DF, name="train")
+    test = lc.data.from_pandas(DF.head(2), name="test")
+    with lc.start_run(run_name="fit"):
+        lc.log_input(train, context="training")
+        lc.log_input(test, context="eval")
+    with lc.start_run(run_name="eval-only"):
+        lc.log_input(test, context="eval")
+    with lc.start_run(run_name="none"):
+        pass
+
+    def names(filter_string: str) -> list[str]:
+        return sorted(lc.search_runs(filter_string=filter_string)["tags.mlflow.runName"])
+
+    assert names("datasets.name = 'train'") == ["fit"]
+    assert names(f"dataset.digest = '{test.digest}'") == ["eval-only", "fit"]
+    assert names("datasets.context = 'eval' and datasets.name = 'test'") == ["eval-only", "fit"]
+    assert names("datasets.context = 'training'") == ["fit"]
+    assert names("datasets.name LIKE 'tr%'") == ["fit"]
+    assert names("datasets.name IN ('nope', 'test')") == ["eval-only", "fit"]
+    assert [r.info.run_name for r in lc.search_runs(filter_string="datasets.name != 'test'", output_format="list")] == ["fit"]
+    with pytest.raises(lc.InvalidInput, match="datasets.size is not a dataset field; use datasets.name"):
+        lc.search_runs(filter_string="datasets.size = '3'")
+    with pytest.raises(lc.InvalidInput, match="does not support '>'"):
+        lc.search_runs(filter_string="datasets.name > 'a'")
+    with pytest.raises(lc.InvalidInput, match="cannot order runs by datasets.name"):
+        lc.search_runs(order_by=["datasets.name"])
+    with pytest.raises(lc.InvalidInput, match="experiments can be filtered by"):
+        lc.search_experiments(filter_string="datasets.name = 'train'")
