@@ -60,6 +60,8 @@ from .tracking.fluent import (
     log_dict,
     log_figure,
     log_image,
+    log_input,
+    log_inputs,
     log_metric,
     log_metrics,
     log_param,
@@ -101,6 +103,8 @@ _LAZY.update({name: ("capture.revisions", name) for name in (
     "diff_revisions", "export_executed_notebook", "get_revision", "list_revisions", "record_revision",
     "restore_revision")})  # fmt: skip
 _LAZY["autolog"] = ("autologging", "autolog")
+# Datasets (pandas, numpy): loaded on first use, as `mlflow.data`.
+_LAZY["data"] = ("data", None)
 # Models in MLflow's format (cloudpickle, pandas, scikit-learn): loaded on first use.
 _LAZY.update({"pyfunc": ("pyfunc", None), "sklearn": ("sklearn", None), "models": ("models", None),
               "infer_signature": ("models.signature", "infer_signature"),
@@ -145,11 +149,14 @@ __all__ = [
     "active_run", "create_experiment", "delete_experiment", "delete_run", "delete_tag", "end_run", "flush",
     "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_metric_history", "get_run",
     "get_tracking_uri", "last_active_run", "list_artifacts", "log_artifact", "log_artifacts", "log_dict",
-    "log_figure", "log_metric", "log_metrics", "log_param", "log_params", "log_table", "log_text",
+    "log_figure", "log_input", "log_inputs", "log_metric", "log_metrics", "log_param", "log_params", "log_table",
+    "log_text",
     "restore_experiment", "restore_run", "search_experiments", "search_runs", "set_experiment", "set_store",
     "set_tag", "set_tags", "set_tracking_uri", "start_run",
     "delete_experiment_tag", "get_parent_run", "get_registry_uri", "load_table", "log_image", "set_experiment_tag",
     "set_experiment_tags", "set_registry_uri",
+    # datasets (loaded on first use)
+    "data",
     # system metrics
     "disable_system_metrics_logging", "enable_system_metrics_logging", "set_system_metrics_samples_before_logging",
     "set_system_metrics_sampling_interval",

@@ -6,6 +6,7 @@ they do in MLflow, so code written against MLflow keeps working.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -67,15 +68,113 @@ class RunData:
 
 
 @dataclass(frozen=True)
+class Dataset:
+    """A dataset record, as MLflow's ``mlflow.entities.Dataset``: every field a string.
+
+    ``digest`` is a short hash of the content (equal data, equal digest);
+    ``source`` is JSON saying where the data came from (``{"uri": "data.csv"}``),
+    ``schema`` and ``profile`` are JSON too (``{"mlflow_colspec": [...]}``,
+    ``{"num_rows": 3, "num_elements": 12}``) or ``None``.
+    """
+
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+
+    def to_dictionary(self) -> dict[str, Any]:
+        """The six fields as a dict (MLflow's name for this)."""
+        return dict(self.__dict__)
+
+    def __repr__(self) -> str:
+        return f"<Dataset: name={self.name!r} digest={self.digest!r} source_type={self.source_type!r}>"
+
+
+@dataclass(frozen=True)
+class InputTag:
+    """A tag on one dataset input of a run (``mlflow.data.context`` holds the context)."""
+
+    key: str
+    value: str
+
+
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+"""The input tag holding the context a dataset was used in ("training", "eval"...), MLflow's key."""
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    """A JSON object field of a record, ``{}`` when it is missing or not an object."""
+    try:
+        found = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """A dataset as one run used it: the dataset and the input's tags."""
+
+    dataset: Dataset
+    tags: list[InputTag] = field(default_factory=list)
+
+    @property
+    def context(self) -> str | None:
+        """The ``mlflow.data.context`` tag ("training", "eval"...), or ``None``."""
+        return next((t.value for t in self.tags if t.key == DATASET_CONTEXT_TAG), None)
+
+    def summary(self) -> str:
+        """One line for people: ``train@3f2a91c0 (training, 150 rows, from local data.csv)``."""
+        d = self.dataset
+        facts = [self.context] if self.context else []
+        rows = _json_object(d.profile).get("num_rows")
+        if rows is not None:
+            facts.append(f"{rows} rows")
+        source = _json_object(d.source)
+        where = source.get("uri") or source.get("url") or (source.get("tags") or {}).get("mlflow.source.name") or ""
+        facts.append(f"from {d.source_type} {where}".rstrip())
+        return f"{d.name}@{d.digest} ({', '.join(facts)})"
+
+    def to_dictionary(self) -> dict[str, Any]:
+        """``{"dataset": {...}, "tags": {key: value}}``, as MLflow's."""
+        return {"dataset": self.dataset.to_dictionary(), "tags": {t.key: t.value for t in self.tags}}
+
+
+@dataclass(frozen=True)
+class LoggedModelInput:
+    """A logged model a run used as input (MLflow 3's ``LoggedModelInput``)."""
+
+    model_id: str
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What a run read: its datasets and input models, as MLflow's ``run.inputs``."""
+
+    dataset_inputs: list[DatasetInput] = field(default_factory=list)
+    model_inputs: list[LoggedModelInput] = field(default_factory=list)
+
+    def to_dictionary(self) -> dict[str, Any]:
+        """The inputs as plain dicts (MLflow's shape)."""
+        return {
+            "model_inputs": [{"model_id": m.model_id} for m in self.model_inputs],
+            "dataset_inputs": [d.to_dictionary() for d in self.dataset_inputs],
+        }
+
+
+@dataclass(frozen=True)
 class Run:
-    """A run: ``info`` and ``data``, as in MLflow."""
+    """A run: ``info``, ``data`` and ``inputs`` (the datasets it used), as in MLflow."""
 
     info: RunInfo
     data: RunData
+    inputs: RunInputs = field(default_factory=RunInputs)
 
     def to_dictionary(self) -> dict[str, Any]:
         """The run as plain dicts (MLflow's name for this)."""
-        return {"info": dict(self.info.__dict__), "data": dict(self.data.__dict__)}
+        return {"info": dict(self.info.__dict__), "data": dict(self.data.__dict__), "inputs": self.inputs.to_dictionary()}
 
 
 @dataclass(frozen=True)

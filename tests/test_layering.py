@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ["jupyter_lifecycle", "jupyter_lifecycle.store", "jupyter_lifecycle.tracking", "jupyter_lifecycle.models"]
-OPTIONAL_CORE = ["jupyter_lifecycle.registry", "jupyter_lifecycle.pyfunc", "jupyter_lifecycle.sklearn"]
+OPTIONAL_CORE = ["jupyter_lifecycle.registry", "jupyter_lifecycle.pyfunc", "jupyter_lifecycle.sklearn", "jupyter_lifecycle.data"]
 
 
 def test_core_imports_with_jupyter_parts_unimportable() -> None:
@@ -56,7 +56,7 @@ def test_core_imports_with_jupyter_parts_unimportable() -> None:
 # ---- the import graph, read from the source (imports inside functions count too) ----------
 
 PACKAGE = ROOT / "jupyter_lifecycle"
-PURE_CORE = ("store", "tracking", "models", "registry")
+PURE_CORE = ("store", "tracking", "models", "registry", "data")
 UI_LIBRARIES = ("IPython", "ipywidgets", "ipykernel", "altair", "tornado", "jupyter_server")
 NOTEBOOK_LAYER_USERS = ("jupyter_lifecycle", "jupyter_lifecycle.notebook", "jupyter_lifecycle.server", "jupyter_lifecycle.cli")
 
@@ -106,7 +106,7 @@ def test_pure_core_never_imports_ui_libraries() -> None:
         for imported in imports
         if imported.split(".")[0] in UI_LIBRARIES
     ]
-    assert not offenders, "store/, tracking/, models/ and registry/ must not import UI libraries:\n" + "\n".join(offenders)
+    assert not offenders, "store/, tracking/, models/, registry/ and data/ must not import UI libraries:\n" + "\n".join(offenders)
 
 
 def test_only_the_top_imports_the_notebook_layer() -> None:

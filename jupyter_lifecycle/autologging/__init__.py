@@ -19,11 +19,13 @@ def autolog(
     log_models: bool = True,
     max_tuning_runs: int | None = 5,
     silent: bool = False,
+    log_datasets: bool = True,
     **mlflow_options: Any,
 ) -> None:
     """Switch autologging on (or off with ``disable=True``) for every supported framework.
 
-    ``log_models=False`` skips saving fitted models; ``max_tuning_runs`` caps
+    ``log_models=False`` skips saving fitted models; ``log_datasets=False``
+    skips logging the ``fit`` data as the run's dataset; ``max_tuning_runs`` caps
     the child runs a hyperparameter search logs (best first; ``None`` for
     all); ``silent=True`` hides autolog's warnings. Other options of
     ``mlflow.autolog`` (``log_input_examples``, ``exclusive``...) are
@@ -32,7 +34,8 @@ def autolog(
     if mlflow_options and not silent:
         warnings.warn(
             f"jupyter-lifecycle autolog ignores {', '.join(sorted(mlflow_options))}: it supports disable, "
-            "log_models, max_tuning_runs and silent",
+            "log_models, log_datasets, max_tuning_runs and silent",
             stacklevel=2,
         )
-    sklearn.autolog(disable=disable, log_models=log_models, max_tuning_runs=max_tuning_runs, silent=silent)
+    sklearn.autolog(disable=disable, log_models=log_models, max_tuning_runs=max_tuning_runs, silent=silent,
+                    log_datasets=log_datasets)  # fmt: skip

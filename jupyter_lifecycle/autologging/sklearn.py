@@ -10,7 +10,9 @@ What a fit logs: only the outermost patched call logs (a Pipeline's steps or
 a search's candidate fits log nothing themselves). With no active run the fit
 gets its own run; inside a run the first fit logs into it and later fits get
 nested child runs, so two models in one ``%%track`` cell never collide.
-Hyperparameter searches (``GridSearchCV``, ``RandomizedSearchCV``) also log
+With ``log_datasets`` (the default, as in MLflow) the ``fit`` data is
+logged as the run's input dataset, context ``train`` (MLflow's autolog
+context). Hyperparameter searches (``GridSearchCV``, ``RandomizedSearchCV``) also log
 ``best_*`` params, ``best_cv_score``, ``cv_results.csv`` and one child run
 per candidate (the best ``max_tuning_runs``). Logging problems are warned
 about, never raised: the fit itself always proceeds as without autolog.
@@ -29,13 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from ..entities import Metric, Param, RunTag
-from ..tracking import fluent
+from ..tracking import fluent, inputs
 from ..tracking.validation import MAX_PARAM_VALUE_LENGTH
 
 FIT_METHODS = ("fit", "fit_transform", "fit_predict")
 _MISSING = object()
 
-_settings: dict[str, Any] = {"log_models": True, "max_tuning_runs": 5, "silent": False}
+_settings: dict[str, Any] = {"log_models": True, "log_datasets": True, "max_tuning_runs": 5, "silent": False}
 _patches: list[tuple[type, str, Any]] = []
 _init_subclass_original: Any = _MISSING
 _enabled = False
@@ -51,17 +53,23 @@ def is_enabled() -> bool:
 
 
 def autolog(
-    disable: bool = False, log_models: bool = True, max_tuning_runs: int | None = 5, silent: bool = False
+    disable: bool = False,
+    log_models: bool = True,
+    max_tuning_runs: int | None = 5,
+    silent: bool = False,
+    log_datasets: bool = True,
 ) -> None:
     """Patch scikit-learn estimators' ``fit`` to log runs (``disable=True`` restores the originals).
 
-    ``silent=True`` hides the warnings autolog gives when it cannot log something.
+    ``log_datasets=False`` stops logging the ``fit`` data as the run's
+    training dataset; ``silent=True`` hides the warnings autolog gives when
+    it cannot log something.
     """
     global _enabled, _init_subclass_original
     if disable:
         _restore()
         return
-    _settings.update(log_models=log_models, max_tuning_runs=max_tuning_runs, silent=silent)
+    _settings.update(log_models=log_models, log_datasets=log_datasets, max_tuning_runs=max_tuning_runs, silent=silent)
     if _enabled:
         return
     from sklearn.base import BaseEstimator
@@ -171,6 +179,11 @@ def _fit_and_log(original: Any, estimator: Any, args: tuple[Any, ...], kwargs: d
         if own is None:
             return original(estimator, *args, **kwargs)
         run = own
+    if _settings["log_datasets"]:
+        try:
+            _log_dataset(run, *_fit_inputs(estimator, args, kwargs)[:2])
+        except Exception as exc:
+            _warn("log the training dataset", exc)
     try:
         result = original(estimator, *args, **kwargs)
     except BaseException as exc:
@@ -256,6 +269,27 @@ def _fit_inputs(estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -
     X = args[0] if args else kwargs.get("X")
     y = args[1] if len(args) > 1 else kwargs.get("y")
     return X, y, kwargs.get("sample_weight")
+
+
+def _log_dataset(run: Any, X: Any, y: Any) -> None:
+    """Log the fit data as the run's input dataset, context ``train``, as MLflow's sklearn autolog."""
+    import numpy as np
+    import pandas as pd
+
+    from .. import data
+
+    if X is None:
+        return
+    if hasattr(X, "toarray"):  # a scipy sparse matrix, made dense as MLflow does
+        X = X.toarray()
+    if isinstance(X, pd.DataFrame):
+        dataset: Any = data.from_pandas(X)
+    elif isinstance(X, np.ndarray):
+        targets = None if y is None else np.asarray(y.toarray() if hasattr(y, "toarray") else y)
+        dataset = data.from_numpy(X, targets=targets)
+    else:
+        return  # lists and other inputs: MLflow logs no dataset for them either
+    run.client.log_inputs(run.info.run_id, [inputs.dataset_input(dataset, "train")])
 
 
 def _log_after_fit(run: Any, estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""Rich HTML displays: runs, experiments, registered models and versions as tables in a notebook.
+"""Rich HTML displays: runs, experiments, datasets, registered models and versions as tables in a notebook.
 
 Plain HTML strings, no IPython import: ``attach()`` gives the entity classes
 a ``_repr_html_`` so that a ``Run`` (or ``Experiment``, ``ModelVersion``...)
@@ -111,7 +111,46 @@ def run_html(run: entities.Run) -> str:
         "stage": None if info.lifecycle_stage == "active" else info.lifecycle_stage,
     }
     return _card(f"Run {info.run_name or info.run_id}", facts, _pairs("param", data.params),
-                 _pairs("metric", data.metrics), _pairs("tag", user_tags))  # fmt: skip
+                 _pairs("metric", data.metrics), _pairs("tag", user_tags), _datasets(run))  # fmt: skip
+
+
+def _datasets(run: entities.Run) -> str:
+    items = getattr(run, "inputs", entities.RunInputs()).dataset_inputs
+    if not items:
+        return ""
+    rows = [[i.dataset.name, i.dataset.digest, i.context or "", _json(i.dataset.profile).get("num_rows", ""),
+             i.dataset.source_type] for i in items]  # fmt: skip
+    return html_table(["dataset", "digest", "context", "rows", "source"], rows)
+
+
+def _json(text: str | None) -> dict[str, Any]:
+    try:
+        found = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def dataset_html(dataset: entities.Dataset) -> str:
+    """A dataset record as a card: digest, source, profile numbers and its columns (MLflow's schema)."""
+    source = _json(dataset.source)
+    where = source.get("uri") or source.get("url") or (source.get("tags") or {}).get("mlflow.source.name")
+    facts: dict[str, Any] = {"digest": dataset.digest, "source": f"{dataset.source_type} {where or ''}".strip()}
+    facts.update({k: v for k, v in _json(dataset.profile).items() if isinstance(v, int)})
+    schema = _json(dataset.schema)
+    columns = ""
+    if "mlflow_colspec" in schema:
+        rows = [[c.get("name", ""), c.get("type", "") if c.get("type") != "array" else f"array<{c.get('items', {}).get('type', '')}>",
+                 "yes" if c.get("required", True) else "no"] for c in schema["mlflow_colspec"]]  # fmt: skip
+        columns = html_table(["column", "type", "required"], rows)
+    elif "mlflow_tensorspec" in schema:
+        rows = []
+        for part, spec in schema["mlflow_tensorspec"].items():
+            for tensor in json.loads(spec) if spec else []:
+                found = tensor.get("tensor-spec", {})
+                rows.append([part, tensor.get("name", ""), found.get("dtype", ""), str(found.get("shape", ""))])
+        columns = html_table(["part", "name", "dtype", "shape"], rows)
+    return _card(f"Dataset {dataset.name}", facts, columns)
 
 
 def experiment_html(experiment: entities.Experiment) -> str:
@@ -194,6 +233,7 @@ def attach() -> None:
     """Attach the HTML reprs to the entity classes that exist (called on import of the package)."""
     register_repr(entities.Run, run_html)
     register_repr(entities.Experiment, experiment_html)
+    register_repr(entities.Dataset, dataset_html)
     for name, render in (("ModelVersion", model_version_html), ("RegisteredModel", registered_model_html)):
         cls = getattr(entities, name, None)
         if cls is not None:

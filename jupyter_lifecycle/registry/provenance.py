@@ -1,4 +1,4 @@
-"""Lineage: model version -> run -> notebook revision -> the cells that ran.
+"""Lineage: model version -> run (and the datasets it read) -> notebook revision -> the cells that ran.
 
 ``build_lineage(store, uri)`` follows the links the store holds (the
 version's ``run_id``, the run's notebook revisions and the cell executions
@@ -8,13 +8,14 @@ recorded during the run) and returns a ``Lineage`` that reads as data
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..entities import ModelVersion, Run
+from ..entities import DatasetInput, ModelVersion, Run
 from ..errors import NotFound
 from ..models.model import mlmodel_run_id
 from ..models.uri import parse_runs_uri, resolve_model_uri
@@ -37,6 +38,8 @@ class Lineage:
     cells: list[Any] = field(default_factory=list)
     """The ``CellExecution`` records of the cells that ran during the run, in order."""
     notes: list[str] = field(default_factory=list)
+    datasets: list[DatasetInput] = field(default_factory=list)
+    """The datasets the run logged as inputs (``log_input``, autolog), each with its context tag."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (for the REST API and exports)."""
@@ -57,6 +60,7 @@ class Lineage:
             "revisions": {moment: dict(rev.__dict__) for moment, rev in self.revisions.items()},
             "cells": [dict(cell.__dict__) for cell in self.cells],
             "notes": list(self.notes),
+            "datasets": [d.to_dictionary() for d in self.datasets],
         }  # fmt: skip
 
     def __str__(self) -> str:
@@ -67,6 +71,8 @@ class Lineage:
             lines.append(f"  model version: {mv.name} v{mv.version} [{mv.current_stage}]{aliases} from {mv.source}")
         if run is not None:
             lines.append(f"  run:           {run.info.run_name} ({run.info.run_id}) {run.info.status}")
+        for item in self.datasets:
+            lines.append(f"  dataset:       {item.summary()}")
         if self.notebook_path:
             lines.append(f"  notebook:      {self.notebook_path}")
         for moment, rev in self.revisions.items():
@@ -101,6 +107,8 @@ class Lineage:
                 ("Params", params or "none"),
                 ("Metrics", metrics or "none"),
             ]
+        for item in self.datasets:
+            rows.append(("Dataset", esc(item.summary())))
         if self.notebook_path:
             rows.append(("Notebook", f"<code>{esc(self.notebook_path)}</code>"))
         for moment, rev in self.revisions.items():
@@ -162,4 +170,7 @@ def build_lineage(store: Store, model_uri: str) -> Lineage:
         if not revisions and not cells:
             notes.append("no notebook revision or cells were recorded for this run "
                          "(it ran outside a notebook, or without %load_ext jupyter_lifecycle)")  # fmt: skip
-    return Lineage(model_uri, version, run, run.info.notebook_path, revisions, cells, notes)
+    inputs = store.datasets.run_inputs([run_id]).get(run_id)
+    if inputs is not None:
+        run = dataclasses.replace(run, inputs=inputs)
+    return Lineage(model_uri, version, run, run.info.notebook_path, revisions, cells, notes, run.inputs.dataset_inputs)

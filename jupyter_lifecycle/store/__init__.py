@@ -14,6 +14,7 @@ from ..errors import StoreError
 from .buffer import MetricBuffer
 from .capture import CaptureStore
 from .database import Database, check_home
+from .datasets import DatasetStore
 from .models import LoggedModelStore
 from .registry import RegistryStore
 from .tracking import TrackingStore
@@ -37,6 +38,7 @@ class Store:
         self.registry = RegistryStore(self.db, self.home)
         self.capture = CaptureStore(self.db, self.home)
         self.models = LoggedModelStore(self.db, self.home)
+        self.datasets = DatasetStore(self.db, self.home)
 
     @property
     def db_path(self) -> Path:

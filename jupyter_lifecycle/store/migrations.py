@@ -353,8 +353,53 @@ def m0006_run_owners(conn: sqlite3.Connection) -> None:
     )
 
 
+def m0007_datasets(conn: sqlite3.Connection) -> None:
+    """Datasets and the runs that used them (MLflow's ``datasets``, ``inputs`` and ``input_tags``).
+
+    A dataset belongs to an experiment and is unique there by name and digest,
+    as in MLflow: logging the same data twice links the one record again. A run
+    input links a run to a dataset (with its tags, the context among them) or
+    to a logged model it read; each pair is linked once.
+    """
+    _statements(
+        conn,
+        """
+        CREATE TABLE datasets (
+            dataset_uuid TEXT PRIMARY KEY,           -- hex UUID
+            experiment_id TEXT NOT NULL REFERENCES experiments(experiment_id),
+            name TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            source_type TEXT NOT NULL,               -- local, http, s3, code...
+            source TEXT NOT NULL,                    -- JSON, e.g. {"uri": "data.csv"}
+            schema TEXT,                             -- JSON, e.g. {"mlflow_colspec": [...]}
+            profile TEXT,                            -- JSON, e.g. {"num_rows": 3, "num_elements": 12}
+            creation_time INTEGER NOT NULL,          -- epoch ms, UTC
+            UNIQUE (experiment_id, name, digest)
+        );
+        CREATE TABLE run_inputs (
+            input_id INTEGER PRIMARY KEY,            -- also the order inputs were logged in
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            dataset_uuid TEXT REFERENCES datasets(dataset_uuid),
+            model_id TEXT,                           -- a logged model the run read
+            CHECK ((dataset_uuid IS NULL) != (model_id IS NULL))
+        );
+        CREATE UNIQUE INDEX run_inputs_dataset ON run_inputs (run_id, dataset_uuid) WHERE dataset_uuid IS NOT NULL;
+        CREATE UNIQUE INDEX run_inputs_model ON run_inputs (run_id, model_id) WHERE model_id IS NOT NULL;
+        CREATE INDEX run_inputs_by_run ON run_inputs (run_id);
+        CREATE INDEX run_inputs_by_dataset ON run_inputs (dataset_uuid) WHERE dataset_uuid IS NOT NULL;
+        CREATE TABLE input_tags (
+            input_id INTEGER NOT NULL REFERENCES run_inputs(input_id),
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (input_id, key)
+        ) WITHOUT ROWID
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m0001_tracking, m0002_capture, m0003_models, m0004_registry, m0005_run_summaries, m0006_run_owners,
+    m0007_datasets,
 ]
 """Applied in this order; each is recorded by its function name."""
 

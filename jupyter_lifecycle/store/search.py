@@ -19,6 +19,7 @@ KINDS = {
     "param": "param", "params": "param", "parameter": "param", "parameters": "param",
     "tag": "tag", "tags": "tag",
     "attribute": "attribute", "attributes": "attribute", "attr": "attribute", "run": "attribute",
+    "dataset": "dataset", "datasets": "dataset",
 }  # fmt: skip
 
 COMPARATORS = ("=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN")
@@ -129,7 +130,7 @@ def parse_field(text: str, pos: int = 0, source: str | None = None) -> tuple[str
     if kind is None:
         raise _error(
             source, pos,
-            f"unknown prefix {prefix!r}: use metrics., params., tags. or attributes.",
+            f"unknown prefix {prefix!r}: use metrics., params., tags., datasets. or attributes.",
         )  # fmt: skip
     key = _unquote(key)
     if not key:

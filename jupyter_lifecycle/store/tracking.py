@@ -17,11 +17,14 @@ from ..errors import AlreadyExists, InvalidInput, NotFound, StoreError
 from .database import Database
 from .liveness import HOST, Heartbeat, stale_reason
 from .search import (
+    STRING_COMPARATORS,
     Condition,
     OrderBy,
     check_max_results,
+    check_comparator,
     parse_filter,
     parse_order_by,
+    value_sql,
     where_clauses,
 )
 
@@ -75,6 +78,25 @@ def run_keyed(run_id_column: str) -> dict[str, str]:
         kind: f"EXISTS (SELECT 1 FROM {table} WHERE run_id = {run_id_column} AND key = ? AND {{}})"
         for kind, table in (("metric", "latest_metrics"), ("param", "params"), ("tag", "tags"))
     }
+
+
+# MLflow's dataset filters: runs that used a dataset with this name, digest or context (tables of m0006).
+_DATASET_FIELDS = {"name": "d.name", "digest": "d.digest", "context": "c.value"}
+
+
+def _dataset_condition(cond: Condition) -> tuple[str, list[Any]]:
+    """SQL for ``datasets.name = 'train'`` (or ``digest``, ``context``): the run used such a dataset."""
+    if cond.key not in _DATASET_FIELDS:
+        raise InvalidInput(f"invalid filter string: datasets.{cond.key} is not a dataset field; "
+                           "use datasets.name, datasets.digest or datasets.context")  # fmt: skip
+    check_comparator(cond, STRING_COMPARATORS, "dataset")
+    sql, values = value_sql(_DATASET_FIELDS[cond.key], cond, numeric=False)
+    return (
+        "EXISTS (SELECT 1 FROM run_inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid"
+        " LEFT JOIN input_tags c ON c.input_id = i.input_id AND c.key = 'mlflow.data.context'"
+        f" WHERE i.run_id = r.run_id AND {sql})",
+        values,
+    )
 
 
 def now_ms() -> int:
@@ -528,13 +550,22 @@ class TrackingStore:
     # ---- search ------------------------------------------------------------
 
     def _run_where(self, conditions: list[Condition]) -> tuple[list[str], list[Any]]:
-        return where_clauses(conditions, RUN_ATTRIBUTES, run_keyed("r.run_id"), "runs")
+        clauses, params = where_clauses([c for c in conditions if c.kind != "dataset"], RUN_ATTRIBUTES,
+                                        run_keyed("r.run_id"), "runs")  # fmt: skip
+        for cond in conditions:
+            if cond.kind == "dataset":
+                clause, values = _dataset_condition(cond)
+                clauses.append(clause)
+                params += values
+        return clauses, params
 
     def _run_order(self, orders: list[OrderBy]) -> tuple[list[str], list[Any]]:
         terms: list[str] = []
         params: list[Any] = []
         for order in orders:
             direction = "ASC" if order.ascending else "DESC"
+            if order.kind == "dataset":
+                raise InvalidInput(f"cannot order runs by datasets.{order.key}: a run may have several datasets")
             if order.kind == "attribute":
                 if order.key not in RUN_ATTRIBUTES:
                     raise InvalidInput(f"cannot order runs by unknown attribute {order.key!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import getpass
 import json
@@ -15,12 +16,13 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..entities import Experiment, FileInfo, Metric, Param, Run, RunTag, ViewType
+from ..entities import DatasetInput, Experiment, FileInfo, LoggedModelInput, Metric, Param, Run, RunTag, ViewType
 from ..errors import AlreadyExists, InvalidInput, NotFound
 from ..store import Store, open_store
 from ..store.search import check_max_results
 from ..store.tracking import DEFAULT_EXPERIMENT
 from . import artifacts as files
+from . import inputs as run_inputs
 from .validation import metric_int, metric_value, param_value, tag_value, validate_key
 
 if TYPE_CHECKING:
@@ -182,7 +184,15 @@ class Client:
     def get_run(self, run_id: str) -> Run:
         """The run with this id, with its params, latest metrics and tags."""
         self.flush()
-        return self._tracking.get_run(run_id)
+        return self._with_inputs([self._tracking.get_run(run_id)])[0]
+
+    def _with_inputs(self, runs: list[Run]) -> list[Run]:
+        """The runs with their ``inputs`` (datasets, input models) read from the store."""
+        found = self.store.datasets.run_inputs([run.info.run_id for run in runs])
+        if not found:
+            return runs
+        return [dataclasses.replace(run, inputs=found[run.info.run_id]) if run.info.run_id in found else run
+                for run in runs]  # fmt: skip
 
     def get_parent_run(self, run_id: str) -> Run | None:
         """The run's parent run, or ``None`` for a top-level run."""
@@ -324,6 +334,19 @@ class Client:
             full = len(buffer.points) >= buffer.max_points
         if full or synchronous or now >= buffer.deadline:
             buffer.flush()
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None,
+                   models: Sequence[LoggedModelInput | str] | None = None) -> None:  # fmt: skip
+        """Link datasets (``DatasetInput``: a dataset and its input tags) and input models (ids) to a run.
+
+        Everything is checked before anything is written, and written in one
+        transaction. A dataset is stored once per experiment by name and digest;
+        linking it to the same run again changes nothing (MLflow's rules).
+        """
+        checked = run_inputs.check_dataset_inputs(datasets)
+        ids = run_inputs.model_ids(models)
+        self._check_run(run_id)
+        self.store.datasets.log_inputs(run_id, checked, ids)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every logged point of a metric, by step."""
@@ -511,7 +534,7 @@ class Client:
         max_results = limit
         runs = self._tracking.search_runs(ids, filter_string, run_view_type, max_results + 1, order_by, offset)
         token = _encode_token(offset + max_results) if len(runs) > max_results else None
-        return PagedList(runs[:max_results], token)
+        return PagedList(self._with_inputs(runs[:max_results]), token)
 
     def search_runs_frame(
         self,

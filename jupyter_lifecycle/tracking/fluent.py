@@ -21,7 +21,7 @@ from .. import config
 from ..entities import Experiment, FileInfo, Metric, Param, Run, RunTag, ViewType
 from ..errors import InvalidInput, InvalidState, NotFound
 from ..store.tracking import DEFAULT_EXPERIMENT
-from . import system_metrics
+from . import inputs, system_metrics
 from .client import Client, store_home
 
 if TYPE_CHECKING:
@@ -485,6 +485,51 @@ def log_image(
     """Save a numpy array or PIL image to the active run: as ``artifact_file``, or as a step of the series ``key``."""
     c, rid = _target(run_id)
     c.log_image(rid, image, artifact_file, key, step, timestamp, synchronous)
+
+
+def log_input(
+    dataset: Any = None, context: str | None = None, tags: dict[str, Any] | None = None, model: Any = None
+) -> None:
+    """Log a dataset the active run used (``context``: "training", "eval"...), as MLflow's ``log_input``.
+
+    ``dataset`` comes from ``lc.data.from_pandas`` or ``lc.data.from_numpy``;
+    ``context`` is stored as the input tag ``mlflow.data.context``; ``model``
+    (a ``LoggedModelInput`` or a model id) records a logged model the run read.
+    """
+    if dataset is None and (context is not None or tags):
+        raise InvalidInput("log_input needs a dataset when context or tags are given")
+    datasets = [inputs.dataset_input(dataset, context, tags)] if dataset is not None else []
+    models = inputs.model_ids([model] if model is not None else [])
+    c, rid = _target(None)
+    c.log_inputs(rid, datasets, models)
+
+
+def log_inputs(
+    datasets: Sequence[Any] | None = None,
+    contexts: Sequence[str | None] | None = None,
+    tags_list: Sequence[dict[str, Any] | None] | None = None,
+    models: Sequence[Any] | None = None,
+) -> None:
+    """Log several datasets at once; ``contexts`` and ``tags_list``, when given, match ``datasets`` one to one."""
+    if datasets is not None and (not isinstance(datasets, Sequence) or isinstance(datasets, str)):
+        raise InvalidInput(f"datasets must be a list of datasets, not {type(datasets).__name__}; "
+                           "log_input(dataset) logs one")  # fmt: skip
+    datasets = list(datasets or [])
+    for name, values in (("contexts", contexts), ("tags_list", tags_list)):
+        if values is not None and (not isinstance(values, Sequence) or isinstance(values, str)
+                                   or len(values) != len(datasets)):  # fmt: skip
+            raise InvalidInput(f"{name} must be a list as long as datasets ({len(datasets)}), not {values!r}")
+    contexts = list(contexts) if contexts is not None else [None] * len(datasets)
+    tags_list = list(tags_list) if tags_list is not None else [None] * len(datasets)
+    checked = []
+    for i, (dataset, context, tags) in enumerate(zip(datasets, contexts, tags_list, strict=True)):
+        if dataset is None and (context is not None or tags):
+            raise InvalidInput(f"datasets[{i}] is None but has a context or tags: pass the dataset")
+        if dataset is not None:
+            checked.append(inputs.dataset_input(dataset, context, tags, index=i))
+    models_ids = inputs.model_ids(list(models) if models is not None else None)
+    c, rid = _target(None)
+    c.log_inputs(rid, checked, models_ids)
 
 
 def list_artifacts(run_id: str | None = None, path: str | None = None) -> list[FileInfo]:

@@ -118,7 +118,7 @@ def resolve_run_id(text: str | None) -> str:
 
 
 class RunView:
-    """A run's summary for notebooks: params, metrics, tags, revisions and the cells it executed."""
+    """A run's summary for notebooks: params, metrics, tags, datasets, revisions and the cells it executed."""
 
     def __init__(self, run_id: str) -> None:
         c = fluent.client()
@@ -137,7 +137,9 @@ class RunView:
             "revision at start": self.revisions.get("start", "none")[:12],
             "revision at end": self.revisions.get("end", "none")[:12],
         }  # fmt: skip
-        return [("Run", overview), ("Params", data.params), ("Metrics", data.metrics), ("Tags", tags)]
+        datasets = {f"dataset {n}": item.summary() for n, item in enumerate(self.run.inputs.dataset_inputs, 1)}
+        return [("Run", overview), ("Params", data.params), ("Metrics", data.metrics), ("Tags", tags),
+                ("Datasets", datasets)]  # fmt: skip
 
     def __repr__(self) -> str:
         out = []
@@ -176,7 +178,8 @@ class RunView:
         return "".join(parts)
 
 
-@subcommand("show", "Show a run: params, metrics, tags, revisions and the cells it executed.", _run_arguments)
+@subcommand("show", "Show a run: params, metrics, tags, datasets, revisions and the cells it executed.",
+            _run_arguments)  # fmt: skip
 def _show(magics: LifecycleMagics, args: argparse.Namespace) -> Any:
     return RunView(resolve_run_id(args.run_id))
 
