@@ -312,7 +312,7 @@ def test_migration_adds_the_tables_to_an_old_store(tmp_path: Path, monkeypatch: 
     from jupyter_lifecycle.store import Store, migrations
 
     with monkeypatch.context() as m:
-        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:5])
+        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:migrations.MIGRATIONS.index(migrations.m0007_datasets)])
         old = Store(tmp_path / "old")
         run = old.tracking.create_run(old.tracking.create_experiment("e"), "r", None, {})
         old.db.close()
