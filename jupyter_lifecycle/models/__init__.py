@@ -9,7 +9,19 @@ scikit-learn) are imported only when a model is saved or loaded.
 from .dependencies import get_model_dependencies
 from .enforce import enforce_params, enforce_schema
 from .flavors import Flavor, PyFuncModel, get_flavor, list_flavors, load_native, load_pyfunc, register_flavor
-from .logged import search_logged_models
+from .logged import (
+    ActiveModel,
+    delete_logged_model_tag,
+    finalize_logged_model,
+    get_active_model_id,
+    get_logged_model,
+    initialize_logged_model,
+    last_logged_model,
+    log_model_params,
+    search_logged_models,
+    set_active_model,
+    set_logged_model_tags,
+)
 from .model import Model, ModelInfo, verify_model
 from .signature import Array, ColSpec, ModelSignature, ParamSchema, ParamSpec, Schema, TensorSpec, infer_signature
 from .uri import register_scheme, resolve_model_uri
@@ -20,4 +32,6 @@ __all__ = [
     "load_native", "load_pyfunc",
     "infer_signature", "register_flavor", "register_scheme", "resolve_model_uri", "search_logged_models",
     "verify_model",
+    "ActiveModel", "delete_logged_model_tag", "finalize_logged_model", "get_active_model_id", "get_logged_model",
+    "initialize_logged_model", "last_logged_model", "log_model_params", "set_active_model", "set_logged_model_tags",
 ]  # fmt: skip
