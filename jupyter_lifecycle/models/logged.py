@@ -24,6 +24,7 @@ from ..errors import InvalidInput
 from ..tracking import fluent
 from ..tracking.artifacts import clean_artifact_path, sha256_file
 from .model import MLMODEL, Model, ModelInfo, model_files
+from .uri import current_experiment_id
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -173,7 +174,7 @@ def finalize_logged_model(model_id: str, status: str) -> LoggedModel:
 def get_logged_model(model_id: str) -> LoggedModel:
     """The logged model ``m-...`` with its tags, params and metrics; ``NotFound`` names the closest ones."""
     c = fluent.client()
-    return c.store.models.get(model_id, fluent._current_experiment_id(c))
+    return c.store.models.get(model_id, current_experiment_id(c.store.home))
 
 
 def last_logged_model() -> LoggedModel | None:

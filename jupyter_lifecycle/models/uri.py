@@ -74,13 +74,25 @@ def logged_model_id(uri: str) -> str | None:
     return found.group(1) if found else None
 
 
+def current_experiment_id(home: Path) -> str | None:
+    """The experiment the fluent API would use in store ``home``, without creating it (``None`` if it does not exist yet)."""
+    from ..store import open_store
+    from ..store.tracking import DEFAULT_EXPERIMENT
+    from ..tracking import fluent
+
+    found = fluent._experiment.get(home)
+    if found is not None:
+        return found
+    experiment = open_store(home).tracking.get_experiment_by_name(os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT)
+    return experiment.experiment_id if experiment is not None else None
+
+
 def _resolve_logged(model_id: str) -> Path:
     from ..store import open_store
-    from ..tracking import fluent
 
     store = open_store()
     if not store.models.exists(model_id):
-        raise store.models.not_found(model_id, fluent._current_experiment_id(fluent.client()))
+        raise store.models.not_found(model_id, current_experiment_id(store.home))
     folder = store.models.folder(model_id)
     if not (folder / "MLmodel").is_file():
         model = store.models.get(model_id)

@@ -306,6 +306,8 @@ def log_metric(
     as in MLflow 3. A point at the step a model was logged at in this run is
     that model's as well.
     """
+    if (model_id is not None or dataset is not None) and run_id is None and not _active:
+        _check_model(model_id, dataset)  # before a run is started for the point
     if run_id is None:
         run = _active[-1] if _active else _run()
         c, run_id = run.client, run._run.info.run_id
@@ -327,6 +329,8 @@ def log_metrics(
     dataset: Any = None,
 ) -> None:
     """Log several metrics at one step; ``model_id`` and ``dataset`` as in ``log_metric``."""
+    if (model_id is not None or dataset is not None) and run_id is None and not _active:
+        _check_model(model_id, dataset)
     c, rid = _target(run_id)
     if model_id is None and dataset is None and rid not in MODEL_OUTPUTS:
         c.log_metrics(rid, metrics, step, timestamp, synchronous)
@@ -336,6 +340,18 @@ def log_metrics(
 
 MODEL_OUTPUTS: dict[str, dict[int, list[str]]] = {}
 """Run id -> step -> ids of the models logged in that run at that step (filled by ``log_model``)."""
+
+
+def _check_model(model_id: str | None, dataset: Any) -> None:
+    name, _ = dataset_fields(dataset)
+    if model_id is None:
+        if name is not None:
+            raise InvalidInput("dataset= records which data a model's metric measures: pass model_id= too "
+                               "(log_model's ModelInfo has it)")  # fmt: skip
+        return
+    models = client().store.models
+    if not models.exists(model_id):
+        raise models.not_found(model_id)
 
 
 def note_model_output(run_id: str, step: int, model_id: str) -> None:
