@@ -221,6 +221,7 @@ def test_registry_versions_carry_the_logged_model(home: Path, estimator: Logisti
     client = lc.Client()
     mv = client.create_model_version("churn", info.model_uri)
     assert mv.model_id == info.model_id and mv.source == info.model_uri
+    assert list(lc.search_model_versions("name = 'churn'")["model_id"]) == [info.model_id] * 3
 
 
 def test_html_repr_shows_metrics_with_their_dataset(home: Path, estimator: LogisticRegression) -> None:
