@@ -342,6 +342,8 @@ def m0006_logged_model_entities(conn: sqlite3.Connection) -> None:
     logged without a run. ``step`` is the run step the model was logged at:
     run metrics at that step are the model's too, as in MLflow 3.
     ``model_versions.model_id`` names the logged model a version was registered from.
+    Metric indexes: by model (to load a model's points), by (key, value) for
+    filters, by (key, model) so ordering by a metric groups without sorting.
     """
     _statements(
         conn,
@@ -378,6 +380,7 @@ def m0006_logged_model_entities(conn: sqlite3.Connection) -> None:
         );
         CREATE INDEX logged_model_metrics_by_model ON logged_model_metrics (model_id, key, timestamp, step);
         CREATE INDEX logged_model_metrics_by_value ON logged_model_metrics (key, value);
+        CREATE INDEX logged_model_metrics_by_key ON logged_model_metrics (key, model_id, timestamp);
         CREATE INDEX logged_models_by_run_step ON logged_models (run_id, step);
         ALTER TABLE model_versions ADD COLUMN model_id TEXT;
         INSERT INTO logged_model_metrics (model_id, key, value, timestamp, step, run_id)

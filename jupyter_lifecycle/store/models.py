@@ -253,10 +253,12 @@ class LoggedModelStore:
                     metrics.setdefault(r[0], []).append(Metric(
                         r[1], float("nan") if r[2] is None else r[2], r[3], r[4], run_id=r[5], model_id=r[0],
                         dataset_name=r[6], dataset_digest=r[7]))  # fmt: skip
+        home = str(self.home)
         return [
             LoggedModel(
                 model_id=r[0], name=r[1], experiment_id=r[2], source_run_id=r[3], status=r[4], creation_timestamp=r[5],
-                last_updated_timestamp=r[6] or r[5], artifact_location=str(self.home / (r[7] or "")),
+                last_updated_timestamp=r[6] or r[5],
+                artifact_location=r[7] if (r[7] or "").startswith("/") else f"{home}/{r[7] or ''}".rstrip("/"),
                 model_type=r[8], status_message=r[9], tags=tags.get(r[0], {}), params=values.get(r[0], {}),
                 metrics=metrics.get(r[0], []), flavors=tuple(json.loads(r[10] or "[]")), loader_module=r[11],
                 signature=json.loads(r[12]) if r[12] else None, model_size_bytes=r[13] or 0,
@@ -285,12 +287,15 @@ class LoggedModelStore:
         """
         clauses: list[str] = []
         params: list[Any] = []
-        if experiment_ids:
-            clauses.append(f"m.experiment_id IN ({', '.join('?' * len(experiment_ids))})")
-            params += list(experiment_ids)
         dataset_test = _dataset_sql(datasets)
         keyed = {**_KEYED, "metric": _KEYED["metric"] % dataset_test}
         conditions = parse_filter(filter_string)
+        if experiment_ids:
+            # With a metric filter, '+' keeps SQLite from walking the experiment's index (every model of it):
+            # the few models whose points match are found by the (key, value) index, then checked.
+            unary = "+" if any(c.kind == "metric" for c in conditions) else ""
+            clauses.append(f"{unary}m.experiment_id IN ({', '.join('?' * len(experiment_ids))})")
+            params += list(experiment_ids)
         filtered, values = where_clauses(conditions, _ATTRIBUTES, keyed, "logged models")
         clauses += filtered
         params += values
