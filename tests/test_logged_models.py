@@ -15,7 +15,7 @@ import requests
 from sklearn.linear_model import LogisticRegression
 
 import jupyter_lifecycle as lc
-from jupyter_lifecycle.errors import InvalidInput, NotFound
+from jupyter_lifecycle.errors import AlreadyExists, InvalidInput, NotFound
 from jupyter_lifecycle.store import open_store
 
 X = pd.DataFrame({"a": [0.5, 1.0, 2.5, 3.0, 4.5, 5.0], "b": [3.0, 1.0, 4.0, 1.0, 5.0, 9.0]})
@@ -200,6 +200,15 @@ def test_unknown_or_bad_model_ids_and_failures_leave_nothing(home: Path, estimat
     assert len(lc.search_logged_models(output_format="list")) == before
     with pytest.raises(InvalidInput, match="give only name"):
         lc.sklearn.log_model(estimator, "a", name="b")
+    with lc.start_run() as run:
+        first = lc.sklearn.log_model(estimator, name="twice")
+        with pytest.raises(AlreadyExists, match="already has a model named 'twice'"):
+            lc.sklearn.log_model(estimator, name="twice")
+    assert lc.pyfunc.load_model(first.model_uri).predict(X).tolist() == estimator.predict(X).tolist()
+    assert len(lc.search_logged_models(output_format="list")) == before + 1
+    with pytest.raises(AlreadyExists, match="already has files"):
+        lc.sklearn.log_model(estimator, model_id=first.model_id)
+    assert lc.pyfunc.load_model(first.model_uri).predict(X).tolist() == estimator.predict(X).tolist()
 
 
 def test_registry_versions_carry_the_logged_model(home: Path, estimator: LogisticRegression) -> None:

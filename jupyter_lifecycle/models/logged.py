@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..entities import LoggedModel
-from ..errors import InvalidInput
+from ..errors import AlreadyExists, InvalidInput
 from ..tracking import fluent
 from ..tracking.artifacts import clean_artifact_path, sha256_file
 from .model import MLMODEL, Model, ModelInfo, model_files
@@ -96,12 +96,18 @@ def log_model_folder(
     store = client.store
     owned = model_id is None
     if model_id is None:
+        if run_id is not None and _has_files(store.tracking.artifact_dir(run_id) / path):
+            raise AlreadyExists(f"run {run_id} already has a model named {path!r} (runs:/{run_id}/{path}); "
+                                "give this one another name")  # fmt: skip
         created = create_logged_model(client, path.rsplit("/", 1)[-1], run_id, tags, params, model_type,
                                       artifact_path=path, step=step)  # fmt: skip
     else:
         created = store.models.get(model_id)
         run_id = run_id or created.source_run_id
     folder = Path(created.artifact_location)
+    if _has_files(folder):  # an initialized model already filled: never touch its files
+        raise AlreadyExists(f"logged model {created.model_id} already has files in {folder}; "
+                            "log a new model instead of passing its model_id")  # fmt: skip
     try:
         if not owned:
             store.models.set_tags(created.model_id, _strings(tags))
@@ -120,6 +126,10 @@ def log_model_folder(
         fluent.note_model_output(run_id, step, created.model_id)
     _last_model_id.set(created.model_id)
     return replace(model.get_model_info(f"models:/{created.model_id}"), name=created.name)
+
+
+def _has_files(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.iterdir())
 
 
 def _record(client: Client, created: LoggedModel, folder: Path, model: Model, run_id: str | None, step: int) -> None:
