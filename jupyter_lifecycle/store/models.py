@@ -131,9 +131,11 @@ class LoggedModelStore:
         self._update(model_id, "status = ?, status_message = ?", [status, message])
         return self.get(model_id)
 
-    def _update(self, model_id: str, assignments: str, values: list[Any]) -> None:
+    def _update(self, model_id: str, assignments: str = "", values: Sequence[Any] = ()) -> None:
+        """Set columns and ``last_updated_time`` (alone, without ``assignments``); ``NotFound`` for an unknown id."""
+        sets = f"{assignments}, " if assignments else ""
         with self.db.write() as conn:
-            cur = conn.execute(f"UPDATE logged_models SET {assignments}, last_updated_time = ? WHERE model_id = ?",
+            cur = conn.execute(f"UPDATE logged_models SET {sets}last_updated_time = ? WHERE model_id = ?",
                                [*values, now_ms(), model_id])  # fmt: skip
             if cur.rowcount == 0:
                 raise self.not_found(model_id)
@@ -147,21 +149,21 @@ class LoggedModelStore:
     def set_tags(self, model_id: str, tags: dict[str, str]) -> None:
         """Set (or overwrite) tags on a model."""
         with self.db.write() as conn:
-            self._update(model_id, "status = status", [])
+            self._update(model_id)
             conn.executemany("INSERT OR REPLACE INTO logged_model_tags VALUES (?, ?, ?)",
                              [(model_id, k, v) for k, v in tags.items()])  # fmt: skip
 
     def delete_tag(self, model_id: str, key: str) -> None:
         """Remove one tag; ``NotFound`` when the model has no such tag."""
         with self.db.write() as conn:
-            self._update(model_id, "status = status", [])
+            self._update(model_id)
             if conn.execute("DELETE FROM logged_model_tags WHERE model_id = ? AND key = ?", (model_id, key)).rowcount == 0:
                 raise NotFound(f"logged model {model_id} has no tag {key!r}")
 
     def log_params(self, model_id: str, params: dict[str, str]) -> None:
         """Add params to a model; a param, once set, keeps its value (as MLflow's run params)."""
         with self.db.write() as conn:
-            self._update(model_id, "status = status", [])
+            self._update(model_id)
             for key, value in params.items():
                 found = conn.execute("SELECT value FROM logged_model_params WHERE model_id = ? AND key = ?",
                                      (model_id, key)).fetchone()  # fmt: skip
@@ -175,7 +177,7 @@ class LoggedModelStore:
         rows = [(model_id, m.key, None if math.isnan(m.value) else m.value, m.timestamp, m.step, m.run_id,
                  m.dataset_name, m.dataset_digest) for m in metrics]  # fmt: skip
         with self.db.write() as conn:
-            self._update(model_id, "status = status", [])
+            self._update(model_id)
             conn.executemany("INSERT INTO logged_model_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def copy_run_metrics(self, model_id: str, run_id: str, step: int) -> None:
