@@ -293,3 +293,16 @@ def test_serve_a_logged_model_by_its_uri(home: Path, estimator: LogisticRegressi
                              capture_output=True, text=True, timeout=60,
                              env={**os.environ, "JUPYTER_LIFECYCLE_HOME": str(home)})  # fmt: skip
     assert missing.returncode == 1 and "no logged model" in missing.stderr and info.model_id in missing.stderr
+
+
+def test_a_scoring_notebook_for_a_logged_model_runs(home: Path, tmp_path: Path, estimator: LogisticRegression) -> None:
+    import papermill
+
+    info = lc.sklearn.log_model(estimator, name="scored", input_example=X[:2])  # no run: its own folder
+    X.to_csv(tmp_path / "in.csv", index=False)
+    path = lc.generate_scoring_notebook(info.model_uri, input_path=str(tmp_path / "in.csv"),
+                                        output_path=str(tmp_path / "out.csv"), notebook_path=tmp_path / "s.ipynb")  # fmt: skip
+    assert f"**scored** `{info.model_id}`" in path.read_text()
+    papermill.execute_notebook(str(path), str(tmp_path / "s.out.ipynb"), parameters={"install_requirements": False},
+                               kernel_name="python3", cwd=str(tmp_path), progress_bar=False)  # fmt: skip
+    assert pd.read_csv(tmp_path / "out.csv")["prediction"].tolist() == estimator.predict(X).tolist()
