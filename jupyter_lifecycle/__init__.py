@@ -10,6 +10,7 @@ from .client import Client  # tracking + model registry
 from .entities import (
     Experiment,
     FileInfo,
+    LoggedModel,
     Metric,
     ModelVersion,
     Param,
@@ -109,6 +110,11 @@ _LAZY["data"] = ("data", None)
 _LAZY.update({"pyfunc": ("pyfunc", None), "sklearn": ("sklearn", None), "models": ("models", None),
               "infer_signature": ("models.signature", "infer_signature"),
               "search_logged_models": ("models.logged", "search_logged_models")})  # fmt: skip
+# Logged models (MLflow 3): loaded on first use with the models package.
+_LAZY.update({name: ("models.logged", name) for name in (
+    "ActiveModel", "delete_logged_model_tag", "finalize_logged_model", "get_active_model_id", "get_logged_model",
+    "initialize_logged_model", "last_logged_model", "log_model_params", "set_active_model",
+    "set_logged_model_tags")})  # fmt: skip
 # Scoring (batch scoring, scoring notebooks): loaded on first use.
 _LAZY.update({"score": ("scoring", "score"), "generate_scoring_notebook": ("scoring", "generate_scoring_notebook")})
 
@@ -165,6 +171,10 @@ __all__ = [
     "register_model", "search_model_versions", "search_registered_models",
     # models (loaded on first use)
     "infer_signature", "models", "pyfunc", "search_logged_models", "sklearn",
+    # logged models, MLflow 3 (loaded on first use)
+    "ActiveModel", "LoggedModel", "delete_logged_model_tag", "finalize_logged_model", "get_active_model_id",
+    "get_logged_model", "initialize_logged_model", "last_logged_model", "log_model_params", "set_active_model",
+    "set_logged_model_tags",
     # scoring (loaded on first use)
     "generate_scoring_notebook", "score",
     # inline UI (loaded on first use)

@@ -186,6 +186,11 @@ class Metric:
     timestamp: int
     step: int
     run_id: str | None = None
+    model_id: str | None = None
+    """The logged model the point belongs to (MLflow 3), if any."""
+    dataset_name: str | None = None
+    """The dataset the metric was computed on (MLflow 3), with ``dataset_digest``."""
+    dataset_digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -211,6 +216,55 @@ class FileInfo:
     path: str
     is_dir: bool
     file_size: int | None
+
+
+# ---- logged models (MLflow 3's LoggedModel) -----------------------------------
+
+LOGGED_MODEL_STATUSES = ("PENDING", "READY", "FAILED")
+
+
+@dataclass(frozen=True)
+class LoggedModel:
+    """A model logged by ``log_model`` (or ``initialize_logged_model``): MLflow 3's ``LoggedModel``.
+
+    The first fields carry MLflow's names and meaning; the rest describe the
+    model folder (flavors, signature, size), which MLflow keeps only in ``MLmodel``.
+    """
+
+    model_id: str
+    name: str
+    experiment_id: str
+    source_run_id: str | None
+    status: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    artifact_location: str
+    """The absolute folder holding the model's files."""
+    model_type: str | None = None
+    status_message: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: list[Metric] = field(default_factory=list)
+    flavors: tuple[str, ...] = ()
+    loader_module: str | None = None
+    signature: dict[str, Any] | None = None
+    model_size_bytes: int = 0
+    artifact_path: str = ""
+    """The model's folder inside its run's artifacts (``runs:/<source_run_id>/<artifact_path>``); empty without a run."""
+
+    @property
+    def model_uri(self) -> str:
+        """``models:/<model_id>``, which loads wherever a model URI is accepted."""
+        return f"models:/{self.model_id}"
+
+    @property
+    def run_id(self) -> str | None:
+        """The run the model was logged from (``source_run_id``)."""
+        return self.source_run_id
+
+    def to_dictionary(self) -> dict[str, Any]:
+        """The model as plain values (MLflow's name for this)."""
+        return dict(self.__dict__)
 
 
 # ---- model registry (MLflow's registry entities, plus managed MLflow's requests and activity) ----
@@ -247,6 +301,12 @@ class ModelVersion:
     aliases: list[str] = field(default_factory=list)
     storage_location: str = ""
     """The local folder holding the registry's copy of the model's files."""
+    model_id: str | None = None
+    """The logged model (``m-...``) this version was registered from, as in MLflow 3."""
+    params: list[Param] | None = None
+    """The logged model's params (MLflow 3's ``ModelParam`` list: ``key``, ``value``)."""
+    metrics: list[Metric] | None = None
+    """The logged model's metrics."""
 
 
 @dataclass(frozen=True)

@@ -386,14 +386,22 @@ def log_model(
     *,
     name: str | None = None,
     run_id: str | None = None,
+    params: dict[str, Any] | None = None,
+    tags: dict[str, Any] | None = None,
+    model_type: str | None = None,
+    step: int = 0,
+    model_id: str | None = None,
     conda_env: str | os.PathLike[str] | dict[str, Any] | None = None,
     infer_code_paths: bool = False,
     code_path: list[str | os.PathLike[str]] | None = None,
 ) -> ModelInfo:
-    """Save a custom model into the active run's artifacts (``runs:/<run_id>/<artifact_path>``).
+    """Log a custom model as a logged model (``info.model_uri`` is ``models:/<model_id>``).
 
-    Takes the arguments of ``save_model``; ``registered_model_name``
-    registers the logged model as a new version of that name.
+    Takes the arguments of ``save_model``. In a run the files go to the
+    run's artifacts (``runs:/<run_id>/<name>`` works too); without one, no
+    run is started. ``params``, ``tags`` and ``model_type`` describe the
+    logged model; ``model_id`` fills one made by ``initialize_logged_model``;
+    ``registered_model_name`` registers it as a new version of that name.
     """
     from .models.logged import log_model_folder
 
@@ -403,15 +411,19 @@ def log_model(
                    infer_code_paths=infer_code_paths, code_path=code_path, _model=model)  # fmt: skip
         return Model.load(folder)
 
-    info = log_model_folder(artifact_path, save, run_id=run_id, name=name)
+    info = log_model_folder(artifact_path, save, run_id=run_id, name=name, params=params, tags=tags,
+                            model_type=model_type, step=step, model_id=model_id)  # fmt: skip
     return _register(info, registered_model_name)
 
 
 def _register(info: ModelInfo, registered_model_name: str | None) -> ModelInfo:
     if registered_model_name:
+        from dataclasses import replace
+
         from .registry import register_model
 
-        register_model(info.model_uri, registered_model_name)
+        version = register_model(info.model_uri, registered_model_name)
+        return replace(info, registered_model_version=version.version)
     return info
 
 

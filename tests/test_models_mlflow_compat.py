@@ -200,3 +200,43 @@ def test_mlflow_loads_our_model_from_code(tmp_path: Path) -> None:
     out = run_mlflow(tmp_path, ["from_code"], block=False)
     assert out["from_code"] == (X["a"] * 2).tolist()
     assert lc.pyfunc.load_model(tmp_path / "from_code").predict(X).tolist() == out["from_code"]
+
+
+LOGGED_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, warnings
+    warnings.filterwarnings("ignore")
+    import pandas as pd
+    import mlflow.pyfunc
+    from mlflow.models import Model
+    X = pd.DataFrame(json.loads(sys.argv[2]))
+    out = {}
+    for folder in sys.argv[1].split(","):
+        meta = Model.load(folder)
+        model = mlflow.pyfunc.load_model(folder)
+        out[folder] = {"predictions": pd.DataFrame(model.predict(X)).to_numpy().ravel().tolist(),
+                       "model_id": meta.model_id, "model_uuid": meta.model_uuid, "run_id": meta.run_id,
+                       "artifact_path": meta.artifact_path, "pyfunc_model_id": model.model_id}
+    print(json.dumps(out))
+    """
+)
+
+
+def test_mlflow_loads_our_logged_models_with_the_fields_it_writes(home: Path) -> None:
+    """MLflow 3.17's log_model writes model_id, model_uuid = model_id, artifact_path = the model's folder,
+    and run_id only inside a run; our logged models carry the same, and MLflow reads them back."""
+    estimator = LogisticRegression().fit(X, Y)
+    alone = lc.sklearn.log_model(estimator, name="alone", input_example=X[:2])
+    with lc.start_run() as run:
+        inside = lc.sklearn.log_model(estimator, name="inside")
+    folders = [lc.get_logged_model(alone.model_id).artifact_location, lc.get_logged_model(inside.model_id).artifact_location]
+    done = subprocess.run([str(MLFLOW_PYTHON), "-c", LOGGED_SCRIPT, ",".join(folders), X.to_json(orient="columns")],
+                          capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    for info, folder, run_id in ((alone, folders[0], None), (inside, folders[1], run.info.run_id)):
+        seen = out[folder]
+        assert seen["predictions"] == estimator.predict(X).tolist()
+        assert seen["model_id"] == seen["model_uuid"] == seen["pyfunc_model_id"] == info.model_id
+        assert seen["artifact_path"] == folder == info.artifact_path and seen["run_id"] == run_id
+    assert folders[0] == str(home / "artifacts" / "models" / alone.model_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -217,9 +218,10 @@ def test_log_model_records_files_logged_model_and_search(home: Path, estimator: 
         lc.log_metric("accuracy", 0.7)
         (home.parent / "factor.txt").write_text("2")
         py_info = lc.pyfunc.log_model("wrapper", python_model=Doubler(), artifacts={"factor": home.parent / "factor.txt"})
-    assert info.model_uri == f"runs:/{run.info.run_id}/model" and info.run_id == run.info.run_id
-    assert info.artifact_path == "model" and info.model_id.startswith("m-")
-    loaded = lc.pyfunc.load_model(info.model_uri)
+    assert info.model_uri == f"models:/{info.model_id}" and info.run_id == run.info.run_id
+    assert info.name == "model" and re.fullmatch(r"m-[0-9a-f]{32}", info.model_id)
+    assert info.artifact_path == str(lc.Client().artifact_dir(run.info.run_id) / "model")  # MLflow 3: the folder
+    loaded = lc.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
     assert loaded.metadata.run_id == run.info.run_id and loaded.model_id == info.model_id
     assert (loaded.predict(X) == estimator.predict(X)).all()
     listed = {f.path for f in lc.list_artifacts(run.info.run_id, "model")}
@@ -233,16 +235,19 @@ def test_log_model_records_files_logged_model_and_search(home: Path, estimator: 
     assert list(best["model_id"]) == [info.model_id]
     ordered = lc.search_logged_models(order_by=["metrics.accuracy DESC"])
     assert list(ordered["name"]) == ["model", "wrapper"]
+    ordered = lc.search_logged_models(order_by=[{"field_name": "metrics.accuracy", "ascending": True}])
+    assert list(ordered["name"]) == ["wrapper", "model"]
     assert list(lc.search_logged_models(filter_string="flavors LIKE '%sklearn%'")["name"]) == ["model"]
     store_row = open_store().models.get(info.model_id)
-    assert store_row.size_bytes > 0 and store_row.flavors == ("python_function", "sklearn")
+    assert store_row.model_size_bytes > 0 and store_row.flavors == ("python_function", "sklearn")
     with pytest.raises(InvalidInput, match="logged models can be filtered by"):
         lc.search_logged_models(filter_string="attributes.colour = 'red'")
 
 
-def test_log_model_starts_a_run_when_none_is_active(home: Path, estimator: LogisticRegression) -> None:
+def test_log_model_without_a_run_starts_none(home: Path, estimator: LogisticRegression) -> None:
     info = lc.sklearn.log_model(estimator, name="auto")
-    assert lc.active_run() is not None and lc.active_run().info.run_id == info.run_id
+    assert lc.active_run() is None and info.run_id is None and lc.search_runs().empty  # as MLflow 3
+    assert info.artifact_path == str(home / "artifacts" / "models" / info.model_id)
     assert lc.models.get_model_dependencies(info.model_uri).endswith("requirements.txt")
 
 

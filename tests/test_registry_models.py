@@ -21,7 +21,7 @@ def test_log_register_alias_load_predict(client: lc.Client) -> None:
     with lc.start_run():
         info = lc_sklearn.log_model(model, name="model", input_example=X.head(3))
     mv = lc.register_model(info.model_uri, "iris")
-    assert mv.version == 1 and mv.run_id == info.model_uri.split("/")[1]
+    assert mv.version == 1 and mv.run_id == info.run_id and mv.model_id == info.model_id
     client.set_registered_model_alias("iris", "champion", mv.version)
     client.transition_model_version_stage("iris", mv.version, "Production", archive_existing_versions=True)
 

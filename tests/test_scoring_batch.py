@@ -140,5 +140,7 @@ def test_every_model_uri_form(iris_model: tuple[str, object, pd.DataFrame]) -> N
         assert lc.score(form, X.head(20), progress=False)["prediction"].tolist() == want, form
         header = build_scoring_notebook(form).cells[0].source
         assert f"`{form}`" in header and "sepal length (cm)" in header, form
-        if form.startswith("models:/"):
+        if form.startswith("models:/m-"):  # log_model's URI: the logged model itself
+            assert "**model**" in header and form[len("models:/"):] in header, form
+        elif form.startswith("models:/"):
             assert "**iris** version 1" in header and "`@champion`" in header and "Production" in header, form

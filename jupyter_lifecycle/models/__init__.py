@@ -10,7 +10,19 @@ from .code import set_model
 from .dependencies import get_model_dependencies
 from .enforce import enforce_params, enforce_schema
 from .flavors import Flavor, PyFuncModel, get_flavor, list_flavors, load_native, load_pyfunc, register_flavor
-from .logged import search_logged_models
+from .logged import (
+    ActiveModel,
+    delete_logged_model_tag,
+    finalize_logged_model,
+    get_active_model_id,
+    get_logged_model,
+    initialize_logged_model,
+    last_logged_model,
+    log_model_params,
+    search_logged_models,
+    set_active_model,
+    set_logged_model_tags,
+)
 from .model import Model, ModelInfo, verify_model
 from .signature import Array, ColSpec, ModelSignature, ParamSchema, ParamSpec, Schema, TensorSpec, infer_signature
 from .uri import register_scheme, resolve_model_uri
@@ -21,4 +33,6 @@ __all__ = [
     "load_native", "load_pyfunc",
     "infer_signature", "register_flavor", "register_scheme", "resolve_model_uri", "search_logged_models", "set_model",
     "verify_model",
+    "ActiveModel", "delete_logged_model_tag", "finalize_logged_model", "get_active_model_id", "get_logged_model",
+    "initialize_logged_model", "last_logged_model", "log_model_params", "set_active_model", "set_logged_model_tags",
 ]  # fmt: skip

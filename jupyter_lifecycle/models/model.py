@@ -194,11 +194,10 @@ class ModelInfo:
     model_size_bytes: int | None = None
     metadata: dict[str, Any] | None = None
     mlflow_version: str | None = None
-
-    @property
-    def name(self) -> str | None:
-        """MLflow 3's name for ``artifact_path``."""
-        return self.artifact_path
+    name: str | None = None
+    """The logged model's name (MLflow 3); ``artifact_path`` is its folder."""
+    registered_model_version: int | None = None
+    """The version ``registered_model_name=`` created, if any."""
 
 
 # ---- input examples ---------------------------------------------------------
@@ -413,13 +412,22 @@ def write_model_folder(
     return model
 
 
-def mlmodel_run_id(folder: Path) -> str | None:
-    """The ``run_id`` a model folder's ``MLmodel`` names, or ``None`` (no file, unreadable, or no run)."""
+def _mlmodel_field(folder: Path, key: str) -> str | None:
     import yaml
 
     try:
         data = yaml.safe_load((folder / MLMODEL).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return None
-    run_id = data.get("run_id") if isinstance(data, dict) else None
-    return str(run_id) if run_id else None
+    value = data.get(key) if isinstance(data, dict) else None
+    return str(value) if value else None
+
+
+def mlmodel_run_id(folder: Path) -> str | None:
+    """The ``run_id`` a model folder's ``MLmodel`` names, or ``None`` (no file, unreadable, or no run)."""
+    return _mlmodel_field(folder, "run_id")
+
+
+def mlmodel_model_id(folder: Path) -> str | None:
+    """The logged model (``model_id``) a model folder's ``MLmodel`` names, or ``None``."""
+    return _mlmodel_field(folder, "model_id")

@@ -1,6 +1,7 @@
 """Model URIs and where they point on disk.
 
-Built in: ``runs:/<run_id>/<path>``, ``file:///abs/path`` and plain paths.
+Built in: ``runs:/<run_id>/<path>``, ``models:/m-<32 hex>`` (a logged model),
+``file:///abs/path`` and plain paths.
 Other schemes plug in with ``register_scheme``: the registry adds
 ``models:/<name>/<version>``, ``models:/<name>@<alias>``, ``models:/<name>/<stage>``
 and ``models:/<name>/latest``.
@@ -9,6 +10,7 @@ and ``models:/<name>/latest``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -20,6 +22,7 @@ _SCHEMES: dict[str, Resolver] = {}
 
 ACCEPTED_FORMS = (
     "runs:/<run_id>/<artifact_path>",
+    "models:/<model_id> (a logged model, m-<32 hex>)",
     "models:/<name>/<version>",
     "models:/<name>@<alias>",
     "models:/<name>/<stage>",
@@ -68,12 +71,51 @@ def _resolve_runs(uri: str) -> Path:
 
 register_scheme("runs", _resolve_runs)
 
+LOGGED_MODEL_URI = re.compile(r"^models:/(m-[0-9a-f]{32})/?$")
+"""``models:/<model_id>``: MLflow 3's URI of a logged model (a registered name never has this form here)."""
+
+
+def logged_model_id(uri: str) -> str | None:
+    """The ``m-...`` id of a ``models:/<model_id>`` URI, else ``None``."""
+    found = LOGGED_MODEL_URI.match(uri)
+    return found.group(1) if found else None
+
+
+def current_experiment_id(home: Path) -> str | None:
+    """The experiment the fluent API would use in store ``home``, without creating it (``None`` if it does not exist yet)."""
+    from ..store import open_store
+    from ..store.tracking import DEFAULT_EXPERIMENT
+    from ..tracking import fluent
+
+    found = fluent._experiment.get(home)
+    if found is not None:
+        return found
+    experiment = open_store(home).tracking.get_experiment_by_name(os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT)
+    return experiment.experiment_id if experiment is not None else None
+
+
+def _resolve_logged(model_id: str) -> Path:
+    from ..store import open_store
+
+    store = open_store()
+    if not store.models.exists(model_id):
+        raise store.models.not_found(model_id, current_experiment_id(store.home))
+    folder = store.models.folder(model_id)
+    if not (folder / "MLmodel").is_file():
+        model = store.models.get(model_id)
+        raise NotFound(f"logged model {model_id} ({model.name!r}) has no files yet (status {model.status}): "
+                       "log_model(..., model_id=...) writes them")  # fmt: skip
+    return folder
+
 
 def resolve_model_uri(uri: str | os.PathLike[str]) -> Path:
     """The local folder a model URI points to; ``InvalidInput`` lists the accepted forms."""
     text = os.fspath(uri)
     if not text:
         raise bad_uri(text, "it is empty")
+    model_id = logged_model_id(text) if text.startswith("models:/m-") else None
+    if model_id is not None:
+        return _resolve_logged(model_id)
     scheme, colon, _ = text.partition(":")
     if colon and len(scheme) > 1 and scheme != "file":  # one letter: a Windows drive
         resolver = _SCHEMES.get(scheme)

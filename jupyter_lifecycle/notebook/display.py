@@ -1,4 +1,4 @@
-"""Rich HTML displays: runs, experiments, datasets, registered models and versions as tables in a notebook.
+"""Rich HTML displays: runs, experiments, datasets, logged and registered models, versions as tables in a notebook.
 
 Plain HTML strings, no IPython import: ``attach()`` gives the entity classes
 a ``_repr_html_`` so that a ``Run`` (or ``Experiment``, ``ModelVersion``...)
@@ -201,6 +201,28 @@ def registered_model_html(model: Any) -> str:
     return _card(f"Registered model {model.name}", facts, versions, _pairs("tag", model.tags))
 
 
+def logged_model_html(model: Any) -> str:
+    """A logged model (MLflow 3): status, run, flavors, then its params, tags and metrics (with their datasets)."""
+    user_tags = {k: v for k, v in model.tags.items() if not k.startswith("mlflow.")}
+    facts = {
+        "model_id": model.model_id,
+        "model_uri": model.model_uri,
+        "status": model.status,
+        "model_type": model.model_type,
+        "experiment_id": model.experiment_id,
+        "source run": model.source_run_id,
+        "flavors": ", ".join(getattr(model, "flavors", ()) or ()),
+        "created": fmt_time(model.creation_timestamp) + " UTC",
+        "files": model.artifact_location,
+    }
+    metrics = html_table(
+        ["metric", "value", "step", "dataset", "run_id"],
+        [[m.key, m.value, m.step, f"{m.dataset_name} ({(m.dataset_digest or '')[:8]})" if m.dataset_name else "",
+          m.run_id] for m in model.metrics],  # fmt: skip
+    ) if model.metrics else ""
+    return _card(f"Logged model {model.name}", facts, _pairs("param", model.params), metrics, _pairs("tag", user_tags))
+
+
 def generic_html(obj: Any) -> str:
     """Any dataclass or mapping as a two-column table (for revision diffs, lineage...)."""
     if hasattr(obj, "__dataclass_fields__"):
@@ -234,7 +256,8 @@ def attach() -> None:
     register_repr(entities.Run, run_html)
     register_repr(entities.Experiment, experiment_html)
     register_repr(entities.Dataset, dataset_html)
-    for name, render in (("ModelVersion", model_version_html), ("RegisteredModel", registered_model_html)):
+    for name, render in (("ModelVersion", model_version_html), ("RegisteredModel", registered_model_html),
+                         ("LoggedModel", logged_model_html)):  # fmt: skip
         cls = getattr(entities, name, None)
         if cls is not None:
             register_repr(cls, render)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import STAGES, ModelVersion, RegisteredModel, RegistryActivity, TransitionRequest
 from ..errors import AlreadyExists, InvalidInput, NotFound
-from ..models.model import mlmodel_run_id
-from ..models.uri import parse_runs_uri, resolve_model_uri
+from ..models.model import mlmodel_model_id, mlmodel_run_id
+from ..models.uri import logged_model_id, parse_runs_uri, resolve_model_uri
 from ..store import Store
 from ..store.registry import RegistryStore, canonical_stage, check_model_name, version_number
 from ..store.search import check_max_results
@@ -120,14 +120,21 @@ class RegistryClient:
     ) -> ModelVersion:
         """Copy the model at ``source`` (any model URI or folder) into the registry as the next version.
 
-        ``run_id`` defaults to the run of a ``runs:/`` source, else the
-        ``run_id`` in the model's ``MLmodel`` file. ``await_creation_for`` and
-        ``model_id`` are accepted for MLflow compatibility: registration here
-        is synchronous.
+        ``run_id`` defaults to the run of a ``runs:/`` source, else the logged
+        model's run, else the ``run_id`` in the model's ``MLmodel`` file.
+        ``model_id`` (default: the one ``models:/<model_id>`` names, else the
+        ``model_id`` in ``MLmodel``) links the version to its logged model.
+        ``await_creation_for`` is accepted for MLflow compatibility:
+        registration here is synchronous.
         """
         check_model_name(name)
         text = os.fspath(source)
         folder = resolve_model_uri(text)
+        model_id = model_id or logged_model_id(text) or mlmodel_model_id(folder)
+        if model_id is not None and not self.store.models.exists(model_id):
+            model_id = None  # a folder copied from another store: its logged model is not here
+        if run_id is None and model_id is not None:
+            run_id = self.store.models.get(model_id).source_run_id
         if not (folder / "MLmodel").is_file():
             raise InvalidInput(
                 f"{text!r} is not a model: {folder} has no MLmodel file. Register a folder written by "
@@ -138,7 +145,7 @@ class RegistryClient:
         if ":" not in text or len(text.partition(":")[0]) == 1:
             text = str(folder)  # a local path: keep where it was, absolute
         return self._registry.create_model_version(
-            name, folder, text, run_id, _tags(tags), description, run_link, self._user()
+            name, folder, text, run_id, _tags(tags), description, run_link, self._user(), model_id
         )
 
     def copy_model_version(self, src_model_uri: str, dst_name: str) -> ModelVersion:

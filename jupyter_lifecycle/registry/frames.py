@@ -27,7 +27,7 @@ def _with_tags(base: pd.DataFrame, tags: Sequence[dict[str, str]]) -> pd.DataFra
 
 
 def versions_frame(versions: Sequence[ModelVersion]) -> pd.DataFrame:
-    """One row per version: name, version, aliases, current_stage, status, run_id, source, times, tags.<key>."""
+    """One row per version: name, version, aliases, current_stage, status, run_id, model_id, source, times, tags.<key>."""
     import pandas as pd
 
     base = pd.DataFrame(
@@ -38,6 +38,7 @@ def versions_frame(versions: Sequence[ModelVersion]) -> pd.DataFrame:
             "current_stage": pd.Series([v.current_stage for v in versions], dtype=object),
             "status": pd.Series([v.status for v in versions], dtype=object),
             "run_id": pd.Series([v.run_id for v in versions], dtype=object),
+            "model_id": pd.Series([v.model_id for v in versions], dtype=object),
             "source": pd.Series([v.source for v in versions], dtype=object),
             "description": pd.Series([v.description for v in versions], dtype=object),
             "user_id": pd.Series([v.user_id for v in versions], dtype=object),

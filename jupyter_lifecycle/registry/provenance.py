@@ -1,4 +1,4 @@
-"""Lineage: model version -> run (and the datasets it read) -> notebook revision -> the cells that ran.
+"""Lineage: model version -> logged model -> run (and the datasets it read) -> notebook revision -> the cells that ran.
 
 ``build_lineage(store, uri)`` follows the links the store holds (the
 version's ``run_id``, the run's notebook revisions and the cell executions
@@ -15,10 +15,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..entities import DatasetInput, ModelVersion, Run
+from ..entities import DatasetInput, LoggedModel, ModelVersion, Run
 from ..errors import NotFound
-from ..models.model import mlmodel_run_id
-from ..models.uri import parse_runs_uri, resolve_model_uri
+from ..models.model import mlmodel_model_id, mlmodel_run_id
+from ..models.uri import logged_model_id, parse_runs_uri, resolve_model_uri
 from ..store import Store
 from .uri import resolve_version
 
@@ -40,6 +40,8 @@ class Lineage:
     notes: list[str] = field(default_factory=list)
     datasets: list[DatasetInput] = field(default_factory=list)
     """The datasets the run logged as inputs (``log_input``, autolog), each with its context tag."""
+    logged_model: LoggedModel | None = None
+    """The logged model (MLflow 3's ``m-...``) the version or URI points to, with its params and metrics."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (for the REST API and exports)."""
@@ -56,6 +58,12 @@ class Lineage:
                 "status": run.info.status, "start_time": run.info.start_time, "end_time": run.info.end_time,
                 "user_id": run.info.user_id, "params": dict(run.data.params), "metrics": dict(run.data.metrics),
             },
+            "logged_model": None if self.logged_model is None else {
+                "model_id": self.logged_model.model_id, "name": self.logged_model.name,
+                "status": self.logged_model.status, "source_run_id": self.logged_model.source_run_id,
+                "creation_timestamp": self.logged_model.creation_timestamp, "params": dict(self.logged_model.params),
+                "metrics": [dict(m.__dict__) for m in self.logged_model.metrics], "tags": dict(self.logged_model.tags),
+            },
             "notebook_path": self.notebook_path,
             "revisions": {moment: dict(rev.__dict__) for moment, rev in self.revisions.items()},
             "cells": [dict(cell.__dict__) for cell in self.cells],
@@ -69,6 +77,9 @@ class Lineage:
         if mv is not None:
             aliases = f" @{', @'.join(mv.aliases)}" if mv.aliases else ""
             lines.append(f"  model version: {mv.name} v{mv.version} [{mv.current_stage}]{aliases} from {mv.source}")
+        if self.logged_model is not None:
+            lm = self.logged_model
+            lines.append(f"  logged model:  {lm.name} ({lm.model_id}) {lm.status}")
         if run is not None:
             lines.append(f"  run:           {run.info.run_name} ({run.info.run_id}) {run.info.status}")
         for item in self.datasets:
@@ -97,6 +108,16 @@ class Lineage:
                 ("Stage / aliases", f"{esc(mv.current_stage)} / {aliases}"),
                 ("Registered", f"{_when(mv.creation_timestamp)} by {esc(mv.user_id or '?')}"),
                 ("Source", f"<code>{esc(mv.source)}</code>"),
+            ]
+        if self.logged_model is not None:
+            lm = self.logged_model
+            scores = ", ".join(
+                f"{esc(m.key)}={m.value:.4g}" + (f" on {esc(m.dataset_name)}" if m.dataset_name else "")
+                for m in lm.metrics[-10:]
+            )  # fmt: skip
+            rows += [
+                ("Logged model", f"<b>{esc(lm.name)}</b> <code>{esc(lm.model_id)}</code> {esc(lm.status)}"),
+                ("Model metrics", scores or "none"),
             ]
         if run is not None:
             metrics = ", ".join(f"{esc(k)}={v:.4g}" for k, v in sorted(run.data.metrics.items())[:10])
@@ -142,22 +163,28 @@ def build_lineage(store: Store, model_uri: str) -> Lineage:
     """Follow ``model_uri`` (``models:/``, ``runs:/`` or a model folder) back to its run, notebook and cells."""
     notes: list[str] = []
     version: ModelVersion | None = None
-    if model_uri.startswith("models:"):
+    model_id = logged_model_id(model_uri)
+    if model_id is not None:
+        run_id = store.models.get(model_id).source_run_id
+    elif model_uri.startswith("models:"):
         version = resolve_version(model_uri, store)
-        run_id = version.run_id
+        run_id, model_id = version.run_id, version.model_id
     elif model_uri.startswith("runs:"):
         run_id = parse_runs_uri(model_uri)[0]
+        model_id = mlmodel_model_id(Path(resolve_model_uri(model_uri)))
     else:
-        run_id = mlmodel_run_id(Path(resolve_model_uri(model_uri)))
+        folder = Path(resolve_model_uri(model_uri))
+        run_id, model_id = mlmodel_run_id(folder), mlmodel_model_id(folder)
+    logged = store.models.get(model_id) if model_id is not None and store.models.exists(model_id) else None
     if run_id is None:
         notes.append("this model names no run: it was not logged with log_model inside a run")
-        return Lineage(model_uri, version, None, notes=notes)
+        return Lineage(model_uri, version, None, notes=notes, logged_model=logged)
     store.metric_buffer.flush()
     try:
         run = store.tracking.get_run(run_id)
     except NotFound:
         notes.append(f"run {run_id} is not in this store ({store.home})")
-        return Lineage(model_uri, version, None, notes=notes)
+        return Lineage(model_uri, version, None, notes=notes, logged_model=logged)
     capture = getattr(store, "capture", None)
     revisions: dict[str, Any] = {}
     cells: list[Any] = []
@@ -173,4 +200,5 @@ def build_lineage(store: Store, model_uri: str) -> Lineage:
     inputs = store.datasets.run_inputs([run_id]).get(run_id)
     if inputs is not None:
         run = dataclasses.replace(run, inputs=inputs)
-    return Lineage(model_uri, version, run, run.info.notebook_path, revisions, cells, notes, run.inputs.dataset_inputs)
+    return Lineage(model_uri, version, run, run.info.notebook_path, revisions, cells, notes,
+                   datasets=run.inputs.dataset_inputs, logged_model=logged)

@@ -47,6 +47,9 @@ def _lineage_rows(model_uri: str, mlmodel: dict[str, Any]) -> list[tuple[str, st
         rows.append(("Registered model", f"**{_md_escape(mv.name)}** version {mv.version}"))
         rows.append(("Aliases", ", ".join(f"`@{a}`" for a in mv.aliases) or "none"))
         rows.append(("Stage", _md_escape(mv.current_stage)))
+    logged = getattr(lineage, "logged_model", None)
+    if logged is not None:
+        rows.append(("Logged model", f"**{_md_escape(logged.name)}** `{logged.model_id}`"))
     run = getattr(lineage, "run", None)
     if run is not None:
         rows.append(("Run", f"{_md_escape(run.info.run_name or '')} `{run.info.run_id}`"))

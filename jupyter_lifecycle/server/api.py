@@ -112,7 +112,8 @@ def run_detail(client: Client, run_id: str) -> dict[str, Any]:
         "artifacts": [{"path": f.path, "is_dir": f.is_dir, "file_size": f.file_size}
                       for f in client.list_artifacts(run_id)],  # fmt: skip
         "revisions": [{"revision_id": revisions[m], "moment": m} for m in ("start", "end") if m in revisions],
-        "models": [{"artifact_path": m.artifact_path, "model_uri": m.model_uri, "flavors": list(m.flavors)}
+        "models": [{"artifact_path": m.artifact_path, "model_uri": f"runs:/{run_id}/{m.artifact_path}",
+                    "model_id": m.model_id, "flavors": list(m.flavors)}
                    for m in models],  # fmt: skip
         "registered_versions": [{"name": v.name, "version": v.version} for v in versions],
     }

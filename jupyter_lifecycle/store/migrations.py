@@ -397,9 +397,65 @@ def m0007_datasets(conn: sqlite3.Connection) -> None:
     )
 
 
+def m0008_logged_model_entities(conn: sqlite3.Connection) -> None:
+    """Logged models as MLflow 3's entities: their own tags, params and metrics (per dataset), a type and status.
+
+    ``artifact_location`` is relative to the store home: a run's artifact
+    folder for a model logged in a run, ``artifacts/models/<model_id>`` for one
+    logged without a run. ``step`` is the run step the model was logged at:
+    run metrics at that step are the model's too, as in MLflow 3.
+    ``model_versions.model_id`` names the logged model a version was registered from.
+    Metric indexes: by model (to load a model's points), by (key, value) for
+    filters, by (key, model) so ordering by a metric groups without sorting.
+    """
+    _statements(
+        conn,
+        """
+        ALTER TABLE logged_models ADD COLUMN model_type TEXT;
+        ALTER TABLE logged_models ADD COLUMN status_message TEXT;
+        ALTER TABLE logged_models ADD COLUMN last_updated_time INTEGER;
+        ALTER TABLE logged_models ADD COLUMN artifact_location TEXT;
+        ALTER TABLE logged_models ADD COLUMN step INTEGER NOT NULL DEFAULT 0;
+        UPDATE logged_models SET last_updated_time = creation_time,
+            artifact_location = (SELECT r.artifact_location FROM runs r WHERE r.run_id = logged_models.run_id)
+                || '/' || artifact_path;
+        CREATE TABLE logged_model_tags (
+            model_id TEXT NOT NULL REFERENCES logged_models(model_id),
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (model_id, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE logged_model_params (
+            model_id TEXT NOT NULL REFERENCES logged_models(model_id),
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (model_id, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE logged_model_metrics (
+            model_id TEXT NOT NULL REFERENCES logged_models(model_id),
+            key TEXT NOT NULL,
+            value REAL,                              -- NULL is NaN
+            timestamp INTEGER NOT NULL,              -- epoch ms, UTC
+            step INTEGER NOT NULL,
+            run_id TEXT,
+            dataset_name TEXT,
+            dataset_digest TEXT
+        );
+        CREATE INDEX logged_model_metrics_by_model ON logged_model_metrics (model_id, key, timestamp, step);
+        CREATE INDEX logged_model_metrics_by_value ON logged_model_metrics (key, value);
+        CREATE INDEX logged_model_metrics_by_key ON logged_model_metrics (key, model_id, timestamp);
+        CREATE INDEX logged_models_by_run_step ON logged_models (run_id, step);
+        ALTER TABLE model_versions ADD COLUMN model_id TEXT;
+        INSERT INTO logged_model_metrics (model_id, key, value, timestamp, step, run_id)
+            SELECT m.model_id, l.key, l.value, l.timestamp, l.step, l.run_id
+            FROM logged_models m JOIN latest_metrics l ON l.run_id = m.run_id
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m0001_tracking, m0002_capture, m0003_models, m0004_registry, m0005_run_summaries, m0006_run_owners,
-    m0007_datasets,
+    m0007_datasets, m0008_logged_model_entities,
 ]
 """Applied in this order; each is recorded by its function name."""
 

@@ -22,9 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
-from ..entities import ACTIVE_STAGES, STAGES, ModelVersion, RegisteredModel, RegistryActivity, TransitionRequest
+from ..entities import (
+    ACTIVE_STAGES,
+    STAGES,
+    ModelVersion,
+    Param,
+    RegisteredModel,
+    RegistryActivity,
+    TransitionRequest,
+)
 from ..errors import AlreadyExists, InvalidInput, InvalidState, NotFound, shown
 from .database import Database
+from .models import LoggedModelStore
 from .search import (
     Condition,
     check_max_results,
@@ -75,7 +84,7 @@ _VERSION_COLUMNS = (
     " (SELECT json_group_object(key, value) FROM model_version_tags t"
     "  WHERE t.name = v.name AND t.version = v.version),"
     " (SELECT json_group_array(alias) FROM (SELECT alias FROM registered_model_aliases a"
-    "  WHERE a.name = v.name AND a.version = v.version ORDER BY alias))"
+    "  WHERE a.name = v.name AND a.version = v.version ORDER BY alias)), v.model_id"
 )
 _REQUEST_COLUMNS = (
     "request_id, name, version, to_stage, status, user_id, comment, creation_timestamp,"
@@ -435,8 +444,12 @@ class RegistryStore:
         description: str | None,
         run_link: str | None,
         user: str | None,
+        logged_model_id: str | None = None,
     ) -> ModelVersion:
         """Copy ``folder`` into the registry and record it as the model's next version.
+
+        ``logged_model_id`` names the logged model it came from (its params and
+        metrics then show on the version, as in MLflow 3).
 
         The copy (the slow part) happens before the write lock is taken; the
         number is taken from ``registered_models.last_version`` inside one
@@ -466,9 +479,9 @@ class RegistryStore:
                 location = final.relative_to(self.home).as_posix()
                 conn.execute(
                     "INSERT INTO model_versions (name, version, creation_timestamp, last_updated_timestamp,"
-                    " description, user_id, current_stage, source, run_id, run_link, status, storage_location)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'None', ?, ?, ?, 'READY', ?)",
-                    (name, version, now, now, description, user, source, run_id, run_link, location),
+                    " description, user_id, current_stage, source, run_id, run_link, status, storage_location, model_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'None', ?, ?, ?, 'READY', ?, ?)",
+                    (name, version, now, now, description, user, source, run_id, run_link, location, logged_model_id),
                 )
                 conn.executemany(
                     "INSERT INTO model_version_tags VALUES (?, ?, ?, ?)",
@@ -494,12 +507,17 @@ class RegistryStore:
         rows = conn.execute(
             f"SELECT {_VERSION_COLUMNS} FROM model_versions v WHERE {where} ORDER BY {order}{limit}", params
         ).fetchall()
+        ids = sorted({r[15] for r in rows if r[15]})
+        logged = {m.model_id: m for m in LoggedModelStore(self.db, self.home)._models(
+            f"m.model_id IN ({', '.join('?' * len(ids))})", ids)} if ids else {}  # fmt: skip
         return [
             ModelVersion(
                 name=r[0], version=r[1], creation_timestamp=r[2], last_updated_timestamp=r[3], description=r[4],
                 user_id=r[5], current_stage=r[6], source=r[7], run_id=r[8], status=r[9], status_message=r[10],
                 tags=json.loads(r[13] or "{}"), run_link=r[11], aliases=json.loads(r[14] or "[]"),
-                storage_location=str(self.home / r[12]),
+                storage_location=str(self.home / r[12]), model_id=r[15],
+                params=[Param(k, v) for k, v in logged[r[15]].params.items()] if r[15] in logged else None,
+                metrics=list(logged[r[15]].metrics) if r[15] in logged else None,
             )  # fmt: skip
             for r in rows
         ]

@@ -16,13 +16,27 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..entities import DatasetInput, Experiment, FileInfo, LoggedModelInput, Metric, Param, Run, RunTag, ViewType
+from .. import config
+from ..entities import (
+    DatasetInput,
+    Experiment,
+    FileInfo,
+    LoggedModel,
+    LoggedModelInput,
+    Metric,
+    Param,
+    Run,
+    RunTag,
+    ViewType,
+)
 from ..errors import AlreadyExists, InvalidInput, NotFound
 from ..store import Store, open_store
+from ..store.models import MODELS_DIRNAME
 from ..store.search import check_max_results
 from ..store.tracking import DEFAULT_EXPERIMENT
 from . import artifacts as files
 from . import inputs as run_inputs
+from .logged_models import checked_strings, model_metrics, new_model_id
 from .validation import metric_int, metric_value, param_value, tag_value, validate_key
 
 if TYPE_CHECKING:
@@ -245,8 +259,17 @@ class Client:
         timestamp: int | None = None,
         step: int | None = None,
         synchronous: bool | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
+        model_id: str | None = None,
     ) -> None:
-        """Buffer one metric point (written at the next flush; ``synchronous=True`` flushes now)."""
+        """Buffer one metric point (written at the next flush; ``synchronous=True`` flushes now).
+
+        With ``model_id`` the point is also the logged model's (MLflow 3),
+        measured on the dataset ``dataset_name``/``dataset_digest`` when given.
+        """
+        if model_id is not None or dataset_name is not None or dataset_digest is not None:
+            self._log_model_metrics(run_id, {key: value}, step, timestamp, model_id, dataset_name, dataset_digest)
         # The hot path of a training loop: checks are cached, the write is an append.
         if key not in self._good_keys:
             self._good_keys.add(validate_key(key, "metric"))
@@ -266,6 +289,23 @@ class Client:
             full = len(points) >= buffer.max_points
         if full or now >= buffer.deadline or synchronous:
             buffer.flush()
+
+    def _log_model_metrics(
+        self,
+        run_id: str,
+        metrics: dict[str, Any],
+        step: int | None,
+        timestamp: int | None,
+        model_id: str | None,
+        dataset_name: str | None,
+        dataset_digest: str | None,
+    ) -> None:
+        if model_id is None:
+            raise InvalidInput("a metric's dataset is recorded on the logged model it measures: pass model_id= too "
+                               "(the model_id of log_model's ModelInfo)")  # fmt: skip
+        self._check_run(run_id)
+        self.store.models.log_metrics(model_id, model_metrics(metrics, model_id, run_id, step, timestamp,
+                                                              dataset_name, dataset_digest))  # fmt: skip
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
         """Log one param; return the value as given."""
@@ -306,8 +346,16 @@ class Client:
         step: int | None = None,
         timestamp: int | None = None,
         synchronous: bool | None = None,
+        model_id: str | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
     ) -> None:
-        """Buffer several metrics at one step (the fluent ``log_metrics``, without building ``Metric`` objects)."""
+        """Buffer several metrics at one step (the fluent ``log_metrics``, without building ``Metric`` objects).
+
+        ``model_id`` (and a dataset) attach the points to a logged model too, as ``log_metric`` does.
+        """
+        if model_id is not None or dataset_name is not None or dataset_digest is not None:
+            self._log_model_metrics(run_id, metrics, step, timestamp, model_id, dataset_name, dataset_digest)
         self._check_run(run_id)
         self._append(self._points(run_id, [(k, v, timestamp, step) for k, v in metrics.items()]), synchronous)
 
@@ -548,6 +596,87 @@ class Client:
         self.flush()
         rows = self._tracking.search_run_rows(experiment_ids, filter_string, run_view_type, max_results, order_by)
         return runs_frame(rows, self.store.home)
+
+    # ---- logged models (MLflow 3) ------------------------------------------
+
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        tags: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        model_type: str | None = None,
+        *,
+        artifact_path: str | None = None,
+        step: int = 0,
+    ) -> LoggedModel:
+        """A new PENDING logged model in ``experiment_id``; ``finalize_logged_model`` ends it.
+
+        Its files go to ``artifacts/models/<model_id>/`` in the store home, or
+        to ``artifact_path`` inside the run's artifacts when both
+        ``source_run_id`` and ``artifact_path`` are given (what ``log_model``
+        does in a run). The model gets the run's params, as in MLflow 3.
+        """
+        store = self.store
+        model_id = new_model_id()
+        values = checked_strings(params, "param")
+        if source_run_id is not None:
+            run = self.get_run(source_run_id)
+            if run.info.experiment_id != experiment_id:
+                raise InvalidInput(f"run {source_run_id} is in experiment {run.info.experiment_id}, "
+                                   f"not {experiment_id}: log the model to the run's experiment")  # fmt: skip
+            values = {**values, **run.data.params}
+        store.tracking.get_experiment(experiment_id)  # NotFound names an unknown experiment
+        if source_run_id is not None and artifact_path:
+            folder = store.tracking.artifact_dir(source_run_id) / artifact_path
+            location = folder.relative_to(store.home).as_posix() if folder.is_relative_to(store.home) else str(folder)
+        else:
+            location = f"{config.ARTIFACTS_DIRNAME}/{MODELS_DIRNAME}/{model_id}"
+        all_tags = {"mlflow.user": getpass.getuser(), **checked_strings(tags, "tag")}
+        return store.models.create(model_id, experiment_id, name or _random_name(), location, source_run_id,
+                                   model_type, all_tags, values, step, artifact_path or "")  # fmt: skip
+
+    def finalize_logged_model(self, model_id: str, status: str) -> LoggedModel:
+        """Set a logged model's status to ``"READY"`` or ``"FAILED"``."""
+        return self.store.models.finalize(model_id, status)
+
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        """The logged model ``m-...``; ``NotFound`` names the closest ones."""
+        return self.store.models.get(model_id)
+
+    def search_logged_models(
+        self,
+        experiment_ids: list[str],
+        filter_string: str | None = None,
+        datasets: list[dict[str, Any]] | None = None,
+        max_results: int | None = None,
+        order_by: list[dict[str, Any] | str] | None = None,
+        page_token: str | None = None,
+    ) -> list[LoggedModel]:
+        """Logged models of ``experiment_ids`` matching the filter (see ``lc.search_logged_models``); ``.token`` pages on."""
+        offset = _decode_token(page_token)
+        limit = (max_results or 100) + offset + 1
+        found = self.store.models.search(list(experiment_ids), filter_string, order_by, limit, datasets)
+        page = found[offset:offset + (max_results or 100)]
+        token = _encode_token(offset + len(page)) if len(found) > offset + len(page) else None
+        return PagedList(page, token)
+
+    def set_logged_model_tags(self, model_id: str, tags: dict[str, Any]) -> None:
+        """Set tags on a logged model."""
+        self.store.models.set_tags(model_id, checked_strings(tags, "tag"))
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        """Remove one tag from a logged model."""
+        self.store.models.delete_tag(model_id, key)
+
+    def log_model_params(self, model_id: str, params: dict[str, Any]) -> None:
+        """Log params to a logged model; a param keeps its first value."""
+        self.store.models.log_params(model_id, checked_strings(params, "param"))
+
+    def log_model_metrics(self, model_id: str, metrics: Iterable[Metric]) -> None:
+        """Attach ``Metric`` points to a logged model (their ``dataset_name``/``dataset_digest`` kept)."""
+        self.store.models.log_metrics(model_id, list(metrics))
 
 
 def runs_frame(rows: Sequence[Sequence[Any]], home: Path) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from ..errors import InvalidInput, InvalidState, NotFound
 from ..store.tracking import DEFAULT_EXPERIMENT
 from . import inputs, system_metrics
 from .client import Client, store_home
+from .logged_models import dataset_fields
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -371,13 +372,27 @@ def log_metric(
     synchronous: bool | None = None,
     timestamp: int | None = None,
     run_id: str | None = None,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
-    """Log one metric point to the active run (buffered; see ``flush``)."""
+    """Log one metric point to the active run (buffered; see ``flush``).
+
+    ``model_id`` attaches the point to that logged model too, and ``dataset``
+    (any object with ``.name`` and ``.digest``) says what data it measures,
+    as in MLflow 3. A point at the step a model was logged at in this run is
+    that model's as well.
+    """
+    if (model_id is not None or dataset is not None) and run_id is None and not _runs.stack:
+        _check_model(model_id, dataset)  # before a run is started for the point
     if run_id is None:
         run = _runs.stack[-1] if _runs.stack else _run()
-        run.client.log_metric(run.info.run_id, key, value, timestamp, step, synchronous)
+        c, run_id = run.client, run.info.run_id
     else:
-        client().log_metric(run_id, key, value, timestamp, step, synchronous)
+        c = client()
+    if model_id is None and dataset is None and run_id not in MODEL_OUTPUTS:
+        c.log_metric(run_id, key, value, timestamp, step, synchronous)
+        return
+    _log_with_models(c, run_id, {key: value}, step, timestamp, synchronous, model_id, dataset)
 
 
 def log_metrics(
@@ -386,10 +401,58 @@ def log_metrics(
     synchronous: bool | None = None,
     run_id: str | None = None,
     timestamp: int | None = None,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
-    """Log several metrics at one step."""
+    """Log several metrics at one step; ``model_id`` and ``dataset`` as in ``log_metric``."""
+    if (model_id is not None or dataset is not None) and run_id is None and not _runs.stack:
+        _check_model(model_id, dataset)
     c, rid = _target(run_id)
-    c.log_metrics(rid, metrics, step, timestamp, synchronous)
+    if model_id is None and dataset is None and rid not in MODEL_OUTPUTS:
+        c.log_metrics(rid, metrics, step, timestamp, synchronous)
+        return
+    _log_with_models(c, rid, metrics, step, timestamp, synchronous, model_id, dataset)
+
+
+MODEL_OUTPUTS: dict[str, dict[int, list[str]]] = {}
+"""Run id -> step -> ids of the models logged in that run at that step (filled by ``log_model``)."""
+
+
+def _check_model(model_id: str | None, dataset: Any) -> None:
+    name, _ = dataset_fields(dataset)
+    if model_id is None:
+        if name is not None:
+            raise InvalidInput("dataset= records which data a model's metric measures: pass model_id= too "
+                               "(log_model's ModelInfo has it)")  # fmt: skip
+        return
+    models = client().store.models
+    if not models.exists(model_id):
+        raise models.not_found(model_id)
+
+
+def note_model_output(run_id: str, step: int, model_id: str) -> None:
+    """Remember that ``log_model`` logged ``model_id`` in ``run_id`` at ``step``: later metrics there are its too."""
+    MODEL_OUTPUTS.setdefault(run_id, {}).setdefault(int(step), []).append(model_id)
+
+
+def _log_with_models(
+    c: Client,
+    run_id: str,
+    metrics: dict[str, Any],
+    step: int | None,
+    timestamp: int | None,
+    synchronous: bool | None,
+    model_id: str | None,
+    dataset: Any,
+) -> None:
+    name, digest = dataset_fields(dataset)
+    model_ids = [model_id] if model_id else MODEL_OUTPUTS.get(run_id, {}).get(int(step or 0), [])
+    if not model_ids and name is not None:
+        raise InvalidInput("dataset= records which data a model's metric measures: pass model_id= too "
+                           "(log_model's ModelInfo has it)")  # fmt: skip
+    for mid in model_ids:  # checked and written before the run's points, so a bad model id writes nothing
+        c._log_model_metrics(run_id, metrics, step, timestamp, mid, name, digest)
+    c.log_metrics(run_id, metrics, step, timestamp, synchronous)
 
 
 def _target(run_id: str | None) -> tuple[Client, str]:
