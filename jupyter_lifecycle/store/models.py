@@ -314,6 +314,9 @@ class LoggedModelStore:
         joins = ""
         order: list[str] = []
         params: list[Any] = []
+        if isinstance(order_by, str) or not isinstance(order_by, (list, tuple, type(None))):
+            raise InvalidInput(f"order_by must be a list such as ['metrics.acc DESC'] or "
+                               f"[{{'field_name': 'metrics.acc', 'ascending': False}}], got {order_by!r}")  # fmt: skip
         for item in order_by or []:
             dataset = ""
             if isinstance(item, dict):
