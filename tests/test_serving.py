@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +54,8 @@ def start_server(model: Path | str, *extra: str, home: Path) -> tuple[subprocess
     if not match:
         proc.kill()
         raise AssertionError(f"server did not start: {line}{proc.stdout.read()}")
+    # Keep reading what it logs: a full pipe (a traceback per failed prediction) would block the server.
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
     return proc, match.group(0)
 
 
@@ -359,8 +362,6 @@ class SlowDoubler(PythonModel):
 
 
 def test_sigterm_lets_the_request_in_progress_finish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
-
     from jupyter_lifecycle import pyfunc
 
     code = tmp_path / "slow_model.py"
