@@ -25,6 +25,7 @@ import yaml
 import jupyter_lifecycle as lc
 from jupyter_lifecycle import pyfunc
 from jupyter_lifecycle.models.model import NAMESPACE, verify_model
+from jupyter_lifecycle.models.uri import resolve_model_uri
 from jupyter_lifecycle.tracking.artifacts import sha256_file
 
 
@@ -231,3 +232,23 @@ def test_bytecode_caches_are_dropped_not_trusted(client: lc.Client, tmp_path: Pa
     assert pyfunc.load_model("models:/coded/1").predict(pd.DataFrame({"x": [3.0]})).tolist() == [6.0]
     assert not marker.exists()
     sys.modules.pop("doubler", None)
+
+
+@pytest.mark.parametrize("tamper", [replace_pickle_and_its_hash, replace_pickle_and_drop_hash_block], ids=lambda f: f.__name__)
+def test_tampered_logged_model_is_refused_before_unpickling(client: lc.Client, tmp_path: Path, tamper: Callable) -> None:
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    with lc.start_run():
+        info = lc.sklearn.log_model(LogisticRegression(max_iter=300).fit(X, y), name="model")
+    folder = resolve_model_uri(info.model_uri)
+    assert pyfunc.load_model(info.model_uri).predict(X.head(2)) is not None
+    marker = tmp_path / "pwned"
+    tamper(folder, marker)
+    with pytest.raises(lc.InvalidState, match="MLmodel changed since the model was logged") as raised:
+        pyfunc.load_model(info.model_uri)
+    assert "\n" not in str(raised.value) and not marker.exists()
+    with contextlib.suppress(Exception):  # control: by path, MLmodel's own (rewritten) hashes let it through
+        pyfunc.load_model(str(folder))
+    assert marker.is_dir()
