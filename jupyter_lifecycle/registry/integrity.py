@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 from pathlib import Path
 
 from ..entities import ModelVersion
@@ -25,36 +24,38 @@ BYTECODE_CACHE = "__pycache__"
 MAX_PROBLEMS = 10  # how many problems one message lists
 
 
-def _listing(folder: Path) -> tuple[list[str], list[str], list[Path]]:
-    """Regular files, other entries (links, devices...) and bytecode caches in a version folder."""
+def _listing(folder: Path) -> tuple[list[str], list[str], list[str]]:
+    """Regular files, other entries (links, devices...) and bytecode caches in a version folder, as relative paths."""
     files: list[str] = []
     odd: list[str] = []
-    caches: list[Path] = []
-    for root, dirs, names in os.walk(folder):  # never follows links: a linked folder is listed, not entered
-        base = Path(root)
-        for name in list(dirs):
-            if name == BYTECODE_CACHE and not (base / name).is_symlink():
-                caches.append(base / name)
-                dirs.remove(name)
-            elif (base / name).is_symlink():
-                odd.append((base / name).relative_to(folder).as_posix())
-                dirs.remove(name)
-        for name in names:
-            rel = (base / name).relative_to(folder).as_posix()
-            mode = os.lstat(base / name).st_mode
-            (files if stat.S_ISREG(mode) else odd).append(rel)
+    caches: list[str] = []
+    pending = [("", str(folder))]
+    while pending:
+        prefix, path = pending.pop()
+        with os.scandir(path) as entries:  # never follows links: a linked folder is listed, not entered
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name == BYTECODE_CACHE:
+                        caches.append(rel)
+                    else:
+                        pending.append((rel + "/", entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    files.append(rel)
+                else:
+                    odd.append(rel)
     return sorted(files), sorted(odd), caches
 
 
-def _remove_caches(caches: list[Path], folder: Path) -> list[str]:
+def _remove_caches(folder: Path, caches: list[str]) -> list[str]:
     # Python runs a .pyc whose header matches its source's size and mtime, both
     # of which anyone can copy: a planted cache would run code no hash covers.
     # They are only caches, so they go, and Python writes fresh ones.
     left = []
-    for cache in caches:
-        shutil.rmtree(cache, ignore_errors=True)
-        if cache.exists():
-            left.append(f"{cache.relative_to(folder).as_posix()!r} could not be removed (bytecode caches are not checked)")
+    for rel in caches:
+        shutil.rmtree(folder / rel, ignore_errors=True)
+        if (folder / rel).exists():
+            left.append(f"{rel!r} could not be removed (bytecode caches are not checked)")
     return left
 
 
@@ -69,7 +70,7 @@ def version_file_problems(version: ModelVersion, registry: RegistryStore) -> lis
     if not recorded:
         return ["the store recorded no files for this version (its rows in model_version_files are gone)"]
     files, odd, caches = _listing(folder)
-    problems = _remove_caches(caches, folder)
+    problems = _remove_caches(folder, caches)
     present = set(files)
     for rel, digest in recorded.items():
         if rel not in present:

@@ -7,7 +7,7 @@ bodies and malformed requests; the delegate sees the headers before the body,
 so an oversized request is refused with 413 without being buffered; and
 ``bind_sockets`` + ``fork`` give several worker processes on one port.
 A request tornado itself cannot parse (a control character in a header, a
-bad chunk size) gets tornado's bare ``400`` line; ``_JsonErrors`` turns it
+bad chunk size) gets tornado's bare ``400`` line; ``_json_errors`` turns it
 into the same JSON error as every other answer, naming what was wrong.
 Measured on this machine with a keep-alive client and a trivial handler:
 asyncio raw protocol ~3.5k req/s, tornado bare delegate ~2.4–3.6k req/s,
