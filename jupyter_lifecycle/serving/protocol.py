@@ -210,8 +210,9 @@ def _split_frame(value: Any, model: ScoringModel) -> Any:
         for position, name in enumerate(names):
             # pandas takes any hashable label, but only strings (and the integers of a frame made from an array) are column names in JSON
             if not isinstance(name, (str, int)) or isinstance(name, bool):
+                example = '"columns": ["x", "y"]' if field == "columns" else '"index": [0, 1]'
                 raise BadRequest(f"'dataframe_split.{field}' item {position} is a JSON {_json_type(name)} ({name!r}); "
-                                 f"{field} must be strings (or integers), e.g. \"columns\": [\"x\", \"y\"]")  # fmt: skip
+                                 f"{field} must be strings or integers, e.g. {example}")  # fmt: skip
     if model.numeric_only and columns and isinstance(data, list) and data and isinstance(data[0], list):
         # Rows of plain numbers become one numpy block: ~10x faster than pandas'
         # row-wise construction. Anything else (strings, nulls, ragged rows)
