@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +54,8 @@ def start_server(model: Path | str, *extra: str, home: Path) -> tuple[subprocess
     if not match:
         proc.kill()
         raise AssertionError(f"server did not start: {line}{proc.stdout.read()}")
+    # Keep reading what it logs: a full pipe (a traceback per failed prediction) would block the server.
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
     return proc, match.group(0)
 
 
@@ -198,6 +201,84 @@ def test_oversized_body_is_refused_with_413(server: str) -> None:
     assert post(server, {"instances": [row]}).status_code == 200
 
 
+def _raw(server: str, request: bytes) -> tuple[bytes, bytes]:
+    """Send raw bytes to the server; the head and body of its answer (read until it closes)."""
+    import socket
+
+    host, port = server.rsplit("/", 1)[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(request)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return head, body
+
+
+def test_a_huge_body_gets_413_not_a_reset(server: str) -> None:
+    # Issue #12, defect 5: 50 MiB (here 260 times the limit) was answered by closing the connection, which
+    # reset it under the client before it read anything. Declared or chunked, it is now a JSON 413.
+    huge = b"x" * (50 << 20)
+    error(post(server, huge), 413, "BAD_REQUEST", "too large", f"({len(huge)} bytes)", "200000")
+    chunked = requests.post(f"{server}/invocations", data=iter([huge[i:i + (1 << 20)] for i in range(0, len(huge), 1 << 20)]),
+                            headers={"Content-Type": "application/json"}, timeout=60)  # fmt: skip
+    error(chunked, 413, "BAD_REQUEST", "too large", "200000")
+    assert post(server, {"instances": [[5.1, 3.5, 1.4, 0.2]]}).status_code == 200
+
+
+def test_unparseable_http_gets_a_json_400(server: str) -> None:
+    # Issue #12, defect 5: tornado's own answer to these was a bare 400 with no message.
+    body = json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]})
+    message = error(post(server, body, "application/json; charset=\x01;;;"), 400, "BAD_REQUEST", "malformed HTTP request")
+    assert "charset=\\x01;;;" in message and "control characters" in message
+    for request in (
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\nContent-Length: 2\r\n\r\n{}",
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+        b"NOT A REQUEST LINE\r\n\r\n",
+    ):
+        head, answer = _raw(server, request)
+        assert head.startswith(b"HTTP/1.1 400 ") and b"Content-Type: application/json" in head, (request, head)
+        decoded = json.loads(answer)
+        assert decoded["error_code"] == "BAD_REQUEST" and decoded["message"].startswith("malformed HTTP request: ")
+        assert len(decoded["message"]) > len("malformed HTTP request: ") + 10, decoded
+
+
+def test_column_names_must_be_strings(server: str) -> None:
+    row = [5.1, 3.5, 1.4]
+    for columns, item, kind in (([1, {"x": 1}, None], 1, "object"), (["a", "b", None], 2, "null"),
+                                ([["a"], "b", "c"], 0, "array"), ([True, "b", "c"], 0, "boolean"),
+                                ([1.5, "b", "c"], 0, "number")):  # fmt: skip
+        error(post(server, {"dataframe_split": {"columns": columns, "data": [row]}}), 400, "BAD_REQUEST",
+              f"'dataframe_split.columns' item {item} is a JSON {kind}")  # fmt: skip
+    error(post(server, {"dataframe_split": {"columns": "abc", "data": [row]}}), 400, "BAD_REQUEST", "must be a list")
+    error(post(server, {"dataframe_split": {"columns": COLUMNS, "data": [row], "index": [{}]}}), 400, "BAD_REQUEST",
+          "'dataframe_split.index' item 0")  # fmt: skip
+    error(post(server, {"dataframe_split": {"columns": COLUMNS, "data": "rows"}}), 400, "BAD_REQUEST", "list of rows")
+
+
+def test_deeply_nested_json_is_a_400(server: str) -> None:
+    deep = "[" * 99_000 + "]" * 99_000  # as deep as the 200 kB limit of this server allows
+    for before, after in (("", ""), ('{"instances": ', "}"), ('{"dataframe_records": [{"a": ', "}]}"),
+                          ('{"instances": [[1, 2, 3, 4]], "params": {"p": ', "}}")):  # fmt: skip
+        body = before + deep + after
+        error(post(server, body), 400, "BAD_REQUEST", "nested too deeply")
+    assert post(server, {"instances": [[5.1, 3.5, 1.4, 0.2]]}).status_code == 200
+
+
+def test_empty_and_all_null_input_say_so(server: str) -> None:
+    for body in ({"dataframe_split": {"columns": COLUMNS, "data": []}}, {"dataframe_records": []}, {"instances": []},
+                 {"inputs": []}, {"inputs": {c: [] for c in COLUMNS}}, {"input_data": []}):  # fmt: skip
+        error(post(server, body), 400, "BAD_REQUEST", "the input is empty", "has no rows")
+    error(post(server, ",".join(COLUMNS) + "\n", "text/csv"), 400, "BAD_REQUEST", "the input is empty", "CSV")
+    for body in ({"dataframe_split": {"columns": COLUMNS, "data": [[None] * 4, [None] * 4]}},
+                 {"dataframe_records": [dict.fromkeys(COLUMNS)]}):  # fmt: skip
+        message = error(post(server, body), 400, "BAD_REQUEST", "null in every row")
+        assert "received object" not in message
+    one_null = {"dataframe_split": {"columns": COLUMNS, "data": [[5.1, None, 1.4, 0.2], [5.0, None, 1.3, 0.2]]}}
+    error(post(server, one_null), 400, "BAD_REQUEST", "column 'sepal width (cm)'", "null in every row")
+
+
 def test_health_version_metadata_openapi(server: str, model_dir: Path) -> None:
     import jupyter_lifecycle as lc
 
@@ -281,8 +362,6 @@ class SlowDoubler(PythonModel):
 
 
 def test_sigterm_lets_the_request_in_progress_finish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
-
     from jupyter_lifecycle import pyfunc
 
     code = tmp_path / "slow_model.py"

@@ -22,8 +22,13 @@ _NUMERIC = ("integer", "long", "float", "double")
 def _received(series: Any) -> str:
     dtype = series.dtype
     if str(dtype) == "object" and len(series):
-        kinds = sorted({type(v).__name__ for v in series.dropna().head(100)})
-        return f"object ({', '.join(kinds)})" if kinds else "object"
+        values = series.dropna()
+        if values.empty:  # pandas types a column of nulls as object: say what it holds instead (issue #12, defect 5)
+            return "null in every row"
+        kinds = sorted({type(v).__name__ for v in values.head(100)})
+        return f"object ({', '.join(kinds)})"
+    if not len(series):
+        return f"an empty column of {dtype} (no rows)"
     return str(dtype)
 
 
@@ -74,7 +79,10 @@ def _convert_column(series: Any, spec: ColSpec, name: Any) -> Any:
                             "values are whole numbers.")  # fmt: skip
         raise _mismatch(name, expected, str(dtype), "Converting would lose precision.")
     if expected in _NUMERIC and str(dtype) == "object":
-        raise _mismatch(name, expected, _received(series), "Convert the column to numbers first (pd.to_numeric).")
+        received = _received(series)
+        hint = "Send a number in every row." if received == "null in every row" else \
+            "Convert the column to numbers first (pd.to_numeric)."  # fmt: skip
+        raise _mismatch(name, expected, received, hint)
     if expected == "string" and str(dtype) == "object":
         values = series.dropna()
         if all(isinstance(v, str) for v in values.head(1000)) and all(isinstance(v, str) for v in values.tail(1000)):

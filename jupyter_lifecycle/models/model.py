@@ -278,7 +278,30 @@ def model_files(folder: Path) -> list[str]:
     return out
 
 
-_verified: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256 already checked
+_verified: dict[tuple[str, int, int, int, int, int], str] = {}  # stat_key(file) -> sha256 already checked
+
+
+def stat_key(file: Path) -> tuple[str, int, int, int, int, int]:
+    """What identifies one state of a file: path, device, inode, size, mtime and ctime (ns).
+
+    (path, size, mtime) alone is not enough: anyone who can write a file can
+    put its mtime back. ctime cannot be set by a user and moves on every
+    write, chmod or rename, so a changed file never matches its old key
+    (issue #12, defect 2).
+    """
+    st = file.stat()
+    return str(file), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def file_matches(file: Path, digest: str) -> bool:
+    """Whether ``file``'s sha256 is ``digest``; a file not touched since it last matched is not read again."""
+    key = stat_key(file)  # taken before reading: a write during the hash gives the file a new key
+    if _verified.get(key) == digest:
+        return True
+    if sha256_file(file) != digest:
+        return False
+    _verified[key] = digest
+    return True
 
 
 def verify_model(path: str | os.PathLike[str], model: Model | None = None) -> Model:
@@ -295,17 +318,10 @@ def verify_model(path: str | os.PathLike[str], model: Model | None = None) -> Mo
     problems = []
     present = set(model_files(folder))
     for rel, digest in recorded.items():
-        file = folder / rel
         if rel not in present:
             problems.append(f"{rel} is missing")
-            continue
-        stat = file.stat()
-        key = (str(file), stat.st_size, stat.st_mtime_ns)
-        if _verified.get(key) != digest:
-            if sha256_file(file) != digest:
-                problems.append(f"{rel} changed (its sha256 differs from the one saved in MLmodel)")
-                continue
-            _verified[key] = digest
+        elif not file_matches(folder / rel, digest):
+            problems.append(f"{rel} changed (its sha256 differs from the one saved in MLmodel)")
     problems += [f"{rel} was added after the model was saved" for rel in sorted(present - set(recorded))]
     if problems:
         raise InvalidState(

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput, InvalidState, NotFound
+from .model import MLMODEL, file_matches
 
 Resolver = Callable[[str], Path]
 _SCHEMES: dict[str, Resolver] = {}
@@ -63,10 +64,32 @@ def _resolve_runs(uri: str) -> Path:
     from ..store import open_store
 
     run_id, path = parse_runs_uri(uri)
-    folder = open_store().tracking.artifact_dir(run_id) / path
+    tracking = open_store().tracking
+    folder = tracking.artifact_dir(run_id) / path
     if not _exists(folder):
         raise NotFound(f"run {run_id} has no artifact {path!r} (from {uri!r})")
+    mlmodel = f"{path}/{MLMODEL}" if path else MLMODEL
+    recorded = next((digest for rel, _, digest in tracking.artifact_records(run_id) if rel == mlmodel), None)
+    if recorded is not None:
+        check_logged_mlmodel(uri, folder / MLMODEL, recorded)
     return folder
+
+
+def check_logged_mlmodel(uri: str, file: Path, recorded: str) -> None:
+    """Refuse a logged model whose ``MLmodel`` differs from the sha256 the store recorded when it was logged.
+
+    ``MLmodel`` holds the hashes of every other file, which loading checks
+    (``verify_model``): so this one check extends the store's record to the
+    whole model, and a deleted or rewritten hash block is caught before
+    anything is unpickled (issue #12, defect 2).
+    """
+    if not file.is_file() or not file_matches(file, recorded):
+        state = "is missing" if not file.is_file() else "changed"
+        raise InvalidState(
+            f"refusing to load {uri!r}: its MLmodel {state} since the model was logged (the store recorded its "
+            "sha256 then), so its files may have been tampered with. Nothing was loaded. Log the model again "
+            "from a source you trust."
+        )
 
 
 register_scheme("runs", _resolve_runs)

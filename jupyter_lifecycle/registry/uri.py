@@ -17,6 +17,7 @@ from ..errors import InvalidInput, InvalidState, NotFound
 from ..models.uri import bad_uri, register_scheme
 from ..store import Store, open_store
 from ..store.registry import canonical_stage, version_number
+from .integrity import verify_version
 
 SCHEME = "models"
 
@@ -85,15 +86,21 @@ def resolve_version(uri: str, store: Store | None = None) -> ModelVersion:
 
 
 def resolve_models_uri(uri: str) -> Path:
-    """The registry folder holding the files of the version a ``models:/`` URI names."""
-    version = resolve_version(uri)
+    """The registry folder holding the files of the version a ``models:/`` URI names.
+
+    Its files are checked against the sha256 the store recorded when the
+    version was registered (``integrity.verify_version``) before it is returned,
+    so no caller loads a changed model.
+    """
+    store = open_store()
+    version = resolve_version(uri, store)
     if version.status != "READY":
         raise InvalidState(f"{version.name!r} version {version.version} is {version.status}, not READY: "
                            f"{version.status_message or 'its files are not in place'}")  # fmt: skip
     folder = Path(version.storage_location)
     if not folder.is_dir():
         raise NotFound(f"the files of {version.name!r} version {version.version} are missing from {folder}")
-    return folder
+    return verify_version(version, store.registry)
 
 
 register_scheme(SCHEME, resolve_models_uri)

@@ -20,7 +20,7 @@ _JSON_TYPES = {
 ERROR = {
     "type": "object",
     "required": ["error_code", "message"],
-    "properties": {"error_code": {"type": "string"}, "message": {"type": "string"}},
+    "properties": {"error_code": {"type": "string"}, "message": {"type": "string", "minLength": 1}},
 }
 
 

@@ -74,7 +74,10 @@ def invocations(body: bytes | str, content_type: str | None, model: ScoringModel
     payload that cannot be read, ``SchemaMismatch`` (400) naming the column
     that does not fit the signature.
     """
-    data, params = parse_request(body, content_type, model)
+    try:
+        data, params = parse_request(body, content_type, model)
+    except RecursionError:  # the stdlib decoder, or pandas walking nested lists (issue #12, defect 5)
+        raise BadRequest(f"the JSON is nested too deeply for model input. {REQUIRED_FORMAT}") from None
     return {"predictions": jsonable(predict(model, data, params))}
 
 
@@ -106,7 +109,14 @@ def parse_request(body: bytes | str, content_type: str | None, model: ScoringMod
         kind = "CSV with a header row" if mime == CONTENT_TYPE_CSV else "Parquet"
         raise BadRequest(f"could not read the body as {kind} (as written by DataFrame.to_"
                          f"{'csv(index=False)' if mime == CONTENT_TYPE_CSV else 'parquet()'}): {exc}") from exc  # fmt: skip
-    return model.conform(frame), None
+    return model.conform(_not_empty(frame, "the CSV body" if mime == CONTENT_TYPE_CSV else "the Parquet body")), None
+
+
+def _not_empty(frame: Any, what: str) -> Any:
+    """``frame`` unless it has no rows: an empty input would otherwise fail on its columns' dtype, not its size."""
+    if len(frame) == 0:
+        raise BadRequest(f"the input is empty: {what} has no rows; send at least one row to predict on")
+    return frame
 
 
 def _check_content_type(content_type: str | None) -> str:
@@ -145,6 +155,8 @@ def parse_json(body: bytes | str, model: ScoringModel) -> tuple[Any, dict[str, A
         raise BadRequest(f"{REQUIRED_FORMAT}; received the fields {sorted(payload)}")
     key = formats[0]
     value = payload[key]
+    if value == [] or value == {} or (key == DF_SPLIT and isinstance(value, dict) and value.get("data") == []):
+        raise BadRequest(f"the input is empty: '{key}' has no rows; send at least one row to predict on")
     if key == DF_SPLIT:
         data = _split_frame(value, model)
     elif key == DF_RECORDS:
@@ -152,7 +164,7 @@ def parse_json(body: bytes | str, model: ScoringModel) -> tuple[Any, dict[str, A
     else:
         data = _tensor_input(key, value, model)
     if _is_frame(data):
-        data = model.conform(data)
+        data = model.conform(_not_empty(data, f"'{key}'"))
     return data, params
 
 
@@ -187,16 +199,29 @@ def _split_frame(value: Any, model: ScoringModel) -> Any:
     if "data" not in value or extra:
         raise BadRequest("'dataframe_split' must have a 'data' field and optionally 'columns' and 'index'; "
                          f"received the fields {sorted(value)}")  # fmt: skip
-    data, columns = value["data"], value.get("columns")
+    data, columns, index = value["data"], value.get("columns"), value.get("index")
+    if not isinstance(data, list):
+        raise BadRequest(f"'dataframe_split.data' must be a list of rows, not a JSON {_json_type(data)}")
+    for field, names in (("columns", columns), ("index", index)):
+        if names is None:
+            continue
+        if not isinstance(names, list):
+            raise BadRequest(f"'dataframe_split.{field}' must be a list, not a JSON {_json_type(names)}")
+        for position, name in enumerate(names):
+            # pandas takes any hashable label, but only strings (and the integers of a frame made from an array) are column names in JSON
+            if not isinstance(name, (str, int)) or isinstance(name, bool):
+                example = '"columns": ["x", "y"]' if field == "columns" else '"index": [0, 1]'
+                raise BadRequest(f"'dataframe_split.{field}' item {position} is a JSON {_json_type(name)} ({name!r}); "
+                                 f"{field} must be strings or integers, e.g. {example}")  # fmt: skip
     if model.numeric_only and columns and isinstance(data, list) and data and isinstance(data[0], list):
         # Rows of plain numbers become one numpy block: ~10x faster than pandas'
         # row-wise construction. Anything else (strings, nulls, ragged rows)
         # comes out as an object array and takes the general path below.
         array = np.array(data) if all(isinstance(row, list) for row in data) else None
         if array is not None and array.dtype.kind in "iuf" and array.ndim == 2 and array.shape[1] == len(columns):
-            return pd.DataFrame(array, columns=columns, index=value.get("index"), copy=False)
+            return pd.DataFrame(array, columns=columns, index=index, copy=False)
     try:
-        return pd.DataFrame(data=data, columns=columns, index=value.get("index"))
+        return pd.DataFrame(data=data, columns=columns, index=index)
     except Exception as exc:
         raise BadRequest(f"'dataframe_split' is not a valid split-oriented DataFrame: {exc}") from exc
 
@@ -252,6 +277,15 @@ def _tensor_input(key: str, value: Any, model: ScoringModel) -> Any:
     if len(names) == 1:
         return pd.DataFrame({names[0]: [value]})  # a single value for a one-column signature
     return np.asarray(value)
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return {dict: "object", list: "array", str: "string", int: "number", float: "number"}.get(type(value), type(value).__name__)
 
 
 def _is_frame(data: Any) -> bool:
