@@ -453,6 +453,6 @@ def load_model(
 
 def get_model_dependencies(model_uri: str | os.PathLike[str], format: str = "pip") -> str:
     """The path of the model's ``requirements.txt`` (or ``conda.yaml`` with ``format="conda"``)."""
-    from .models.dependencies import get_model_dependencies as get
+    from .models.environment import get_model_dependencies as get
 
     return get(model_uri, format)

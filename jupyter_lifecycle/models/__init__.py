@@ -7,8 +7,8 @@ scikit-learn) are imported only when a model is saved or loaded.
 """
 
 from .code import set_model
-from .dependencies import get_model_dependencies
 from .enforce import enforce_params, enforce_schema
+from .environment import get_model_dependencies
 from .flavors import Flavor, PyFuncModel, get_flavor, list_flavors, load_native, load_pyfunc, register_flavor
 from .logged import (
     ActiveModel,

@@ -54,7 +54,7 @@ def ensure_environment(model_uri: str, quiet: bool = True) -> Path:
     Builds in a temporary folder and renames it into place, so an
     interrupted build is never reused.
     """
-    from ..models.dependencies import get_model_dependencies
+    from ..models.environment import get_model_dependencies
 
     requirements = get_model_dependencies(model_uri)
     target = environment_dir(requirements)
