@@ -103,6 +103,7 @@ _LAZY.update({name: ("capture.revisions", name) for name in (
 _LAZY["autolog"] = ("autologging", "autolog")
 # Models in MLflow's format (cloudpickle, pandas, scikit-learn): loaded on first use.
 _LAZY.update({"pyfunc": ("pyfunc", None), "sklearn": ("sklearn", None), "models": ("models", None),
+              "xgboost": ("xgboost", None), "lightgbm": ("lightgbm", None),
               "infer_signature": ("models.signature", "infer_signature"),
               "search_logged_models": ("models.logged", "search_logged_models")})  # fmt: skip
 # Scoring (batch scoring, scoring notebooks): loaded on first use.
@@ -157,7 +158,7 @@ __all__ = [
     "Lineage", "ModelVersion", "RegisteredModel", "RegistryActivity", "TransitionRequest", "lineage",
     "register_model", "search_model_versions", "search_registered_models",
     # models (loaded on first use)
-    "infer_signature", "models", "pyfunc", "search_logged_models", "sklearn",
+    "infer_signature", "lightgbm", "models", "pyfunc", "search_logged_models", "sklearn", "xgboost",
     # scoring (loaded on first use)
     "generate_scoring_notebook", "score",
     # inline UI (loaded on first use)
