@@ -1,11 +1,15 @@
 """Framework autologging: ``lc.autolog()`` patches training calls to log params, metrics and models.
 
-scikit-learn is the first framework (``autologging.sklearn``); ``autolog`` is
-MLflow's umbrella switch, ``autolog(disable=True)`` restores everything.
+scikit-learn (``autologging.sklearn``), XGBoost and LightGBM
+(``autologging.xgboost``, ``autologging.lightgbm``, switched on through their
+flavors, which hand in their ``log_model``); ``autolog`` is MLflow's umbrella
+switch, ``autolog(disable=True)`` restores everything.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import warnings
 from typing import Any
 
@@ -35,4 +39,22 @@ def autolog(
             "log_models, max_tuning_runs and silent",
             stacklevel=2,
         )
+    _boosting_autolog(disable=disable, log_models=log_models, silent=silent)
     sklearn.autolog(disable=disable, log_models=log_models, max_tuning_runs=max_tuning_runs, silent=silent)
+
+
+def _boosting_autolog(disable: bool, log_models: bool, silent: bool) -> None:
+    """XGBoost and LightGBM autolog, for the libraries that are installed.
+
+    Switched on before scikit-learn's, whose ``fit`` patches then leave their
+    estimators (``XGBClassifier``...) to them. Switching off touches only a
+    library already imported.
+    """
+    if sys.modules.get("xgboost") is not None or (not disable and importlib.util.find_spec("xgboost") is not None):
+        from .. import xgboost
+
+        xgboost.autolog(log_models=log_models, disable=disable, silent=silent)
+    if sys.modules.get("lightgbm") is not None or (not disable and importlib.util.find_spec("lightgbm") is not None):
+        from .. import lightgbm
+
+        lightgbm.autolog(log_models=log_models, disable=disable, silent=silent)
