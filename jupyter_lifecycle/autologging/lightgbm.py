@@ -55,7 +55,7 @@ class LightGBMAutolog(Framework):
     def importance(self, booster: Any) -> dict[str, dict[str, Any]]:
         """``split`` and ``gain`` importance per feature."""
         names = booster.feature_name()
-        return {kind: dict(zip(names, booster.feature_importance(importance_type=kind).tolist()))
+        return {kind: dict(zip(names, booster.feature_importance(importance_type=kind).tolist(), strict=True))
                 for kind in ("split", "gain")}  # fmt: skip
 
 
