@@ -4,6 +4,7 @@ stopping, feature importance, the model, runs, the interplay with scikit-learn a
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -248,3 +249,23 @@ def test_log_models_false_and_ignored_options(home: Path) -> None:
     assert {f.path for f in lc.list_artifacts(run.info.run_id)} == {
         "feature_importance_gain.json", "feature_importance_gain.png", "feature_importance_split.json",
         "feature_importance_split.png"}  # fmt: skip
+
+
+def test_autolog_without_the_libraries_installed(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    before = patched_attributes()
+    for library in ("xgboost", "lightgbm"):
+        monkeypatch.setitem(sys.modules, library, None)  # as if not installed: importing it fails
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lc.autolog()
+        try:
+            # (the estimators' fit are scikit-learn's to patch here: their classes exist in this process)
+            assert all(patched_attributes()[k] is before[k] for k in before if not k.endswith(".fit"))
+            Xtr, _, ytr, _ = split()
+            LogisticRegression(max_iter=5000).fit(Xtr, ytr)  # scikit-learn autolog still on
+        finally:
+            lc.autolog(disable=True)
+    (run,) = runs()
+    assert run.data.tags["mlflow.autologging"] == "sklearn"

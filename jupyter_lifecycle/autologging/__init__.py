@@ -50,11 +50,13 @@ def _boosting_autolog(disable: bool, log_models: bool, silent: bool) -> None:
     estimators (``XGBClassifier``...) to them. Switching off touches only a
     library already imported.
     """
-    if sys.modules.get("xgboost") is not None or (not disable and importlib.util.find_spec("xgboost") is not None):
-        from .. import xgboost
+    from .. import lightgbm, xgboost
 
-        xgboost.autolog(log_models=log_models, disable=disable, silent=silent)
-    if sys.modules.get("lightgbm") is not None or (not disable and importlib.util.find_spec("lightgbm") is not None):
-        from .. import lightgbm
-
-        lightgbm.autolog(log_models=log_models, disable=disable, silent=silent)
+    for library, flavor in (("xgboost", xgboost), ("lightgbm", lightgbm)):
+        if sys.modules.get(library) is None and (disable or importlib.util.find_spec(library) is None):
+            continue
+        try:
+            flavor.autolog(log_models=log_models, disable=disable, silent=silent)
+        except Exception as exc:  # a broken install of one library must not stop the others' autolog
+            if not silent:
+                warnings.warn(f"jupyter-lifecycle autolog skips {library}: {type(exc).__name__}: {exc}", stacklevel=3)

@@ -152,7 +152,7 @@ class Framework:
             return
         wrapper = functools.wraps(original)(wrap(original))
         # Marked like scikit-learn autolog's own wrappers, so that it never wraps these fits again.
-        wrapper.__lifecycle_original__ = original
+        wrapper.__lifecycle_original__ = original  # type: ignore[attr-defined]
         self._patches.append((owner, name, original))
         setattr(owner, name, wrapper)
 
