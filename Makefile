@@ -23,7 +23,7 @@ install: $(VENV)/.installed
 $(MLFLOW_VENV)/.installed: pyproject.toml
 	test -x $(MLFLOW_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_VENV)
 	$(MLFLOW_VENV)/bin/python -m pip install -q -U pip
-	$(MLFLOW_VENV)/bin/python -m pip install -q "mlflow==$(MLFLOW_VERSION)" scikit-learn -e .
+	$(MLFLOW_VENV)/bin/python -m pip install -q "mlflow==$(MLFLOW_VERSION)" scikit-learn xgboost-cpu lightgbm -e .
 	touch $@
 
 mlflow-venv: $(MLFLOW_VENV)/.installed

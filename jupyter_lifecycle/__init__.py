@@ -108,6 +108,7 @@ _LAZY["autolog"] = ("autologging", "autolog")
 _LAZY["data"] = ("data", None)
 # Models in MLflow's format (cloudpickle, pandas, scikit-learn): loaded on first use.
 _LAZY.update({"pyfunc": ("pyfunc", None), "sklearn": ("sklearn", None), "models": ("models", None),
+              "xgboost": ("xgboost", None), "lightgbm": ("lightgbm", None),
               "infer_signature": ("models.signature", "infer_signature"),
               "search_logged_models": ("models.logged", "search_logged_models")})  # fmt: skip
 # Logged models (MLflow 3): loaded on first use with the models package.
@@ -170,7 +171,7 @@ __all__ = [
     "Lineage", "ModelVersion", "RegisteredModel", "RegistryActivity", "TransitionRequest", "lineage",
     "register_model", "search_model_versions", "search_registered_models",
     # models (loaded on first use)
-    "infer_signature", "models", "pyfunc", "search_logged_models", "sklearn",
+    "infer_signature", "lightgbm", "models", "pyfunc", "search_logged_models", "sklearn", "xgboost",
     # logged models, MLflow 3 (loaded on first use)
     "ActiveModel", "LoggedModel", "delete_logged_model_tag", "finalize_logged_model", "get_active_model_id",
     "get_logged_model", "initialize_logged_model", "last_logged_model", "log_model_params", "set_active_model",

@@ -16,7 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ["jupyter_lifecycle", "jupyter_lifecycle.store", "jupyter_lifecycle.tracking", "jupyter_lifecycle.models"]
-OPTIONAL_CORE = ["jupyter_lifecycle.registry", "jupyter_lifecycle.pyfunc", "jupyter_lifecycle.sklearn", "jupyter_lifecycle.data"]
+OPTIONAL_CORE = ["jupyter_lifecycle.registry", "jupyter_lifecycle.pyfunc", "jupyter_lifecycle.sklearn", "jupyter_lifecycle.data",
+                 "jupyter_lifecycle.xgboost", "jupyter_lifecycle.lightgbm"]
 
 
 def test_core_imports_with_jupyter_parts_unimportable() -> None:

@@ -1,11 +1,15 @@
 """Framework autologging: ``lc.autolog()`` patches training calls to log params, metrics and models.
 
-scikit-learn is the first framework (``autologging.sklearn``); ``autolog`` is
-MLflow's umbrella switch, ``autolog(disable=True)`` restores everything.
+scikit-learn (``autologging.sklearn``), XGBoost and LightGBM
+(``autologging.xgboost``, ``autologging.lightgbm``, switched on through their
+flavors, which hand in their ``log_model``); ``autolog`` is MLflow's umbrella
+switch, ``autolog(disable=True)`` restores everything.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import warnings
 from typing import Any
 
@@ -37,5 +41,25 @@ def autolog(
             "log_models, log_datasets, max_tuning_runs and silent",
             stacklevel=2,
         )
+    _boosting_autolog(disable=disable, log_models=log_models, silent=silent)
     sklearn.autolog(disable=disable, log_models=log_models, max_tuning_runs=max_tuning_runs, silent=silent,
                     log_datasets=log_datasets)  # fmt: skip
+
+
+def _boosting_autolog(disable: bool, log_models: bool, silent: bool) -> None:
+    """XGBoost and LightGBM autolog, for the libraries that are installed.
+
+    Switched on before scikit-learn's, whose ``fit`` patches then leave their
+    estimators (``XGBClassifier``...) to them. Switching off touches only a
+    library already imported.
+    """
+    from .. import lightgbm, xgboost
+
+    for library, flavor in (("xgboost", xgboost), ("lightgbm", lightgbm)):
+        if sys.modules.get(library) is None and (disable or importlib.util.find_spec(library) is None):
+            continue
+        try:
+            flavor.autolog(log_models=log_models, disable=disable, silent=silent)
+        except Exception as exc:  # a broken install of one library must not stop the others' autolog
+            if not silent:
+                warnings.warn(f"jupyter-lifecycle autolog skips {library}: {type(exc).__name__}: {exc}", stacklevel=3)
