@@ -16,6 +16,8 @@ from .capture import CaptureStore
 from .database import Database, check_home
 from .models import LoggedModelStore
 from .registry import RegistryStore
+from .trace_writer import TraceWriter
+from .traces import TraceStore
 from .tracking import TrackingStore
 
 __all__ = ["Store", "forget_store", "open_store"]
@@ -37,6 +39,8 @@ class Store:
         self.registry = RegistryStore(self.db, self.home)
         self.capture = CaptureStore(self.db, self.home)
         self.models = LoggedModelStore(self.db, self.home)
+        self.traces = TraceStore(self.db, self.home)
+        self.trace_writer = TraceWriter(self.traces)
 
     @property
     def db_path(self) -> Path:

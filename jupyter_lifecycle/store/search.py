@@ -19,6 +19,8 @@ KINDS = {
     "param": "param", "params": "param", "parameter": "param", "parameters": "param",
     "tag": "tag", "tags": "tag",
     "attribute": "attribute", "attributes": "attribute", "attr": "attribute", "run": "attribute",
+    # traces (issue #15): trace.status, metadata.`mlflow.sourceRun`, span.name
+    "trace": "attribute", "metadata": "metadata", "request_metadata": "metadata", "span": "span",
 }  # fmt: skip
 
 COMPARATORS = ("=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN")
