@@ -33,6 +33,7 @@ from .errors import (
     StoreError,
 )
 from .notebook import display as _display  # noqa: F401  (gives Run, Experiment... their HTML reprs)
+from .notebook import traces as _trace_display  # noqa: F401  (gives Trace its HTML repr)
 from .registry import Lineage, lineage, register_model, search_model_versions, search_registered_models
 from .tracing import (
     delete_trace_tag,

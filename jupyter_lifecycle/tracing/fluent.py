@@ -17,6 +17,7 @@ import json
 import random
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
@@ -59,6 +60,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 MAX_PREVIEW = 1000
 """Characters kept in ``request_preview``/``response_preview`` and the trace's input/output metadata
 (MLflow's limit); the spans keep inputs and outputs whole."""
+
+TRACE_END_HOOKS: list[Callable[[Trace], None]] = []
+"""Called with each trace as it finishes (the notebook shows the traces a cell produced)."""
 
 _current: contextvars.ContextVar[Span | None] = contextvars.ContextVar("lifecycle_current_span", default=None)
 _last_trace_id: str | None = None
@@ -127,6 +131,19 @@ class _TraceInProgress:
             span._owner = None
         _last_trace_id = self.trace_id
         self.store.trace_writer.put((row, spans))
+        if TRACE_END_HOOKS:
+            info = TraceInfo(
+                trace_id=row.trace_id, experiment_id=row.experiment_id, request_time=request_time,
+                state=TraceState(state), execution_duration=row.execution_duration,
+                request_preview=row.request_preview, response_preview=row.response_preview,
+                client_request_id=row.client_request_id, trace_metadata=metadata, tags=tags,
+            )  # fmt: skip
+            finished = Trace(info, TraceData(list(self.spans)))
+            for hook in list(TRACE_END_HOOKS):
+                try:
+                    hook(finished)
+                except Exception as exc:  # a display hook must never break the traced code
+                    warnings.warn(f"jupyter-lifecycle trace hook failed: {exc}", stacklevel=2)
 
 
 def _preview(explicit: str | None, value: str | None) -> str | None:
