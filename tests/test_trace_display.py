@@ -62,7 +62,9 @@ def test_a_cell_shows_its_traces_and_the_traces_magic_lists_them(ipython: Any) -
     _, captured = run(ipython, "x = 1")
     assert not captured.outputs  # a cell without traces shows nothing more
     # a cell whose value is a trace it made shows it once, as its value (not again after the cell)
-    result, captured = run(ipython, "@lc.trace\ndef make():\n    return 1\nmake()\nlc.get_trace(lc.get_last_active_trace_id())")
+    result, captured = run(
+        ipython, "@lc.trace\ndef make():\n    return 1\nmake()\nlc.get_trace(lc.get_last_active_trace_id())"
+    )
     assert isinstance(result.result, lc.tracing.Trace) and 'class="lc-trace-view"' in result.result._repr_html_()
     assert not captured.outputs
 
