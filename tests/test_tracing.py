@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 import jupyter_lifecycle as lc
 from jupyter_lifecycle.errors import InvalidInput, InvalidState, NotFound
 from jupyter_lifecycle.tracing import SpanEvent, SpanStatusCode, Trace, TraceState
+from jupyter_lifecycle.store.trace_writer import MAX_BATCH, MAX_QUEUED
 from jupyter_lifecycle.tracing.fluent import MAX_PREVIEW
 
 
@@ -59,6 +61,8 @@ def test_nested_functions_and_spans(home: Path) -> None:
     assert trace.info.request_preview == '{"question": "why?", "style": "short"}'
     assert trace.info.response_preview == '"42"'
     assert all(s.end_time_ns >= s.start_time_ns for s in trace.data.spans)
+    for span in trace.data.spans:  # the writer's hand-built JSON is json.dumps of to_dict()
+        assert json.loads(span.to_json()) == span.to_dict()
     assert lc.get_current_active_span() is None
 
 
@@ -261,7 +265,7 @@ def test_search_filters_tags_and_delete(home: Path) -> None:
     row = frame.iloc[1]  # type: ignore[union-attr]
     assert row["request"] == {"env": "prod"} and row["response"] == "prod" and row["state"] == "OK"
     assert [s["name"] for s in row["spans"]] == ["ok", "lookup"]
-    assert Trace.from_json(row["trace"]).info.trace_id == row["trace_id"]
+    assert Trace.from_json(row["trace"]).to_dict() == lc.get_trace(row["trace_id"]).to_dict()
 
     with pytest.raises(InvalidInput, match="got .tags.env. at position 25"):
         lc.search_traces(filter_string="attributes.status = 'OK' tags.env = 'x'")
@@ -319,3 +323,25 @@ def test_traces_are_written_at_exit_and_at_the_end_of_a_cell(home: Path, ipython
     # read with plain sqlite3: the post-cell hook committed it without any read call flushing first
     with sqlite3.connect(home / "lifecycle.db") as conn:
         assert conn.execute("SELECT name FROM traces WHERE trace_id = ?", (trace_id,)).fetchone() == ("g",)
+
+
+def test_a_sigkill_loses_only_the_last_moment(home: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import os, signal, sys, time, jupyter_lifecycle as lc
+        lc.set_store(sys.argv[1])
+        traced = lc.trace(lambda i: i)
+        for i in range(300):
+            traced(i)
+        time.sleep(0.5)  # the writer commits on its own, with no flush
+        for i in range(3000):
+            traced(i)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(home)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == -9, out.stderr
+    with sqlite3.connect(home / "lifecycle.db") as conn:
+        written = conn.execute("SELECT count(*) FROM traces").fetchone()[0]
+    lost = 3300 - written
+    assert written >= 300 and lost <= MAX_QUEUED + MAX_BATCH

@@ -6,8 +6,9 @@ everything accepted before the call is written (the cell hook calls
 ``flush_all()`` after every cell, ``get_trace``/``search_traces`` call it, and
 ``atexit`` does). A batch that fails to write is kept and retried; ``flush``
 raises its error. A SIGKILL loses only what was queued and not yet committed:
-the thread wakes on each put, so that is what was accepted during the one
-transaction in flight (a few ms; see README "Tracing").
+the thread wakes on each put, so when idle that is the traces of the last few
+ms; the queue is bounded (``MAX_QUEUED``), so even under a flood it is at most
+``MAX_QUEUED + MAX_BATCH`` traces (see README "Tracing").
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import warnings
 import weakref
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import StoreError
@@ -25,8 +27,12 @@ from ..errors import StoreError
 if TYPE_CHECKING:
     from .traces import SpanRow, TraceRow, TraceStore
 
-Item = tuple["TraceRow", Sequence["SpanRow"]]
-MAX_BATCH = 2000  # traces per transaction
+Item = Callable[[], tuple["TraceRow", Sequence["SpanRow"]]]
+"""A finished trace: called in the writer thread to build its rows, so the traced code does not."""
+MAX_BATCH = 1000  # traces per transaction
+MAX_QUEUED = 1000
+"""Traces waiting beyond the batch in flight; ``put`` waits when the queue is full, which bounds what a
+SIGKILL can lose to ``MAX_QUEUED + MAX_BATCH`` traces even when code traces faster than SQLite writes."""
 
 _writers: weakref.WeakSet[TraceWriter] = weakref.WeakSet()
 
@@ -48,10 +54,12 @@ class TraceWriter:
     def put(self, item: Item) -> None:
         """Queue one finished trace for writing."""
         with self._cond:
-            self._queue.append(item)
-            self._accepted += 1
             if self._thread is None or self._pid != os.getpid():
                 self._start()
+            while len(self._queue) >= MAX_QUEUED and self._error is None and self._thread.is_alive():  # type: ignore[union-attr]
+                self._cond.wait(0.1)
+            self._queue.append(item)
+            self._accepted += 1
             self._cond.notify_all()
 
     def _start(self) -> None:
@@ -67,11 +75,18 @@ class TraceWriter:
                     if self._error is not None and self._queue:
                         self._error = None  # retry after a pause
                 batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
+                self._cond.notify_all()  # room in the queue for a waiting put
             self._write(batch)
 
     def _write(self, batch: list[Item]) -> None:
+        rows = []
+        for item in batch:
+            try:
+                rows.append(item())
+            except Exception as exc:  # a trace that cannot be turned into rows must not block the others
+                warnings.warn(f"jupyter-lifecycle: a trace could not be written: {exc!r}", stacklevel=1)
         try:
-            self.traces.write(batch)
+            self.traces.write(rows)
         except BaseException as exc:  # keep the traces: nothing accepted is dropped
             with self._cond:
                 self._queue.extendleft(reversed(batch))

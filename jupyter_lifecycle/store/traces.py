@@ -37,6 +37,10 @@ KEYED = {
 }
 SPAN_COLUMNS = {"name": "name", "type": "span_type", "span_type": "span_type", "status": "status"}
 
+_SPANS = (
+    "(SELECT '[' || group_concat(content, ',') || ']' FROM"
+    " (SELECT content FROM spans s WHERE s.trace_id = t.trace_id ORDER BY start_time_ns, span_id))"
+)
 _INFO_COLUMNS = (
     "t.trace_id, t.experiment_id, t.request_time, t.execution_duration, t.state, t.request_preview, "
     "t.response_preview, t.client_request_id, t.tags_json, t.metadata_json"
@@ -116,6 +120,42 @@ class TraceStore:
                 "SELECT content FROM spans WHERE trace_id = ? ORDER BY start_time_ns, span_id", (trace_id,))]  # fmt: skip
         return _info(row), spans
 
+    def _query(
+        self,
+        experiment_ids: Sequence[str] | None,
+        filter_string: str | None,
+        max_results: int | None,
+        order_by: Sequence[str] | None,
+        run_id: str | None,
+        model_id: str | None,
+    ) -> tuple[str, list[object]]:
+        """``WHERE ... ORDER BY ... LIMIT ...`` over ``traces t`` and its bound values."""
+        conditions = parse_filter(filter_string)
+        clauses, params = where_clauses([c for c in conditions if c.kind != "span"], ATTRIBUTES, KEYED, "traces")
+        for cond in conditions:
+            if cond.kind == "span":
+                clauses.append(_span_clause(cond, params))
+        for column, values in (("t.experiment_id", experiment_ids), ("t.run_id", [run_id] if run_id else None),
+                               ("t.model_id", [model_id] if model_id else None)):  # fmt: skip
+            if values:
+                clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
+                params += list(values)
+        order = []
+        for clause in parse_order_by(list(order_by or [])):
+            if clause.kind != "attribute" or clause.key not in ATTRIBUTES:
+                raise InvalidInput(
+                    f"invalid order_by: traces can be ordered by {', '.join(ATTRIBUTES)}, not {clause.kind} {clause.key!r}"
+                )
+            order.append(f"{ATTRIBUTES[clause.key][0]} {'ASC' if clause.ascending else 'DESC'}")
+        order += ["t.request_time DESC", "t.rowid DESC"]  # ties: the last written first
+        sql = (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY " + ", ".join(order)
+        if max_results is not None:
+            if max_results < 1:
+                raise InvalidInput(f"max_results must be a positive integer, got {max_results!r}")
+            sql += " LIMIT ?"
+            params.append(int(max_results))
+        return sql, params
+
     def search(
         self,
         experiment_ids: Sequence[str] | None,
@@ -127,45 +167,55 @@ class TraceStore:
         include_spans: bool = True,
     ) -> list[tuple[dict[str, Any], str | None]]:
         """``(info, spans JSON array text or None)`` of the traces that match, newest first by default."""
-        conditions = parse_filter(filter_string)
-        span_conditions = [c for c in conditions if c.kind == "span"]
-        clauses, params = where_clauses([c for c in conditions if c.kind != "span"], ATTRIBUTES, KEYED, "traces")
-        for cond in span_conditions:
-            clauses.append(_span_clause(cond, params))
-        if experiment_ids:
-            clauses.append(f"t.experiment_id IN ({', '.join('?' for _ in experiment_ids)})")
-            params += list(experiment_ids)
-        if run_id is not None:
-            clauses.append("t.run_id = ?")
-            params.append(run_id)
-        if model_id is not None:
-            clauses.append("t.model_id = ?")
-            params.append(model_id)
-        order = []
-        for clause in parse_order_by(list(order_by or [])):
-            if clause.kind != "attribute" or clause.key not in ATTRIBUTES:
-                raise InvalidInput(
-                    f"invalid order_by: traces can be ordered by {', '.join(ATTRIBUTES)}, not {clause.kind} {clause.key!r}"
-                )
-            order.append(f"{ATTRIBUTES[clause.key][0]} {'ASC' if clause.ascending else 'DESC'}")
-        order += ["t.request_time DESC", "t.rowid DESC"]  # ties: the last written first
-        spans = (
-            ", (SELECT '[' || group_concat(content, ',') || ']' FROM"
-            " (SELECT content FROM spans s WHERE s.trace_id = t.trace_id ORDER BY start_time_ns, span_id))"
-            if include_spans else ", NULL"
-        )  # fmt: skip
-        sql = f"SELECT {_INFO_COLUMNS}{spans} FROM traces t"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY " + ", ".join(order)
-        if max_results is not None:
-            if max_results < 1:
-                raise InvalidInput(f"max_results must be a positive integer, got {max_results!r}")
-            sql += " LIMIT ?"
-            params.append(int(max_results))
+        where, params = self._query(experiment_ids, filter_string, max_results, order_by, run_id, model_id)
+        spans = f", {_SPANS}" if include_spans else ", NULL"
+        with self.db.read() as conn:
+            rows = conn.execute(f"SELECT {_INFO_COLUMNS}{spans} FROM traces t{where}", params).fetchall()
+        return [(_info(row), row[-1]) for row in rows]
+
+    def search_frame(
+        self,
+        experiment_ids: Sequence[str] | None,
+        filter_string: str | None,
+        max_results: int | None,
+        order_by: Sequence[str] | None,
+        run_id: str | None = None,
+        model_id: str | None = None,
+        include_spans: bool = True,
+    ) -> tuple[list[tuple[Any, ...]], list[Any]]:
+        """What ``search_traces`` puts in a DataFrame, built by SQLite in one pass.
+
+        Returns rows of ``(trace_id, trace JSON text, client_request_id, state,
+        request_time, execution_duration)`` and, per row, the decoded
+        ``[request, response, metadata, tags, spans]``: the JSON is assembled
+        in SQL and decoded with one ``json.loads`` instead of five per trace.
+        """
+        where, params = self._query(experiment_ids, filter_string, max_results, order_by, run_id, model_id)
+        spans = _SPANS if include_spans else "NULL"
+        # MATERIALIZED: the spans subquery runs once per trace, not once per use below
+        sql = f"""
+            WITH found AS MATERIALIZED (SELECT t.*, {spans} AS spans FROM traces t{where})
+            SELECT trace_id,
+                '{{"info": ' || json_object(
+                    'trace_id', trace_id,
+                    'trace_location', json_object('type', 'MLFLOW_EXPERIMENT',
+                                                  'mlflow_experiment', json_object('experiment_id', experiment_id)),
+                    'request_time', strftime('%Y-%m-%dT%H:%M:%S', request_time / 1000, 'unixepoch')
+                                    || printf('.%03dZ', request_time % 1000),
+                    'state', state, 'trace_metadata', json(metadata_json), 'tags', json(tags_json),
+                    'request_preview', request_preview, 'response_preview', response_preview,
+                    'client_request_id', client_request_id, 'execution_duration_ms', execution_duration
+                ) || ', "data": {{"spans": ' || coalesce(spans, '[]') || '}}}}',
+                client_request_id, state, request_time, execution_duration,
+                -- concatenated, not json_array(json(...)): SQLite would parse the spans again
+                '[' || {_REQUEST} || ',' || {_RESPONSE} || ','
+                    || metadata_json || ',' || tags_json || ',' || coalesce(spans, '[]') || ']'
+            FROM found
+        """
         with self.db.read() as conn:
             rows = conn.execute(sql, params).fetchall()
-        return [(_info(row), row[-1]) for row in rows]
+        payload = json.loads("[" + ",".join(row[-1] for row in rows) + "]")
+        return [row[:-1] for row in rows], payload
 
     def set_tag(self, trace_id: str, key: str, value: str) -> None:
         """Set one tag on a stored trace."""
@@ -225,6 +275,16 @@ class TraceStore:
     def _require(conn: Any, trace_id: str) -> None:
         if conn.execute("SELECT 1 FROM traces WHERE trace_id = ?", (trace_id,)).fetchone() is None:
             raise NotFound(f"trace {trace_id!r} not found: check the id (lc.search_traces() lists traces)")
+
+
+def _as_json(expr: str) -> str:
+    """SQL for a text that holds JSON as that JSON, other text as a JSON string, NULL as null."""
+    return f"(CASE WHEN {expr} IS NULL THEN 'null' WHEN json_valid({expr}) THEN {expr} ELSE json_quote({expr}) END)"
+
+
+# a trace's request/response for the DataFrame: its (maybe truncated) input/output metadata
+_REQUEST = _as_json("""metadata_json ->> '$."mlflow.traceInputs"'""")
+_RESPONSE = _as_json("""metadata_json ->> '$."mlflow.traceOutputs"'""")
 
 
 def _span_clause(cond: Condition, params: list[object]) -> str:

@@ -120,8 +120,18 @@ class SpanEvent:
         return {"name": self.name, "time_unix_nano": self.timestamp, "attributes": self.attributes}
 
 
+_str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]  # json.dumps(a str), in C
+
+
 def dump_json(value: Any) -> str:
     """``value`` as JSON; what JSON cannot hold becomes its ``repr`` (never an exception)."""
+    kind = type(value)
+    if kind is str:  # the common cases, without building an encoder
+        return _str(value)  # type: ignore[no-any-return]
+    if kind is int:
+        return str(value)
+    if value is None:
+        return "null"
     try:
         return json.dumps(value, default=_repr)
     except (TypeError, ValueError, RecursionError):  # circular structures, non-string keys...
@@ -300,6 +310,23 @@ class Span:
             "attributes": {REQUEST_ID: json.dumps(self.trace_id), **self._attributes},
             "links": [],
         }
+
+    def to_json(self) -> str:
+        """``json.dumps(self.to_dict())``, assembled from the already-encoded attributes (the writer's hot path)."""
+        attributes = ", ".join(
+            f"{_str(key)}: {_str(value)}"
+            for key, value in ((REQUEST_ID, _str(self.trace_id)), *self._attributes.items())
+        )
+        events = ", ".join(json.dumps(event.to_dict(), default=_repr) for event in self.events)
+        parent = f'"{_b64(self.parent_id)}"' if self.parent_id else "null"
+        end = "null" if self.end_time_ns is None else str(self.end_time_ns)
+        return (
+            f'{{"trace_id": "{_b64(self.trace_id.removeprefix("tr-"))}", "span_id": "{_b64(self.span_id)}", '
+            f'"parent_span_id": {parent}, "name": {_str(self.name)}, "start_time_unix_nano": {self.start_time_ns}, '
+            f'"end_time_unix_nano": {end}, "events": [{events}], "status": {{"code": '
+            f'"{self.status.status_code.to_otel_name()}", "message": {_str(self.status.description)}}}, '
+            f'"attributes": {{{attributes}}}, "links": []}}'
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Span:

@@ -103,6 +103,28 @@ class _TraceInProgress:
 
     def _finish(self) -> None:
         global _last_trace_id
+        for span in self.spans:
+            span._owner = None
+        _last_trace_id = self.trace_id
+        # The rows (and the spans' JSON) are built by the writer thread, not the traced code.
+        self.store.trace_writer.put(self.rows)
+        if TRACE_END_HOOKS:
+            row, _ = self.rows(with_spans=False)
+            info = TraceInfo(
+                trace_id=row.trace_id, experiment_id=row.experiment_id, request_time=row.request_time,
+                state=TraceState(row.state), execution_duration=row.execution_duration,
+                request_preview=row.request_preview, response_preview=row.response_preview,
+                client_request_id=row.client_request_id, trace_metadata=row.metadata, tags=row.tags,
+            )  # fmt: skip
+            finished = Trace(info, TraceData(list(self.spans)))
+            for hook in list(TRACE_END_HOOKS):
+                try:
+                    hook(finished)
+                except Exception as exc:  # a display hook must never break the traced code
+                    warnings.warn(f"jupyter-lifecycle trace hook failed: {exc}", stacklevel=2)
+
+    def rows(self, with_spans: bool = True) -> tuple[TraceRow, list[SpanRow]]:
+        """The finished trace as the store's rows."""
         root = self.root
         assert root is not None and root.end_time_ns is not None
         request = root._attributes.get(INPUTS)
@@ -113,37 +135,22 @@ class _TraceInProgress:
         if response is not None:
             metadata.setdefault(TRACE_OUTPUTS, response[:MAX_PREVIEW])
         tags = {TRACE_NAME: root.name, **self.tags}
-        state = "ERROR" if root.status.status_code.value == "ERROR" else "OK"
-        request_time = root.start_time_ns // 1_000_000
         row = TraceRow(
             trace_id=self.trace_id, experiment_id=self.experiment_id, name=root.name,
-            client_request_id=self.client_request_id, request_time=request_time,
-            execution_duration=(root.end_time_ns - root.start_time_ns) // 1_000_000, state=state,
+            client_request_id=self.client_request_id, request_time=root.start_time_ns // 1_000_000,
+            execution_duration=(root.end_time_ns - root.start_time_ns) // 1_000_000,
+            state="ERROR" if root.status.status_code.value == "ERROR" else "OK",
             request_preview=_preview(self.request_preview, request), response_preview=_preview(self.response_preview, response),
             run_id=metadata.get(SOURCE_RUN), model_id=metadata.get(MODEL_ID), tags=tags, metadata=metadata,
         )  # fmt: skip
+        if not with_spans:
+            return row, []
         spans: list[SpanRow] = [
             (self.trace_id, s.span_id, s.parent_id, s.name, s._attributes.get(SPAN_TYPE, "").strip('"') or None,
-             s.status.status_code.value, s.start_time_ns, s.end_time_ns, json.dumps(s.to_dict()))
+             s.status.status_code.value, s.start_time_ns, s.end_time_ns, s.to_json())
             for s in self.spans
         ]  # fmt: skip
-        for span in self.spans:
-            span._owner = None
-        _last_trace_id = self.trace_id
-        self.store.trace_writer.put((row, spans))
-        if TRACE_END_HOOKS:
-            info = TraceInfo(
-                trace_id=row.trace_id, experiment_id=row.experiment_id, request_time=request_time,
-                state=TraceState(state), execution_duration=row.execution_duration,
-                request_preview=row.request_preview, response_preview=row.response_preview,
-                client_request_id=row.client_request_id, trace_metadata=metadata, tags=tags,
-            )  # fmt: skip
-            finished = Trace(info, TraceData(list(self.spans)))
-            for hook in list(TRACE_END_HOOKS):
-                try:
-                    hook(finished)
-                except Exception as exc:  # a display hook must never break the traced code
-                    warnings.warn(f"jupyter-lifecycle trace hook failed: {exc}", stacklevel=2)
+        return row, spans
 
 
 def _preview(explicit: str | None, value: str | None) -> str | None:
@@ -164,27 +171,31 @@ def _store_and_experiment(experiment_id: str | None) -> tuple[Store, str, str | 
     return client.store, experiment_id, run.info.run_id if run is not None else None
 
 
+def _encoded(span_type: str | None, attributes: dict[str, Any] | None) -> dict[str, str]:
+    """A span's type and attributes JSON-encoded, as spans keep them (once per decorated function)."""
+    encoded = {SPAN_TYPE: dump_json(span_type or SpanType.UNKNOWN)}
+    encoded.update({str(k): dump_json(v) for k, v in (attributes or {}).items()})
+    return encoded
+
+
 def _open_span(
     name: str,
-    span_type: str | None,
+    encoded: dict[str, str],
     parent: Span | None,
-    attributes: dict[str, Any] | None = None,
     experiment_id: str | None = None,
     start_time_ns: int | None = None,
 ) -> Span:
     if parent is not None and parent._owner is not None:
         owner: _TraceInProgress = parent._owner
-        span = Span(owner.trace_id, _new_id(64), parent.span_id, name, start_time_ns or time.time_ns())
+        span = Span(owner.trace_id, _new_id(64), parent.span_id, name, start_time_ns or time.time_ns(), None, None,
+                    encoded.copy())  # fmt: skip
     else:
         store, experiment, run_id = _store_and_experiment(experiment_id)
         owner = _TraceInProgress(store, experiment, run_id)
-        span = Span(owner.trace_id, _new_id(64), None, name, start_time_ns or time.time_ns())
+        span = Span(
+            owner.trace_id, _new_id(64), None, name, start_time_ns or time.time_ns(), None, None, encoded.copy()
+        )
         owner.root = span
-    span._attributes[SPAN_TYPE] = (
-        f'"{span_type}"' if span_type and span_type.isidentifier() else dump_json(span_type or SpanType.UNKNOWN)
-    )
-    if attributes:
-        span.set_attributes(attributes)
     span._owner = owner
     owner.spans.append(span)
     return span
@@ -193,14 +204,14 @@ def _open_span(
 class _SpanContext:
     """What ``start_span`` returns: enter to get the span, made current until exit."""
 
-    __slots__ = ("_token", "attributes", "name", "span", "span_type")
+    __slots__ = ("_token", "encoded", "name", "span")
 
-    def __init__(self, name: str, span_type: str | None, attributes: dict[str, Any] | None) -> None:
-        self.name, self.span_type, self.attributes = name, span_type, attributes
+    def __init__(self, name: str, encoded: dict[str, str]) -> None:
+        self.name, self.encoded = name, encoded
         self._token: contextvars.Token[Span | None] | None = None
 
     def __enter__(self) -> Span:
-        self.span = _open_span(self.name, self.span_type, _current.get(), self.attributes)
+        self.span = _open_span(self.name, self.encoded, _current.get())
         self._token = _current.set(self.span)
         return self.span
 
@@ -227,7 +238,7 @@ def start_span(
     exception inside the block is recorded on the span (an ``exception``
     event, status ERROR) and goes on unchanged.
     """
-    return _SpanContext(name, span_type, attributes)
+    return _SpanContext(name, _encoded(span_type, attributes))
 
 
 def start_span_no_context(
@@ -244,7 +255,7 @@ def start_span_no_context(
     Without ``parent_span`` it is the root of a new trace. For callbacks that
     open and close spans from different functions, as MLflow's is.
     """
-    span = _open_span(name, span_type, parent_span, attributes, experiment_id, start_time_ns)
+    span = _open_span(name, _encoded(span_type, attributes), parent_span, experiment_id, start_time_ns)
     if inputs is not None:
         span.set_inputs(inputs)
     return span
@@ -291,7 +302,7 @@ def _decorate(func: F, name: str | None, span_type: str, attributes: dict[str, A
     params = list(signature.parameters)
     drop_first = bool(params) and params[0] in ("self", "cls")
     simple = all(p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty for p in signature.parameters.values())
-    base_attributes = {FUNCTION_NAME: func.__name__, **(attributes or {})}
+    encoded = _encoded(span_type, {FUNCTION_NAME: func.__name__, **(attributes or {})})
 
     def inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         if simple and not kwargs and len(args) == len(params):
@@ -308,7 +319,7 @@ def _decorate(func: F, name: str | None, span_type: str, attributes: dict[str, A
         return bound
 
     def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[_SpanContext, Span]:
-        context = _SpanContext(span_name, span_type, base_attributes)
+        context = _SpanContext(span_name, encoded)
         span = context.__enter__()
         span.set_inputs(inputs(args, kwargs))
         return context, span
@@ -355,7 +366,7 @@ def _decorate(func: F, name: str | None, span_type: str, attributes: dict[str, A
             # The span is current only while the generator's own code runs
             # (each next()), never in the caller between items.
             parent = _current.get()
-            span = _open_span(span_name, span_type, parent, base_attributes)
+            span = _open_span(span_name, encoded, parent)
             span.set_inputs(inputs(args, kwargs))
             generator = func(*args, **kwargs)
             items: list[Any] = []
@@ -485,27 +496,22 @@ def search_traces(
     store = _store()
     if experiment_ids is None and run_id is None and model_id is None:
         experiment_ids = [tracking._current_experiment_id(tracking.client())]
-    found = store.traces.search(experiment_ids, filter_string, max_results, order_by, run_id, model_id, include_spans)
     if return_type == "list":
+        found = store.traces.search(
+            experiment_ids, filter_string, max_results, order_by, run_id, model_id, include_spans
+        )
         return [_trace_from(info, json.loads(spans) if spans else []) for info, spans in found]
     import pandas as pd
 
-    rows = []
-    for info, spans_text in found:
-        spans = json.loads(spans_text) if spans_text else []
-        meta = info["trace_metadata"]
-        rows.append((
-            info["trace_id"], _trace_json(info, spans_text), info["client_request_id"], info["state"],
-            info["request_time"], info["execution_duration"], _loads(meta.get(TRACE_INPUTS)),
-            _loads(meta.get(TRACE_OUTPUTS)), meta, info["tags"], spans, [],
-        ))  # fmt: skip
-    return pd.DataFrame.from_records(rows, columns=COLUMNS)
-
-
-def _trace_json(info: dict[str, Any], spans_text: str | None) -> str:
-    """MLflow's ``Trace.to_json()`` text, assembled around the stored span JSON instead of re-encoding it."""
-    info_json = json.dumps(_trace_from(info, []).info.to_dict())
-    return f'{{"info": {info_json}, "data": {{"spans": {spans_text or "[]"}}}}}'
+    rows, payload = store.traces.search_frame(
+        experiment_ids, filter_string, max_results, order_by, run_id, model_id, include_spans
+    )
+    frame = pd.DataFrame.from_records(
+        [(*row, *decoded, []) for row, decoded in zip(rows, payload, strict=True)],
+        columns=["trace_id", "trace", "client_request_id", "state", "request_time", "execution_duration",
+                 "request", "response", "trace_metadata", "tags", "spans", "assessments"],
+    )  # fmt: skip
+    return frame[COLUMNS]
 
 
 def _loads(text: str | None) -> Any:
