@@ -17,8 +17,8 @@ import pytest
 
 import jupyter_lifecycle as lc
 from jupyter_lifecycle.errors import InvalidInput, InvalidState, NotFound
-from jupyter_lifecycle.tracing import SpanEvent, SpanStatusCode, Trace, TraceState
 from jupyter_lifecycle.store.trace_writer import MAX_BATCH, MAX_QUEUED
+from jupyter_lifecycle.tracing import SpanEvent, SpanStatusCode, Trace, TraceState
 from jupyter_lifecycle.tracing.fluent import MAX_PREVIEW
 
 
