@@ -228,6 +228,18 @@ def test_trace_inside_a_run_is_linked_to_it(home: Path) -> None:
     assert "mlflow.sourceRun" not in _last().info.trace_metadata
 
 
+def test_trace_is_linked_to_the_active_model(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    traced = lc.trace(lambda x: x)
+    monkeypatch.setenv("MLFLOW_ACTIVE_MODEL_ID", "m-123")
+    traced(1)
+    linked = lc.get_last_active_trace_id()
+    monkeypatch.delenv("MLFLOW_ACTIVE_MODEL_ID")
+    traced(2)
+    assert lc.get_trace(linked).info.trace_metadata["mlflow.modelId"] == "m-123"  # type: ignore[arg-type]
+    assert [t.info.trace_id for t in lc.search_traces(model_id="m-123", return_type="list")] == [linked]  # type: ignore[union-attr]
+    assert "mlflow.modelId" not in _last().info.trace_metadata
+
+
 def test_search_filters_tags_and_delete(home: Path) -> None:
     @lc.trace
     def ok(env: str) -> str:

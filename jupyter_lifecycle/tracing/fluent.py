@@ -14,7 +14,9 @@ import contextvars
 import functools
 import inspect
 import json
+import os
 import random
+import sys
 import threading
 import time
 import warnings
@@ -158,9 +160,18 @@ def _preview(explicit: str | None, value: str | None) -> str | None:
     return None if text is None else text[:MAX_PREVIEW]
 
 
+ACTIVE_MODEL_ENV = "MLFLOW_ACTIVE_MODEL_ID"
+
+
 def _active_model_id() -> str | None:
-    """The active logged model's id, once ``set_active_model`` exists (issue #13); else ``None``."""
-    return None
+    """The active logged model: ``set_active_model``'s (``models.logged.get_active_model_id``), else MLflow's
+    ``$MLFLOW_ACTIVE_MODEL_ID``. Looked up without importing ``models``: until something imported it,
+    no model can have been made active."""
+    logged = sys.modules.get("jupyter_lifecycle.models.logged")
+    getter = getattr(logged, "get_active_model_id", None)
+    if getter is not None:
+        return getter()  # type: ignore[no-any-return]
+    return os.environ.get(ACTIVE_MODEL_ENV) or None
 
 
 def _store_and_experiment(experiment_id: str | None) -> tuple[Store, str, str | None]:
