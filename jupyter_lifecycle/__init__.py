@@ -34,7 +34,22 @@ from .errors import (
     StoreError,
 )
 from .notebook import display as _display  # noqa: F401  (gives Run, Experiment... their HTML reprs)
+from .notebook import traces as _trace_display  # noqa: F401  (gives Trace its HTML repr)
 from .registry import Lineage, lineage, register_model, search_model_versions, search_registered_models
+from .tracing import (
+    delete_trace_tag,
+    delete_traces,
+    flush_trace_async_logging,
+    get_current_active_span,
+    get_last_active_trace_id,
+    get_trace,
+    search_traces,
+    set_trace_tag,
+    start_span,
+    start_span_no_context,
+    trace,
+    update_current_trace,
+)
 from .tracking.fluent import (
     ActiveRun,
     active_run,
@@ -167,6 +182,10 @@ __all__ = [
     # system metrics
     "disable_system_metrics_logging", "enable_system_metrics_logging", "set_system_metrics_samples_before_logging",
     "set_system_metrics_sampling_interval",
+    # GenAI tracing
+    "delete_trace_tag", "delete_traces", "flush_trace_async_logging", "get_current_active_span",
+    "get_last_active_trace_id", "get_trace", "search_traces", "set_trace_tag", "start_span", "start_span_no_context",
+    "trace", "update_current_trace",
     # model registry
     "Lineage", "ModelVersion", "RegisteredModel", "RegistryActivity", "TransitionRequest", "lineage",
     "register_model", "search_model_versions", "search_registered_models",

@@ -28,6 +28,7 @@ from .. import config
 from ..entities import RunTag
 from ..errors import StoreError
 from ..store import buffer as metric_buffers
+from ..store import trace_writer
 from ..tracking import fluent
 from .notebook_path import find_notebook_path
 
@@ -104,6 +105,7 @@ class CellRecorder:
             # Metrics logged in the cell are committed before the next cell
             # runs: nothing logged by a finished cell is lost if the kernel dies.
             metric_buffers.flush_all()  # every store used from this kernel
+            trace_writer.flush_all()  # and the traces the cell finished
             for problem in store.capture.take_write_errors():
                 self._report(StoreError(problem))
             if not self.enabled:

@@ -13,6 +13,9 @@ from ..capture.recorder import RECORDERS, CellRecorder
 from ..tracking import fluent
 from .charts import enable_renderer
 from .magics import LifecycleMagics
+from .traces import CellTraces
+
+_CELL_TRACES: dict[int, CellTraces] = {}  # shell id -> the traces its cells produce
 
 
 def load(shell: Any) -> CellRecorder:
@@ -30,6 +33,8 @@ def load(shell: Any) -> CellRecorder:
     fluent.RUN_END_HOOKS.append(rec.on_run_end)
     shell.register_magics(LifecycleMagics)
     RECORDERS[id(shell)] = rec
+    cell_traces = _CELL_TRACES[id(shell)] = CellTraces()
+    cell_traces.register(shell)
     if rec.notebook_path is None:
         print(
             "jupyter-lifecycle: recording cells; the notebook file is unknown, so no notebook revisions "
@@ -48,6 +53,9 @@ def unload(shell: Any) -> None:
     shell.events.unregister("post_run_cell", rec.post_run_cell)
     fluent.RUN_START_HOOKS.remove(rec.on_run_start)
     fluent.RUN_END_HOOKS.remove(rec.on_run_end)
+    cell_traces = _CELL_TRACES.pop(id(shell), None)
+    if cell_traces is not None:
+        cell_traces.unregister(shell)
     manager = shell.magics_manager
     for kind, names in LifecycleMagics.magics.items():
         for name in names:

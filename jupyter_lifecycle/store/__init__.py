@@ -17,6 +17,8 @@ from .database import Database, check_home
 from .datasets import DatasetStore
 from .models import LoggedModelStore
 from .registry import RegistryStore
+from .trace_writer import TraceWriter
+from .traces import TraceStore
 from .tracking import TrackingStore
 
 __all__ = ["Store", "forget_store", "open_store"]
@@ -39,6 +41,8 @@ class Store:
         self.capture = CaptureStore(self.db, self.home)
         self.models = LoggedModelStore(self.db, self.home)
         self.datasets = DatasetStore(self.db, self.home)
+        self.traces = TraceStore(self.db, self.home)
+        self.trace_writer = TraceWriter(self.traces)
 
     @property
     def db_path(self) -> Path:

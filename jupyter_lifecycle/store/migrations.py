@@ -453,9 +453,71 @@ def m0008_logged_model_entities(conn: sqlite3.Connection) -> None:
     )
 
 
+def m0009_traces(conn: sqlite3.Connection) -> None:
+    """GenAI traces (issue #15): one row per trace, its tags and metadata, and its spans.
+
+    ``traces`` keeps the trace's tags and metadata as JSON objects too (as
+    m0005 does for runs), so listing traces reads one row each; the key/value
+    tables serve the filters. A span's full MLflow JSON is in ``content``; its
+    name, type and status are columns for ``span.name``/``span.type`` filters.
+    Assessments (feedback, expectations) will get their own table keyed by
+    ``trace_id``.
+    """
+    _statements(
+        conn,
+        """
+        CREATE TABLE traces (
+            trace_id TEXT PRIMARY KEY,               -- 'tr-' + 32 hex digits
+            experiment_id TEXT NOT NULL,
+            name TEXT,                               -- the root span's name (tag mlflow.traceName)
+            client_request_id TEXT,
+            request_time INTEGER NOT NULL,           -- epoch ms, UTC
+            execution_duration INTEGER,              -- ms
+            state TEXT NOT NULL CHECK (state IN ('OK', 'ERROR', 'IN_PROGRESS', 'STATE_UNSPECIFIED')),
+            request_preview TEXT,
+            response_preview TEXT,
+            run_id TEXT,                             -- metadata mlflow.sourceRun
+            model_id TEXT,                           -- metadata mlflow.modelId
+            tags_json TEXT NOT NULL DEFAULT '{}',
+            metadata_json TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX traces_by_experiment ON traces (experiment_id, request_time);
+        CREATE INDEX traces_by_run ON traces (run_id) WHERE run_id IS NOT NULL;
+        CREATE TABLE trace_tags (
+            trace_id TEXT NOT NULL REFERENCES traces(trace_id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (trace_id, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX trace_tags_by_key ON trace_tags (key, value);
+        CREATE TABLE trace_metadata (
+            trace_id TEXT NOT NULL REFERENCES traces(trace_id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (trace_id, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX trace_metadata_by_key ON trace_metadata (key, value);
+        CREATE TABLE spans (
+            trace_id TEXT NOT NULL REFERENCES traces(trace_id) ON DELETE CASCADE,
+            span_id TEXT NOT NULL,                   -- 16 hex digits
+            parent_span_id TEXT,
+            name TEXT NOT NULL,
+            span_type TEXT,
+            status TEXT NOT NULL,                    -- OK, ERROR, UNSET
+            start_time_ns INTEGER NOT NULL,
+            end_time_ns INTEGER,
+            content TEXT NOT NULL,                   -- MLflow's span JSON (Span.to_dict)
+            PRIMARY KEY (trace_id, span_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX spans_by_name ON spans (name);
+        CREATE INDEX spans_by_type ON spans (span_type)
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m0001_tracking, m0002_capture, m0003_models, m0004_registry, m0005_run_summaries, m0006_run_owners,
-    m0007_datasets, m0008_logged_model_entities,
+    m0007_datasets, m0008_logged_model_entities, m0009_traces,
 ]
 """Applied in this order; each is recorded by its function name."""
 

@@ -20,6 +20,8 @@ KINDS = {
     "tag": "tag", "tags": "tag",
     "attribute": "attribute", "attributes": "attribute", "attr": "attribute", "run": "attribute",
     "dataset": "dataset", "datasets": "dataset",
+    # traces (issue #15): trace.status, metadata.`mlflow.sourceRun`, span.name
+    "trace": "attribute", "metadata": "metadata", "request_metadata": "metadata", "span": "span",
 }  # fmt: skip
 
 COMPARATORS = ("=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN")

@@ -1,0 +1,148 @@
+"""Tracing speed, side by side: jupyter-lifecycle and MLflow 3.17 with its SQLite store.
+
+    .venv/bin/python benchmarks/bench_tracing.py [--quick]
+
+The same traced function on both sides: an outer ``@trace`` function calling a
+``@trace`` function that opens a ``start_span`` block, so 3 nested spans per
+trace. MLflow runs in its own venv (``.venv-mlflow``) as a subprocess that
+prints JSON. Measured:
+
+- cost per span in the caller: (time of N traced calls - time of N plain
+  calls) / (3 N), the calls made in bursts of 500 traces (each burst then
+  flushed, not counted), the writer thread running as it does in real use;
+- spans persisted per second: 3 N spans over the time from the first call
+  until they are all committed (``flush_trace_async_logging``);
+- ``search_traces`` of every trace into a DataFrame, median of 5 calls.
+
+Prints numbers and the goals of issue #15; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MLFLOW_PY = ROOT / ".venv-mlflow" / "bin" / "python"
+
+GOALS = {
+    "cost per span in the caller (µs)": "<= 20",
+    "spans persisted (spans/s)": ">= 10,000",
+    "search_traces into a DataFrame (ms)": "< 200 for 10,000 traces",
+}
+
+# The same code runs against `lc` (jupyter-lifecycle) or `mlflow`: both have these names.
+WORKLOAD = textwrap.dedent(
+    """
+    import json, sys, tempfile, time
+
+    def workload(api, n, search_repeats=5):
+        @api.trace(span_type="RETRIEVER")
+        def retrieve(q):
+            with api.start_span("rank", span_type="RERANKER") as span:
+                span.set_inputs({"q": q, "k": 3})
+                span.set_outputs(["a", "b", "c"])
+            return ["doc-" + q]
+
+        @api.trace(span_type="AGENT")
+        def answer(q):
+            return retrieve(q)[0] + "!"
+
+        def plain_retrieve(q):
+            return ["doc-" + q]
+
+        def plain(q):
+            return plain_retrieve(q)[0] + "!"
+
+        start = time.perf_counter()
+        for i in range(n):
+            plain(str(i))
+        baseline = time.perf_counter() - start
+        # In bursts of 500 traces, each then flushed: the caller's cost is the
+        # bursts' time; the persist rate counts the flushes too.
+        traced = 0.0
+        start = time.perf_counter()
+        for first in range(0, n, 500):
+            t0 = time.perf_counter()
+            for i in range(first, min(n, first + 500)):
+                answer(str(i))
+            traced += time.perf_counter() - t0
+            api.flush_trace_async_logging()
+        persisted = time.perf_counter() - start
+        times = []
+        for _ in range(search_repeats):
+            t0 = time.perf_counter()
+            frame = api.search_traces(max_results=n + 10)
+            times.append(time.perf_counter() - t0)
+        assert len(frame) == n, (len(frame), n)
+        return {
+            "cost per span in the caller (µs)": (traced - baseline) / (3 * n) * 1e6,
+            "spans persisted (spans/s)": 3 * n / persisted,
+            "search_traces into a DataFrame (ms)": sorted(times)[len(times) // 2] * 1000,
+            "traces": n,
+        }
+    """
+)
+
+MLFLOW_MAIN = textwrap.dedent(
+    """
+    import logging, os, warnings
+    warnings.filterwarnings("ignore")
+    logging.disable(logging.WARNING)
+    import mlflow
+    home = tempfile.mkdtemp()
+    mlflow.set_tracking_uri(f"sqlite:///{home}/mlflow.db")
+    mlflow.set_experiment("bench")
+    print(json.dumps(workload(mlflow, int(sys.argv[1]), int(sys.argv[2]))))
+    """
+)
+
+
+def bench_ours(n: int) -> dict[str, float]:
+    import jupyter_lifecycle as lc
+
+    namespace: dict[str, object] = {}
+    exec(WORKLOAD, namespace)
+    with tempfile.TemporaryDirectory() as home:
+        lc.set_store(home)
+        return namespace["workload"](lc, n)  # type: ignore[operator,no-any-return]
+
+
+def bench_mlflow(n: int, repeats: int) -> dict[str, float] | None:
+    if not MLFLOW_PY.exists():
+        print(f"(MLflow side skipped: {MLFLOW_PY} missing, run `make mlflow-venv`)")
+        return None
+    code = WORKLOAD + MLFLOW_MAIN
+    out = subprocess.run(
+        [str(MLFLOW_PY), "-c", code, str(n), str(repeats)], capture_output=True, text=True, timeout=3600
+    )
+    if out.returncode != 0:
+        print("MLflow side failed:\n" + out.stderr[-2000:])
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 traces here, 100 in MLflow")
+    parser.add_argument("--traces", type=int, default=10_000, help="traces here (default 10,000)")
+    parser.add_argument("--mlflow-traces", type=int, default=300, help="traces in MLflow (default 300: it is slow)")
+    args = parser.parse_args()
+    ours_n, theirs_n = (1_000, 100) if args.quick else (args.traces, args.mlflow_traces)
+    ours = bench_ours(ours_n)
+    theirs = bench_mlflow(theirs_n, 3)
+    print(f"{'':40} {'jupyter-lifecycle':>20} {'MLflow 3.17':>14}   goal")
+    for key, goal in GOALS.items():
+        mine = f"{ours[key]:,.1f}"
+        other = f"{theirs[key]:,.1f}" if theirs else "-"
+        print(f"{key:40} {mine:>20} {other:>14}   {goal}")
+    print(f"{'traces':40} {ours['traces']:>20,.0f} {theirs['traces'] if theirs else '-':>14}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

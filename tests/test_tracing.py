@@ -1,0 +1,359 @@
+"""GenAI tracing (issue #15 parts 1-2): spans, nesting, context, storage and search on a real store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import jupyter_lifecycle as lc
+from jupyter_lifecycle.errors import InvalidInput, InvalidState, NotFound
+from jupyter_lifecycle.store.trace_writer import MAX_BATCH, MAX_QUEUED
+from jupyter_lifecycle.tracing import SpanEvent, SpanStatusCode, Trace, TraceState
+from jupyter_lifecycle.tracing.fluent import MAX_PREVIEW
+
+
+def _last() -> Trace:
+    trace_id = lc.get_last_active_trace_id()
+    assert trace_id is not None
+    return lc.get_trace(trace_id)
+
+
+def _by_name(trace: Trace) -> dict[str, Any]:
+    return {span.name: span for span in trace.data.spans}
+
+
+def test_nested_functions_and_spans(home: Path) -> None:
+    @lc.trace(name="retrieve", span_type="RETRIEVER", attributes={"k": 3})
+    def retrieve(q: str) -> list[str]:
+        return [q + "-doc"]
+
+    @lc.trace
+    def answer(question: str, style: str = "short") -> str:
+        docs = retrieve(question)
+        with lc.start_span("llm", span_type="LLM") as span:
+            span.set_inputs({"docs": docs})
+            span.set_outputs("42")
+            span.add_event(SpanEvent("token", attributes={"n": 1}))
+        return "42"
+
+    assert answer("why?") == "42"
+    trace = _last()
+    spans = _by_name(trace)
+    root = spans["answer"]
+    assert root.parent_id is None and root.inputs == {"question": "why?", "style": "short"} and root.outputs == "42"
+    assert spans["retrieve"].parent_id == root.span_id and spans["llm"].parent_id == root.span_id
+    assert spans["retrieve"].span_type == "RETRIEVER" and spans["retrieve"].get_attribute("k") == 3
+    assert spans["retrieve"].outputs == ["why?-doc"]
+    assert spans["llm"].events[0].name == "token" and spans["llm"].events[0].attributes == {"n": 1}
+    assert all(s.status.status_code is SpanStatusCode.OK for s in trace.data.spans)
+    assert trace.info.state is TraceState.OK
+    assert trace.info.tags["mlflow.traceName"] == "answer"
+    assert trace.info.request_preview == '{"question": "why?", "style": "short"}'
+    assert trace.info.response_preview == '"42"'
+    assert all(s.end_time_ns >= s.start_time_ns for s in trace.data.spans)
+    for span in trace.data.spans:  # the writer's hand-built JSON is json.dumps of to_dict()
+        assert json.loads(span.to_json()) == span.to_dict()
+    assert lc.get_current_active_span() is None
+
+
+def test_methods_generators_and_async(home: Path) -> None:
+    class Agent:
+        @lc.trace(span_type="AGENT")
+        def run(self, x: int) -> int:
+            return sum(self.stream(x))
+
+        @lc.trace
+        def stream(self, n: int) -> Any:
+            for i in range(n):
+                with lc.start_span(f"step{i}"):
+                    pass
+                yield i
+
+    assert Agent().run(3) == 3
+    spans = _by_name(_last())
+    assert spans["run"].inputs == {"x": 3}  # self is left out
+    assert spans["stream"].parent_id == spans["run"].span_id and spans["stream"].outputs == [0, 1, 2]
+    assert all(spans[f"step{i}"].parent_id == spans["stream"].span_id for i in range(3))
+
+    @lc.trace
+    async def leaf(i: int) -> int:
+        await asyncio.sleep(0.01)
+        return i
+
+    @lc.trace
+    async def fan_out() -> list[int]:
+        return list(await asyncio.gather(leaf(1), leaf(2)))
+
+    assert asyncio.run(fan_out()) == [1, 2]
+    spans = {s.span_id: s for s in _last().data.spans}
+    root = next(s for s in spans.values() if s.name == "fan_out")
+    leaves = [s for s in spans.values() if s.name == "leaf"]
+    assert len(leaves) == 2 and all(s.parent_id == root.span_id for s in leaves)
+    assert sorted(s.outputs for s in leaves) == [1, 2]
+
+
+def test_a_generator_span_is_not_current_between_items(home: Path) -> None:
+    @lc.trace
+    def numbers() -> Any:
+        yield 1
+        yield 2
+
+    iterator = numbers()
+    next(iterator)
+    assert lc.get_current_active_span() is None  # the caller's code is not inside the generator's span
+    list(iterator)
+    assert _last().data.spans[0].outputs == [1, 2]
+
+
+def test_exception_is_recorded_and_reraised_unchanged(home: Path) -> None:
+    error = ValueError("bad input 7")
+
+    @lc.trace
+    def inner() -> None:
+        raise error
+
+    @lc.trace
+    def outer() -> None:
+        inner()
+
+    with pytest.raises(ValueError) as caught:
+        outer()
+    assert caught.value is error
+    trace = _last()
+    assert trace.info.state is TraceState.ERROR
+    for span in trace.data.spans:
+        assert span.status.status_code is SpanStatusCode.ERROR
+        event = span.events[0]
+        assert event.name == "exception" and event.attributes["exception.type"] == "ValueError"
+        assert event.attributes["exception.message"] == "bad input 7"
+        assert "raise error" in event.attributes["exception.stacktrace"]
+    with pytest.raises(KeyError):
+        with lc.start_span("block"):
+            raise KeyError("k")
+    assert _last().data.spans[0].status.status_code is SpanStatusCode.ERROR
+
+
+def test_a_span_in_another_thread_is_not_a_child(home: Path) -> None:
+    seen: dict[str, Any] = {}
+
+    def worker() -> None:
+        seen["current"] = lc.get_current_active_span()
+        with lc.start_span("in_thread") as span:
+            seen["span"] = span
+
+    with lc.start_span("main") as main:
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+    assert seen["current"] is None
+    assert seen["span"].parent_id is None and seen["span"].trace_id != main.trace_id
+    lc.flush_trace_async_logging()
+    assert [s.name for s in lc.get_trace(seen["span"].trace_id).data.spans] == ["in_thread"]
+
+
+def test_start_span_no_context_and_update_current_trace(home: Path) -> None:
+    root = lc.start_span_no_context("callback_root", span_type="CHAIN", inputs={"a": 1})
+    assert lc.get_current_active_span() is None
+    child = lc.start_span_no_context("callback_child", parent_span=root)
+    child.end(outputs={"b": 2})
+    root.end(outputs="done", attributes={"extra": True})
+    trace = lc.get_trace(root.trace_id)
+    spans = _by_name(trace)
+    assert spans["callback_child"].parent_id == root.span_id and spans["callback_child"].outputs == {"b": 2}
+    assert spans["callback_root"].get_attribute("extra") is True
+
+    with pytest.raises(InvalidState):
+        lc.update_current_trace(tags={"a": "b"})
+
+    @lc.trace
+    def f() -> str:
+        lc.update_current_trace(
+            tags={"env": "dev"}, metadata={"user": "me"}, request_preview="Q?", response_preview="A!"
+        )
+        return "x"
+
+    f()
+    info = _last().info
+    assert info.tags["env"] == "dev" and info.trace_metadata["user"] == "me"
+    assert (info.request_preview, info.response_preview) == ("Q?", "A!")
+
+
+def test_large_and_unserialisable_inputs(home: Path) -> None:
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<Opaque thing>"
+
+    class Broken:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    @lc.trace
+    def f(big: str, thing: Any, broken: Any, circular: Any) -> Any:
+        return Opaque()
+
+    circular: list[Any] = []
+    circular.append(circular)
+    big = "x" * 50_000
+    assert repr(f(big, Opaque(), Broken(), circular)) == "<Opaque thing>"
+    trace = _last()
+    root = trace.data.spans[0]
+    assert root.outputs == "<Opaque thing>"
+    assert root.inputs["big"] == big  # whole in the span
+    assert root.inputs["thing"] == "<Opaque thing>" and root.inputs["broken"] == "<unrepresentable Broken>"
+    assert len(trace.info.request_preview or "") == MAX_PREVIEW
+    assert len(trace.info.trace_metadata["mlflow.traceInputs"]) == MAX_PREVIEW
+
+
+def test_trace_inside_a_run_is_linked_to_it(home: Path) -> None:
+    traced = lc.trace(lambda x: x)
+    with lc.start_run() as run:
+        traced(1)
+    in_run = lc.get_last_active_trace_id()
+    traced(2)
+    info = lc.get_trace(in_run).info  # type: ignore[arg-type]
+    assert info.trace_metadata["mlflow.sourceRun"] == run.info.run_id
+    assert info.experiment_id == run.info.experiment_id
+    found = lc.search_traces(run_id=run.info.run_id, return_type="list")
+    assert [t.info.trace_id for t in found] == [in_run]  # type: ignore[union-attr]
+    assert "mlflow.sourceRun" not in _last().info.trace_metadata
+
+
+def test_trace_is_linked_to_the_active_model(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    traced = lc.trace(lambda x: x)
+    monkeypatch.setenv("MLFLOW_ACTIVE_MODEL_ID", "m-123")
+    traced(1)
+    linked = lc.get_last_active_trace_id()
+    monkeypatch.delenv("MLFLOW_ACTIVE_MODEL_ID")
+    traced(2)
+    assert lc.get_trace(linked).info.trace_metadata["mlflow.modelId"] == "m-123"  # type: ignore[arg-type]
+    assert [t.info.trace_id for t in lc.search_traces(model_id="m-123", return_type="list")] == [linked]  # type: ignore[union-attr]
+    assert "mlflow.modelId" not in _last().info.trace_metadata
+
+
+def test_search_filters_tags_and_delete(home: Path) -> None:
+    @lc.trace
+    def ok(env: str) -> str:
+        lc.update_current_trace(tags={"env": env}, metadata={"team": "a"})
+        with lc.start_span("lookup", span_type="TOOL"):
+            pass
+        return env
+
+    @lc.trace
+    def fails() -> None:
+        raise RuntimeError("x")
+
+    ok("dev")
+    time.sleep(0.002)  # distinct request times, so that the order is the calls' order
+    ok("prod")
+    time.sleep(0.002)
+    with pytest.raises(RuntimeError):
+        fails()
+
+    def ids(filter_string: str | None, **kwargs: Any) -> list[str]:
+        frame = lc.search_traces(filter_string=filter_string, **kwargs)
+        return [name for name in frame["tags"].map(lambda t: t["mlflow.traceName"] + ":" + t.get("env", ""))]  # type: ignore[index]
+
+    assert ids(None) == ["fails:", "ok:prod", "ok:dev"]  # newest first
+    assert ids("attributes.status = 'OK' and tags.env = 'dev'") == ["ok:dev"]
+    assert ids("trace.status = 'ERROR'") == ["fails:"]
+    assert ids("metadata.team = 'a'", order_by=["timestamp_ms ASC"]) == ["ok:dev", "ok:prod"]
+    assert ids("span.type = 'TOOL' and tags.env LIKE 'pr%'") == ["ok:prod"]
+    assert ids("span.name = 'lookup'", max_results=1) == ["ok:prod"]
+    assert ids("execution_time_ms >= 0 and name IN ('fails')") == ["fails:"]
+    frame = lc.search_traces()
+    assert list(frame.columns) == ["trace_id", "trace", "client_request_id", "state", "request_time",  # type: ignore[union-attr]
+                                   "execution_duration", "request", "response", "trace_metadata", "tags", "spans",
+                                   "assessments"]  # fmt: skip
+    row = frame.iloc[1]  # type: ignore[union-attr]
+    assert row["request"] == {"env": "prod"} and row["response"] == "prod" and row["state"] == "OK"
+    assert [s["name"] for s in row["spans"]] == ["ok", "lookup"]
+    assert Trace.from_json(row["trace"]).to_dict() == lc.get_trace(row["trace_id"]).to_dict()
+
+    with pytest.raises(InvalidInput, match="got .tags.env. at position 25"):
+        lc.search_traces(filter_string="attributes.status = 'OK' tags.env = 'x'")
+    with pytest.raises(InvalidInput, match="unknown attribute 'colour'"):
+        lc.search_traces(filter_string="attributes.colour = 'red'")
+    with pytest.raises(InvalidInput, match="span field 'colour'"):
+        lc.search_traces(filter_string="span.colour = 'red'")
+    # values are bound, never pasted: a quote in a value is just a character
+    assert ids("tags.env = 'x'' OR 1=1 --'") == []
+
+    trace_id = str(frame.iloc[0]["trace_id"])  # type: ignore[union-attr]
+    lc.set_trace_tag(trace_id, "reviewed", "yes")
+    assert lc.get_trace(trace_id).info.tags["reviewed"] == "yes"
+    assert ids("tags.reviewed = 'yes'") == ["fails:"]
+    lc.delete_trace_tag(trace_id, "reviewed")
+    assert "reviewed" not in lc.get_trace(trace_id).info.tags and ids("tags.reviewed = 'yes'") == []
+    with pytest.raises(NotFound):
+        lc.delete_trace_tag(trace_id, "reviewed")
+    with pytest.raises(NotFound, match="tr-nope"):
+        lc.get_trace("tr-nope")
+
+    experiment_id = lc.get_trace(trace_id).info.experiment_id
+    with pytest.raises(InvalidInput):
+        lc.delete_traces(experiment_id)
+    assert lc.delete_traces(experiment_id, trace_ids=[trace_id]) == 1
+    assert ids(None) == ["ok:prod", "ok:dev"]
+    assert lc.delete_traces(experiment_id, max_traces=1) == 1  # the oldest
+    assert ids(None) == ["ok:prod"]
+    with sqlite3.connect(home / "lifecycle.db") as conn:
+        assert conn.execute("SELECT count(*) FROM spans").fetchone()[0] == 2
+        assert conn.execute("SELECT count(*) FROM trace_tags").fetchone()[0] == 2
+
+
+def test_traces_are_written_at_exit_and_at_the_end_of_a_cell(home: Path, ipython: Any) -> None:
+    script = textwrap.dedent(
+        """
+        import sys, jupyter_lifecycle as lc
+        lc.set_store(sys.argv[1])
+        @lc.trace
+        def f(i):
+            with lc.start_span("a"):
+                with lc.start_span("b"):
+                    return i
+        for i in range(500):
+            f(i)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(home)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    with sqlite3.connect(home / "lifecycle.db") as conn:
+        assert conn.execute("SELECT count(*), count(DISTINCT trace_id) FROM spans").fetchone() == (1500, 500)
+
+    ipython.run_cell("import jupyter_lifecycle as lc\n@lc.trace\ndef g(x):\n    return x\ng(1)")
+    trace_id = ipython.user_ns["lc"].get_last_active_trace_id()
+    # read with plain sqlite3: the post-cell hook committed it without any read call flushing first
+    with sqlite3.connect(home / "lifecycle.db") as conn:
+        assert conn.execute("SELECT name FROM traces WHERE trace_id = ?", (trace_id,)).fetchone() == ("g",)
+
+
+def test_a_sigkill_loses_only_the_last_moment(home: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import os, signal, sys, time, jupyter_lifecycle as lc
+        lc.set_store(sys.argv[1])
+        traced = lc.trace(lambda i: i)
+        for i in range(300):
+            traced(i)
+        time.sleep(0.5)  # the writer commits on its own, with no flush
+        for i in range(3000):
+            traced(i)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(home)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == -9, out.stderr
+    with sqlite3.connect(home / "lifecycle.db") as conn:
+        written = conn.execute("SELECT count(*) FROM traces").fetchone()[0]
+    lost = 3300 - written
+    assert written >= 300 and lost <= MAX_QUEUED + MAX_BATCH

@@ -1,0 +1,120 @@
+"""A trace exported here is read by MLflow 3.17's own ``mlflow.entities.Trace.from_json`` (issue #15 part 3).
+
+MLflow runs in its own venv (``make mlflow-venv``), as a subprocess, so it is
+never a dependency of this package.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import jupyter_lifecycle as lc
+from jupyter_lifecycle.tracing import SpanEvent, Trace
+
+from .test_models_mlflow_compat import MLFLOW_PYTHON, _skip_reason
+
+pytestmark = [pytest.mark.mlflow, pytest.mark.skipif(_skip_reason is not None, reason=_skip_reason or "")]
+
+READ = textwrap.dedent(
+    """
+    import json, sys
+    from mlflow.entities import Trace
+    trace = Trace.from_json(open(sys.argv[1]).read())
+    by_id = {s.span_id: s for s in trace.data.spans}
+    print(json.dumps({
+        "trace_id": trace.info.trace_id,
+        "state": str(trace.info.state.value if hasattr(trace.info.state, "value") else trace.info.state),
+        "request_time": trace.info.request_time,
+        "execution_duration": trace.info.execution_duration,
+        "tags": trace.info.tags,
+        "metadata": trace.info.trace_metadata,
+        "request_preview": trace.info.request_preview,
+        "experiment_id": trace.info.experiment_id,
+        "spans": [{
+            "name": s.name,
+            "parent": by_id[s.parent_id].name if s.parent_id else None,
+            "span_type": s.span_type,
+            "inputs": s.inputs,
+            "outputs": s.outputs,
+            "status": s.status.status_code.value,
+            "description": s.status.description,
+            "events": [[e.name, sorted(e.attributes)] for e in s.events],
+            "start": s.start_time_ns,
+            "end": s.end_time_ns,
+            "trace_id": s.trace_id,
+        } for s in trace.data.spans],
+    }))
+    # and MLflow's own export of it reads back here
+    open(sys.argv[2], "w").write(trace.to_json())
+    """
+)
+
+
+def test_mlflow_reads_a_trace_exported_here(home: Path, tmp_path: Path) -> None:
+    @lc.trace(span_type="RETRIEVER")
+    def retrieve(q: str) -> list[dict[str, str]]:
+        return [{"doc": q.upper()}]
+
+    @lc.trace(span_type="AGENT")
+    def agent(question: str) -> str:
+        lc.update_current_trace(tags={"env": "dev"})
+        docs = retrieve(question)
+        with lc.start_span("llm", span_type="LLM") as span:
+            span.set_inputs({"messages": [{"role": "user", "content": question}], "docs": docs})
+            span.add_event(SpanEvent("first_token", attributes={"ms": 12}))
+            try:
+                with lc.start_span("tool", span_type="TOOL"):
+                    raise TimeoutError("tool timed out")
+            except TimeoutError:
+                pass
+            span.set_outputs({"choices": [{"message": {"content": "an alias"}}]})
+        return "an alias"
+
+    with lc.start_run() as run:
+        agent("what is an alias?")
+    trace = lc.get_trace(lc.get_last_active_trace_id())  # type: ignore[arg-type]
+    exported = tmp_path / "trace.json"
+    exported.write_text(trace.to_json())
+    back = tmp_path / "back.json"
+    out = subprocess.run(
+        [str(MLFLOW_PYTHON), "-c", READ, str(exported), str(back)], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+
+    assert seen["trace_id"] == trace.info.trace_id and seen["state"] == "OK"
+    assert seen["request_time"] == trace.info.request_time
+    assert seen["execution_duration"] == trace.info.execution_duration
+    assert seen["experiment_id"] == trace.info.experiment_id
+    assert seen["tags"]["env"] == "dev" and seen["tags"]["mlflow.traceName"] == "agent"
+    assert seen["metadata"]["mlflow.sourceRun"] == run.info.run_id
+    assert seen["request_preview"] == '{"question": "what is an alias?"}'
+    ours = {
+        s.name: {
+            "name": s.name,
+            "parent": next((p.name for p in trace.data.spans if p.span_id == s.parent_id), None),
+            "span_type": s.span_type,
+            "inputs": s.inputs,
+            "outputs": s.outputs,
+            "status": s.status.status_code.value,
+            "description": s.status.description,
+            "events": [[e.name, sorted(e.attributes)] for e in s.events],
+            "start": s.start_time_ns,
+            "end": s.end_time_ns,
+            "trace_id": s.trace_id,
+        }
+        for s in trace.data.spans
+    }
+    assert {s["name"]: s for s in seen["spans"]} == ours
+    assert ours["tool"]["status"] == "ERROR" and ours["tool"]["events"][0][0] == "exception"
+    assert ours["llm"]["parent"] == "agent" and ours["tool"]["parent"] == "llm"
+
+    # MLflow's own JSON of the same trace reads back here unchanged
+    again = Trace.from_json(back.read_text())
+    assert again.to_dict()["data"] == trace.to_dict()["data"]
+    assert again.info.trace_id == trace.info.trace_id and again.info.tags == trace.info.tags
