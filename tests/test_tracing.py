@@ -357,3 +357,16 @@ def test_a_sigkill_loses_only_the_last_moment(home: Path) -> None:
         written = conn.execute("SELECT count(*) FROM traces").fetchone()[0]
     lost = 3300 - written
     assert written >= 300 and lost <= MAX_QUEUED + MAX_BATCH
+
+
+def test_a_trace_is_linked_to_the_active_logged_model(home: Path) -> None:
+    active = lc.set_active_model(name="agent-v1")
+
+    @lc.trace
+    def answer(question: str) -> str:
+        return question.upper()
+
+    answer("q")
+    trace = lc.get_trace(lc.get_last_active_trace_id())
+    assert trace.info.trace_metadata["mlflow.modelId"] == active.model_id
+    assert len(lc.search_traces(model_id=active.model_id, return_type="list")) == 1
