@@ -6,7 +6,7 @@ MLFLOW_VENV := .venv-mlflow
 MLFLOW_VERSION := 3.17.2
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench install mlflow-venv browser-deps lint clean
+.PHONY: demo test stress bench install mlflow-venv browser-deps lint clean
 
 # The lab extension is built by the install (pyproject.toml's build hook): reinstall when its sources change.
 $(VENV)/.installed: pyproject.toml labextension/package.json labextension/yarn.lock labextension/tsconfig.json \
@@ -51,6 +51,13 @@ demo: install
 
 test: install mlflow-venv browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# tests/stress/ at full scale (`make test` runs it at a CI scale, in well under a minute):
+# 8 writer processes x 1,000,000 points with 2 readers and a registering process, then
+# 40 SIGKILLs of writers at random moments. Prints its figures; takes several minutes.
+stress: install
+	LIFECYCLE_STRESS_SCALE=full $(PY) -m pytest tests/stress tests/test_properties.py tests/test_server_api_fuzz.py \
+		-v -s --timeout=3600 $(PYTEST_ARGS)
 
 bench: install mlflow-venv
 	$(PY) benchmarks/bench_tracking.py

@@ -20,10 +20,10 @@ BUSY_TIMEOUT_MS = int(os.environ.get("JUPYTER_LIFECYCLE_BUSY_TIMEOUT_MS", "30000
 """How long a writer waits for another process's transaction before failing."""
 
 FLUSH_POINTS = int(os.environ.get("JUPYTER_LIFECYCLE_FLUSH_POINTS", "20000"))
-"""Buffered metric points that trigger a flush to SQLite."""
+"""Buffered metric points that trigger a flush to SQLite (in the logging call)."""
 
 FLUSH_SECONDS = float(os.environ.get("JUPYTER_LIFECYCLE_FLUSH_SECONDS", "1.0"))
-"""Age of the oldest buffered point that triggers a flush on the next log call."""
+"""Most seconds a buffered metric point waits before its commit starts (a background thread flushes it)."""
 
 HEARTBEAT_SECONDS = float(os.environ.get("JUPYTER_LIFECYCLE_HEARTBEAT_SECONDS", "30"))
 """How often a process records that the runs it started are still alive."""

@@ -4,7 +4,7 @@ Filters, ``order_by`` and ``max_results`` for every ``search_*``; names, keys
 and artifact paths; metric, param and tag values; model URIs. Inputs mix
 MLflow's grammar with hostile text (NUL, newlines, lone surrogates, 300-byte
 names, '..', quotes, backticks) and numbers out of every range, against a
-real store in a temporary folder. ``LIFECYCLE_STRESS_SCALE`` multiplies the
+real store in a temporary folder. ``LIFECYCLE_STRESS_SCALE=full`` multiplies the
 number of examples (see ``tests/scale.py``).
 """
 

@@ -226,9 +226,8 @@ class Client:
     def set_terminated(self, run_id: str, status: str = "FINISHED", end_time: int | None = None) -> None:
         """End a run: flush its metrics, then set status and end time."""
         status = _status(status)
-        with self.store.db.write():  # the last points and the status land in one commit
-            self.flush()
-            self._tracking.update_run(run_id, status=status, end_time=end_time or _now())
+        # The last points and the status land in one commit.
+        self._buffer.flush(also=lambda: self._tracking.update_run(run_id, status=status, end_time=end_time or _now()))
 
     def delete_run(self, run_id: str) -> None:
         """Mark a run deleted (``restore_run`` undoes it)."""
@@ -284,7 +283,7 @@ class Client:
         with buffer.lock:
             points = buffer.points
             if not points:
-                buffer.deadline = now + buffer.max_seconds
+                buffer.arm(now)  # the background flusher commits it within max_seconds
             points.append((run_id, key, value, when, step))
             full = len(points) >= buffer.max_points
         if full or now >= buffer.deadline or synchronous:
@@ -377,7 +376,7 @@ class Client:
         now = time.time()
         with buffer.lock:
             if not buffer.points:
-                buffer.deadline = now + buffer.max_seconds
+                buffer.arm(now)
             buffer.points.extend(points)
             full = len(buffer.points) >= buffer.max_points
         if full or synchronous or now >= buffer.deadline:
