@@ -25,6 +25,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         lc.end_run()
     fluent._experiment.clear()
     config.set_store(None)
+    from jupyter_lifecycle.models import logged
+
+    logged._active_model_id.set(None)  # set_active_model is process state, like the active run
 
 
 @pytest.fixture

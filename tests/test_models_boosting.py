@@ -179,7 +179,9 @@ def test_log_model_into_a_run_and_register(home: Path, models: dict[str, tuple[A
         info = lc.xgboost.log_model(clf, name="xgb", input_example=X.head(2), model_format="json",
                                     registered_model_name="cancer-xgb")  # fmt: skip
         lgb_info = lc.lightgbm.log_model(booster, name="lgb")
-    assert info.model_uri == f"runs:/{run.info.run_id}/xgb"
+    assert info.model_uri == f"models:/{info.model_id}"  # MLflow 3: a logged model, its files in the run
+    np.testing.assert_allclose(lc.xgboost.load_model(f"runs:/{run.info.run_id}/xgb").predict_proba(X),
+                               clf.predict_proba(X), rtol=1e-6)  # fmt: skip
     assert {f.path for f in lc.list_artifacts(run.info.run_id, "xgb")} >= {"xgb/model.json", "xgb/MLmodel"}
     loaded = lc.xgboost.load_model("models:/cancer-xgb/1")
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-6)

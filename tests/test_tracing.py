@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,9 @@ def test_methods_generators_and_async(home: Path) -> None:
     async def fan_out() -> list[int]:
         return list(await asyncio.gather(leaf(1), leaf(2)))
 
-    assert asyncio.run(fan_out()) == [1, 2]
+    # A fresh thread: an earlier in-process notebook run (nbclient, nest_asyncio) can leave this one's loop "running".
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(asyncio.run, fan_out()).result() == [1, 2]
     spans = {s.span_id: s for s in _last().data.spans}
     root = next(s for s in spans.values() if s.name == "fan_out")
     leaves = [s for s in spans.values() if s.name == "leaf"]

@@ -128,6 +128,9 @@ def _resolve_logged(model_id: str) -> Path:
         model = store.models.get(model_id)
         raise NotFound(f"logged model {model_id} ({model.name!r}) has no files yet (status {model.status}): "
                        "log_model(..., model_id=...) writes them")  # fmt: skip
+    recorded = store.models.mlmodel_sha256(model_id)
+    if recorded is not None:  # MLmodel holds the other files' hashes: checking it extends the store's record to all
+        check_logged_mlmodel(f"models:/{model_id}", folder / MLMODEL, recorded)
     return folder
 
 

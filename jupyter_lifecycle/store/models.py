@@ -222,6 +222,11 @@ class LoggedModelStore:
             raise self.not_found(model_id)
         return self.home / rows[0][0]
 
+    def mlmodel_sha256(self, model_id: str) -> str | None:
+        """The sha256 of the model's ``MLmodel`` recorded when its files were written (``None`` before that)."""
+        rows = self.db.query("SELECT mlmodel_sha256 FROM logged_models WHERE model_id = ?", [model_id])
+        return rows[0][0] if rows else None
+
     def ids_for_run_step(self, run_id: str) -> dict[int, list[str]]:
         """``{step: [model ids]}`` of the models a run logged: its later metrics at those steps are theirs too."""
         out: dict[int, list[str]] = {}
