@@ -180,3 +180,21 @@ def test_read_only_database_reads_but_refuses_writes(home: Path) -> None:
     assert out.returncode == 1
     assert f"StoreError: the store database {db} is read-only for this user" in out.stderr
     assert digest(db) == before
+
+
+def test_a_read_only_artifact_folder_is_a_store_error_naming_it(home: Path) -> None:
+    client = lc.Client()
+    run = client.create_run(client.get_or_create_experiment("e").experiment_id)
+    folder = client.artifact_dir(run.info.run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o555)
+    script = ("import sys, jupyter_lifecycle as lc\n"
+              "try:\n    lc.Client().log_text(sys.argv[1], 'x', 'notes/a.txt')\n"
+              "except lc.StoreError as exc:\n    print(exc)\n")  # fmt: skip
+    try:
+        done = run_unprivileged(home, sys.executable, "-c", script, run.info.run_id)
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    assert f"cannot write 'a.txt' into the artifact folder {folder}/notes: Permission denied" in done.stdout
+    assert "make the folder writable" in done.stdout and not list(folder.rglob("*.txt"))

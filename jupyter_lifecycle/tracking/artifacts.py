@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..entities import FileInfo
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound, StoreError
 
 # What Linux and macOS file systems accept: a longer name fails with "File name too long".
 MAX_NAME_BYTES = 255
@@ -58,19 +59,40 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+# OS errors that say the artifact folder cannot take the file (not that the data is wrong).
+_FOLDER_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+
+
 def write_atomically(target: Path, write: Callable[[Path], object]) -> None:
-    """Call ``write(tmp)`` then move ``tmp`` over ``target``, so readers never see half a file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Call ``write(tmp)`` then move ``tmp`` over ``target``, so readers never see half a file.
+
+    A folder that is read-only, or a full disk, is a ``StoreError`` naming the
+    folder; nothing half-written is left behind.
+    """
     # The suffix tells writers the format; a long one would push the temporary name past 255 bytes.
     suffix = target.suffix if len(target.suffix.encode()) <= 32 else ""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=suffix)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=suffix)
+    except OSError as exc:
+        raise _folder_error(target, exc) from exc
     os.close(fd)
     try:
         write(Path(tmp))
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.errno in _FOLDER_ERRORS:
+            raise _folder_error(target, exc) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _folder_error(target: Path, exc: OSError) -> StoreError:
+    return StoreError(f"cannot write {target.name!r} into the artifact folder {target.parent}: "
+                      f"{exc.strerror or exc}; make the folder writable for this user, or free some disk space")  # fmt: skip
 
 
 def write_figure(figure: Any, path: Path) -> None:
