@@ -204,8 +204,9 @@ def autolog(log_models: bool = True, disable: bool = False, silent: bool = False
     round's eval metrics (``valid_0-binary_logloss``... with ``step`` = the
     round), early stopping's ``best_iteration`` and ``stopped_iteration``,
     ``split`` and ``gain`` feature importance as JSON and PNG, and the
-    model. Other options of ``mlflow.lightgbm.autolog`` are accepted and
-    ignored with a warning.
+    model. Other options of ``mlflow.lightgbm.autolog`` are taken when
+    they ask for what this autolog does and refused otherwise (``log_datasets=True``,
+    ``registered_model_name``...).
     """
     from .autologging import lightgbm as autologging
 

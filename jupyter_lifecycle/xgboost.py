@@ -200,8 +200,9 @@ def autolog(
     round's eval metrics (``validation_0-logloss``... with ``step`` = the
     round), early stopping's ``best_iteration`` and ``stopped_iteration``,
     feature importance (``importance_types``, default ``["weight"]``) as JSON
-    and PNG, and the model. Other options of ``mlflow.xgboost.autolog`` are
-    accepted and ignored with a warning.
+    and PNG, and the model. Other options of ``mlflow.xgboost.autolog`` are taken when
+    they ask for what this autolog does and refused otherwise (``log_datasets=True``,
+    ``registered_model_name``...).
     """
     from .autologging import xgboost as autologging
 

@@ -90,8 +90,7 @@ def test_failed_fit_marks_its_run_failed_and_raises(autolog: None) -> None:
 def test_disable_restores_originals_and_later_classes(home: Path) -> None:
     before = {cls: dict(cls.__dict__) for cls in (LogisticRegression, Pipeline, GridSearchCV, BaseEstimator)}
     lc.autolog()
-    with pytest.warns(UserWarning, match="ignores exclusive"):  # MLflow's options are accepted
-        lc.autolog(exclusive=False)  # twice is harmless
+    lc.autolog(exclusive=False, log_input_examples=True)  # twice is harmless; MLflow's options that say what it does
     assert sk_autolog.is_enabled()
     assert LogisticRegression.__dict__["fit"] is not before[LogisticRegression]["fit"]
 
@@ -114,3 +113,16 @@ def test_disable_restores_originals_and_later_classes(home: Path) -> None:
     assert not hasattr(Constant.__dict__["fit"], "__lifecycle_original__")
     LogisticRegression(max_iter=1000).fit(*load_iris(return_X_y=True))
     assert len(all_runs()) == 1  # nothing logged once disabled
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"exclusive": True}, "exclusive=True is not supported"),
+    ({"log_input_examples": False}, "always logs 5 rows"),
+    ({"extra_tags": {"team": "a"}}, "extra_tags is not supported"),
+    ({"no_such_option": 1}, "has no option 'no_such_option'"),
+])  # fmt: skip
+def test_mlflow_options_autolog_does_not_honour_are_refused(home: Path, options: dict, message: str) -> None:
+    with pytest.raises(lc.InvalidInput, match=message):
+        lc.autolog(**options)
+    assert not sk_autolog.is_enabled()  # refused before anything was patched
+

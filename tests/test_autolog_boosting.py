@@ -239,8 +239,11 @@ def test_flavor_autolog_alone_and_after_sklearn_autolog(home: Path) -> None:
 
 def test_log_models_false_and_ignored_options(home: Path) -> None:
     Xtr, _, ytr, _ = split()
-    with pytest.warns(UserWarning, match="ignores log_datasets"):
+    with pytest.raises(lc.InvalidInput, match="cannot take log_datasets=True: it logs no training dataset"):
         lc.lightgbm.autolog(log_models=False, log_datasets=True)
+    with pytest.raises(lc.InvalidInput, match="does not register"):
+        lc.xgboost.autolog(registered_model_name="m")
+    lc.lightgbm.autolog(log_models=False, log_datasets=False, log_input_examples=True)
     try:
         lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(Xtr, ytr), 3)
     finally:

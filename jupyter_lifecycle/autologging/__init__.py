@@ -14,6 +14,7 @@ import warnings
 from typing import Any
 
 from . import sklearn
+from .options import check_mlflow_options
 
 __all__ = ["autolog"]
 
@@ -32,15 +33,12 @@ def autolog(
     skips logging the ``fit`` data as the run's dataset; ``max_tuning_runs`` caps
     the child runs a hyperparameter search logs (best first; ``None`` for
     all); ``silent=True`` hides autolog's warnings. Other options of
-    ``mlflow.autolog`` (``log_input_examples``, ``exclusive``...) are
-    accepted so MLflow code runs unchanged, and ignored with a warning.
+    ``mlflow.autolog`` (``log_input_examples``, ``exclusive``...) are taken
+    when they ask for what autolog here does and refused otherwise (see
+    ``options.py``), so MLflow code runs unchanged and nothing is ignored.
     """
-    if mlflow_options and not silent:
-        warnings.warn(
-            f"jupyter-lifecycle autolog ignores {', '.join(sorted(mlflow_options))}: it supports disable, "
-            "log_models, log_datasets, max_tuning_runs and silent",
-            stacklevel=2,
-        )
+    check_mlflow_options("jupyter-lifecycle", mlflow_options,
+                         "disable, log_models, log_datasets, max_tuning_runs and silent")  # fmt: skip
     _boosting_autolog(disable=disable, log_models=log_models, silent=silent)
     sklearn.autolog(disable=disable, log_models=log_models, max_tuning_runs=max_tuning_runs, silent=silent,
                     log_datasets=log_datasets)  # fmt: skip

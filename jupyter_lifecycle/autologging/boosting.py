@@ -41,9 +41,11 @@ from pathlib import Path
 from typing import Any
 
 from ..entities import Param, RunTag
+from ..errors import InvalidInput
 from ..tracking import fluent
 from ..tracking.validation import MAX_PARAM_VALUE_LENGTH
 from . import sklearn as sklearn_autolog
+from .options import check_mlflow_options
 
 EXAMPLE_ROWS = 5
 AUTOLOG_TAG = "mlflow.autologging"
@@ -384,8 +386,10 @@ def _end(run: Any, status: str) -> None:
         fluent.end_run(status)
 
 
-def warn_ignored(name: str, options: dict[str, Any], accepted: str, silent: bool) -> None:
-    """Warn that options of MLflow's ``<name>.autolog`` are accepted but not supported."""
-    if options and not silent:
-        warnings.warn(f"jupyter-lifecycle {name} autolog ignores {', '.join(sorted(options))}: it supports {accepted}",
-                      stacklevel=3)  # fmt: skip
+def check_options(name: str, options: dict[str, Any], accepted: str) -> None:
+    """MLflow's other ``<name>.autolog`` options: taken when they match what this autolog does, else refused."""
+    # log_datasets: the boosting autologs log no dataset, so only False describes them.
+    if options.get("log_datasets", False) is not False:
+        raise InvalidInput(f"{name} autolog cannot take log_datasets={options['log_datasets']!r}: it logs no "
+                           "training dataset (use lc.log_input)")  # fmt: skip
+    check_mlflow_options(name, {k: v for k, v in options.items() if k != "log_datasets"}, accepted)

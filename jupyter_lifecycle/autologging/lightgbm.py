@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .boosting import Framework, Session, warn_ignored
+from .boosting import Framework, Session, check_options
 
 __all__ = ["autolog", "is_enabled"]
 
@@ -75,7 +75,7 @@ def autolog(
     **mlflow_options: Any,
 ) -> None:
     """Patch LightGBM to log training (``disable=True`` restores it exactly); ``log_model`` saves the model."""
-    warn_ignored("lightgbm", mlflow_options, "log_models, disable and silent", silent)
+    check_options("lightgbm", mlflow_options, "log_models, disable and silent")
     if disable:
         _framework.disable()
         return

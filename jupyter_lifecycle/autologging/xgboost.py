@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .boosting import Framework, Session, warn_ignored
+from .boosting import Framework, Session, check_options
 
 __all__ = ["autolog", "is_enabled"]
 
@@ -84,7 +84,7 @@ def autolog(
     **mlflow_options: Any,
 ) -> None:
     """Patch XGBoost to log training (``disable=True`` restores it exactly); ``log_model`` saves the model."""
-    warn_ignored("xgboost", mlflow_options, "importance_types, log_models, model_format, disable and silent", silent)
+    check_options("xgboost", mlflow_options, "importance_types, log_models, model_format, disable and silent")
     if disable:
         _framework.disable()
         return
