@@ -185,3 +185,25 @@ def log_model(
 def load_model(model_uri: str | os.PathLike[str], dst_path: str | os.PathLike[str] | None = None) -> Any:
     """Load the scikit-learn estimator itself (``predict_proba``, ``classes_``... all there)."""
     return load_native(model_uri, FLAVOR_NAME)
+
+
+def autolog(
+    disable: bool = False,
+    log_models: bool = True,
+    max_tuning_runs: int | None = 5,
+    silent: bool = False,
+    log_datasets: bool = True,
+    **mlflow_options: Any,
+) -> None:
+    """``mlflow.sklearn.autolog``: scikit-learn's part of ``lc.autolog`` (see there for what it logs).
+
+    MLflow's other options are taken when they ask for what autolog here does
+    and refused otherwise.
+    """
+    from .autologging import sklearn as autologging
+    from .autologging.options import check_mlflow_options
+
+    check_mlflow_options("sklearn", mlflow_options, "disable, log_models, log_datasets, max_tuning_runs and silent")
+    autologging.autolog(disable=disable, log_models=log_models, max_tuning_runs=max_tuning_runs, silent=silent,
+                        log_datasets=log_datasets, log_model=log_model)  # fmt: skip
+

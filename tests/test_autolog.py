@@ -126,3 +126,17 @@ def test_mlflow_options_autolog_does_not_honour_are_refused(home: Path, options:
         lc.autolog(**options)
     assert not sk_autolog.is_enabled()  # refused before anything was patched
 
+
+
+def test_mlflow_sklearn_autolog_is_the_sklearn_part(home: Path) -> None:
+    lc.sklearn.autolog(log_input_examples=True)  # `mlflow.sklearn.autolog(...)` after the import swap
+    try:
+        LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    finally:
+        lc.sklearn.autolog(disable=True)
+    (run,) = all_runs()
+    assert run.data.params["C"] == "1.0"
+    (model,) = lc.search_logged_models(output_format="list")
+    assert model.source_run_id == run.info.run_id and "sklearn" in lc.models.Model.load(
+        lc.models.resolve_model_uri(f"models:/{model.model_id}")).flavors  # fmt: skip
+    assert not sk_autolog.is_enabled()

@@ -13,7 +13,7 @@ import sys
 import warnings
 from typing import Any
 
-from . import sklearn
+from . import sklearn  # noqa: F401  (lc.autologging.sklearn: is_enabled, disable)
 from .options import check_mlflow_options
 
 __all__ = ["autolog"]
@@ -40,8 +40,10 @@ def autolog(
     check_mlflow_options("jupyter-lifecycle", mlflow_options,
                          "disable, log_models, log_datasets, max_tuning_runs and silent")  # fmt: skip
     _boosting_autolog(disable=disable, log_models=log_models, silent=silent)
-    sklearn.autolog(disable=disable, log_models=log_models, max_tuning_runs=max_tuning_runs, silent=silent,
-                    log_datasets=log_datasets)  # fmt: skip
+    from .. import sklearn as sklearn_flavor  # its log_model saves the fitted models in MLflow's format
+
+    sklearn_flavor.autolog(disable=disable, log_models=log_models, max_tuning_runs=max_tuning_runs, silent=silent,
+                           log_datasets=log_datasets)  # fmt: skip
 
 
 def _boosting_autolog(disable: bool, log_models: bool, silent: bool) -> None:

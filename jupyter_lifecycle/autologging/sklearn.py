@@ -27,6 +27,7 @@ import tempfile
 import threading
 import types
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,18 +59,22 @@ def autolog(
     max_tuning_runs: int | None = 5,
     silent: bool = False,
     log_datasets: bool = True,
+    log_model: Callable[..., Any] | None = None,
 ) -> None:
     """Patch scikit-learn estimators' ``fit`` to log runs (``disable=True`` restores the originals).
 
     ``log_datasets=False`` stops logging the ``fit`` data as the run's
     training dataset; ``silent=True`` hides the warnings autolog gives when
-    it cannot log something.
+    it cannot log something. ``log_model`` saves a fitted model (the sklearn
+    flavor's, passed in by the caller, so this module never imports the
+    flavor that imports it); without one, models are saved as a cloudpickle file.
     """
     global _enabled, _init_subclass_original
     if disable:
         _restore()
         return
-    _settings.update(log_models=log_models, log_datasets=log_datasets, max_tuning_runs=max_tuning_runs, silent=silent)
+    _settings.update(log_models=log_models, log_datasets=log_datasets, max_tuning_runs=max_tuning_runs, silent=silent,
+                     log_model=log_model)  # fmt: skip
     if _enabled:
         return
     from sklearn.base import BaseEstimator
@@ -344,14 +349,8 @@ def _log_search(run: Any, search: Any, metric_values: dict[str, float]) -> None:
 
 
 def _log_model(run: Any, model: Any, X: Any, artifact_path: str = "model") -> None:
-    """Log the model in MLflow's format when the models feature is installed, else a cloudpickle file."""
-    log_model = None
-    try:
-        from .. import sklearn as lifecycle_sklearn  # the MLflow-format sklearn flavor, when present
-
-        log_model = getattr(lifecycle_sklearn, "log_model", None)
-    except ImportError:
-        pass
+    """Log the model with the flavor's ``log_model`` (MLflow's format), else as a cloudpickle file."""
+    log_model = _settings.get("log_model")
     if log_model is not None and fluent.active_run() is run:
         options: dict[str, Any] = {}
         accepted = inspect.signature(log_model).parameters
