@@ -7,9 +7,18 @@ they do in MLflow, so code written against MLflow keeps working.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from typing import Any
+
+
+class _Fields:
+    """``dict(entity)`` gives its fields, as MLflow's entities allow (``dict(registered_model)``)."""
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        for item in fields(self):  # type: ignore[arg-type]
+            yield item.name, getattr(self, item.name)
 
 
 class ViewType(IntEnum):
@@ -24,7 +33,7 @@ RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 
 
 @dataclass(frozen=True)
-class Experiment:
+class Experiment(_Fields):
     """A named group of runs."""
 
     experiment_id: str
@@ -37,7 +46,7 @@ class Experiment:
 
 
 @dataclass(frozen=True)
-class RunInfo:
+class RunInfo(_Fields):
     """A run's attributes: identity, status and times (epoch milliseconds, UTC)."""
 
     run_id: str
@@ -59,7 +68,7 @@ class RunInfo:
 
 
 @dataclass(frozen=True)
-class RunData:
+class RunData(_Fields):
     """What was logged into a run: params, latest metric values and tags."""
 
     params: dict[str, str] = field(default_factory=dict)
@@ -68,7 +77,7 @@ class RunData:
 
 
 @dataclass(frozen=True)
-class Dataset:
+class Dataset(_Fields):
     """A dataset record, as MLflow's ``mlflow.entities.Dataset``: every field a string.
 
     ``digest`` is a short hash of the content (equal data, equal digest);
@@ -93,7 +102,7 @@ class Dataset:
 
 
 @dataclass(frozen=True)
-class InputTag:
+class InputTag(_Fields):
     """A tag on one dataset input of a run (``mlflow.data.context`` holds the context)."""
 
     key: str
@@ -114,7 +123,7 @@ def _json_object(text: str | None) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class DatasetInput:
+class DatasetInput(_Fields):
     """A dataset as one run used it: the dataset and the input's tags."""
 
     dataset: Dataset
@@ -143,14 +152,14 @@ class DatasetInput:
 
 
 @dataclass(frozen=True)
-class LoggedModelInput:
+class LoggedModelInput(_Fields):
     """A logged model a run used as input (MLflow 3's ``LoggedModelInput``)."""
 
     model_id: str
 
 
 @dataclass(frozen=True)
-class RunInputs:
+class RunInputs(_Fields):
     """What a run read: its datasets and input models, as MLflow's ``run.inputs``."""
 
     dataset_inputs: list[DatasetInput] = field(default_factory=list)
@@ -165,7 +174,7 @@ class RunInputs:
 
 
 @dataclass(frozen=True)
-class Run:
+class Run(_Fields):
     """A run: ``info``, ``data`` and ``inputs`` (the datasets it used), as in MLflow."""
 
     info: RunInfo
@@ -178,7 +187,7 @@ class Run:
 
 
 @dataclass(frozen=True)
-class Metric:
+class Metric(_Fields):
     """One metric point."""
 
     key: str
@@ -194,7 +203,7 @@ class Metric:
 
 
 @dataclass(frozen=True)
-class Param:
+class Param(_Fields):
     """A param, for ``Client.log_batch``."""
 
     key: str
@@ -202,7 +211,7 @@ class Param:
 
 
 @dataclass(frozen=True)
-class RunTag:
+class RunTag(_Fields):
     """A tag, for ``Client.log_batch``."""
 
     key: str
@@ -210,7 +219,7 @@ class RunTag:
 
 
 @dataclass(frozen=True)
-class FileInfo:
+class FileInfo(_Fields):
     """An entry of a run's artifact folder."""
 
     path: str
@@ -224,7 +233,7 @@ LOGGED_MODEL_STATUSES = ("PENDING", "READY", "FAILED")
 
 
 @dataclass(frozen=True)
-class LoggedModel:
+class LoggedModel(_Fields):
     """A model logged by ``log_model`` (or ``initialize_logged_model``): MLflow 3's ``LoggedModel``.
 
     The first fields carry MLflow's names and meaning; the rest describe the
@@ -277,7 +286,7 @@ ACTIVE_STAGES = ("Staging", "Production")
 
 
 @dataclass(frozen=True)
-class ModelVersion:
+class ModelVersion(_Fields):
     """One version of a registered model; its files live in the registry's storage.
 
     ``version`` is an ``int``, as MLflow 3's local (SQLite and file) stores
@@ -310,7 +319,7 @@ class ModelVersion:
 
 
 @dataclass(frozen=True)
-class RegisteredModel:
+class RegisteredModel(_Fields):
     """A named model with its versions; ``aliases`` maps alias to version as MLflow 3 does."""
 
     name: str
@@ -323,7 +332,7 @@ class RegisteredModel:
 
 
 @dataclass(frozen=True)
-class TransitionRequest:
+class TransitionRequest(_Fields):
     """A request to move a model version to a stage (managed MLflow's transition request).
 
     ``status`` is PENDING until someone approves, rejects or cancels it;
@@ -344,7 +353,7 @@ class TransitionRequest:
 
 
 @dataclass(frozen=True)
-class RegistryActivity:
+class RegistryActivity(_Fields):
     """One entry of the registry's activity log: who changed what, when."""
 
     activity_id: int

@@ -287,3 +287,14 @@ def test_a_script_that_exits_with_a_run_open_ends_it_as_mlflow_does(home: Path, 
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     run = lc.get_run(done.stdout.split()[0])
     assert run.info.status == status and run.data.metrics == {"m": 1.0}
+
+
+def test_entities_convert_with_dict_as_mlflows_do(client: lc.Client) -> None:
+    with lc.start_run() as run:
+        lc.log_param("lr", 0.1)
+    fetched = lc.get_run(run.info.run_id)
+    assert sorted(dict(fetched)) == ["data", "info", "inputs"]
+    assert dict(fetched.data)["params"] == {"lr": "0.1"}
+    assert dict(fetched.info)["run_id"] == run.info.run_id
+    model = client.create_registered_model("dicted", tags={"team": "a"})
+    assert dict(model)["name"] == "dicted" and dict(model)["tags"] == {"team": "a"}
