@@ -177,8 +177,13 @@ def log_model(
     *,
     name: str | None = None,
     run_id: str | None = None,
+    params: dict[str, Any] | None = None,
+    tags: dict[str, Any] | None = None,
+    model_type: str | None = None,
+    step: int = 0,
+    model_id: str | None = None,
 ) -> ModelInfo:
-    """Save a LightGBM model into the active run's artifacts; ``info.model_uri`` is ``runs:/<run_id>/<name>``."""
+    """Log a LightGBM model as a logged model; ``info.model_uri`` is ``models:/<model_id>`` (see ``pyfunc.log_model``)."""
     from .models.logged import log_model_folder
     from .pyfunc import _register
 
@@ -188,7 +193,8 @@ def log_model(
         assert model.path is not None
         return model
 
-    info = log_model_folder(artifact_path, save, run_id=run_id, name=name)
+    info = log_model_folder(artifact_path, save, run_id=run_id, name=name, params=params, tags=tags,
+                            model_type=model_type, step=step, model_id=model_id)  # fmt: skip
     return _register(info, registered_model_name)
 
 

@@ -344,3 +344,11 @@ def test_mlflow_loads_ours_and_we_load_mlflows(saved: Path, models: dict[str, tu
         pyfunc = lc.pyfunc.load_model(saved / name)
         np.testing.assert_allclose(np.asarray(pyfunc.predict(X)), out[name], rtol=1e-6, err_msg=name)
         np.testing.assert_allclose(predictions(native, X), out[name], rtol=1e-6, err_msg=name)
+
+
+def test_boosting_log_model_takes_mlflow_3s_logged_model_arguments(home: Path, models: dict[str, tuple[Any, pd.DataFrame]]) -> None:
+    clf = models["xgb_classifier"][0]
+    info = lc.xgboost.log_model(clf, name="tagged", params={"depth": 3}, tags={"team": "a"}, model_type="classifier")
+    logged = lc.get_logged_model(info.model_id)
+    assert logged.params == {"depth": "3"} and logged.tags["team"] == "a" and logged.model_type == "classifier"
+    assert lc.active_run() is None  # MLflow 3: no run is started for it
