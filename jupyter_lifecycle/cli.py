@@ -60,9 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except sqlite3.DatabaseError as exc:  # a damaged page met mid-query: still one line that names the file
-        from .config import DB_FILENAME, resolve_home
+        from .config import db_path, resolve_home
 
-        print(f"error: the store database {resolve_home() / DB_FILENAME} failed: {exc}; "
+        print(f"error: the store database {db_path(resolve_home())} failed: {exc}; "
               "run `jupyter-lifecycle doctor`", file=sys.stderr)  # fmt: skip
         return 1
 

@@ -47,14 +47,35 @@ CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "
 """Per-user cache of facts that are slow to compute and cheap to check (module -> distribution map)."""
 
 _explicit_home: Path | None = None
+_db_names: dict[Path, str] = {}  # store home -> its database file, when a .db path named it
+
+
+def use_database(db: str | os.PathLike[str]) -> Path:
+    """Make the ``.db`` file ``db`` the database of the store in its folder (this process); return that folder.
+
+    ``sqlite:///mlruns.db`` names a database file, as in MLflow: the store is
+    its folder, with the artifacts beside it. Until then (and for folders no
+    ``.db`` path named) a store's database is ``lifecycle.db``.
+    """
+    path = Path(db).expanduser().resolve()
+    _db_names[path.parent] = path.name
+    return path.parent
+
+
+def db_path(home: Path) -> Path:
+    """The database file of the store in ``home``: ``lifecycle.db`` unless a ``.db`` path named another."""
+    return home / _db_names.get(home, DB_FILENAME)
 
 
 def set_store(path: str | os.PathLike[str] | None) -> None:
-    """Use the store in folder ``path`` for the rest of this process (``None`` undoes it).
+    """Use the store in folder ``path`` (or the database file ``path.db``) for the rest of this process.
 
-    This wins over ``JUPYTER_LIFECYCLE_HOME`` and the folders found on disk.
+    ``None`` undoes it. This wins over ``JUPYTER_LIFECYCLE_HOME`` and the folders found on disk.
     """
     global _explicit_home
+    if path is not None and Path(path).suffix == ".db":
+        _explicit_home = use_database(path)
+        return
     _explicit_home = None if path is None else Path(path).expanduser().resolve()
 
 
@@ -66,7 +87,7 @@ def resolve_home(start: Path | None = None) -> Path:
         return _explicit_home
     env = os.environ.get(HOME_ENV)
     if env:
-        return Path(env).expanduser().resolve()
+        return use_database(env) if Path(env).suffix == ".db" else Path(env).expanduser().resolve()
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / HOME_DIRNAME

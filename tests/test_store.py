@@ -118,3 +118,31 @@ def test_unflushed_points_are_written_at_interpreter_exit(tmp_path: Path) -> Non
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     conn = sqlite3.connect(home / "lifecycle.db")
     assert conn.execute("SELECT value FROM metrics").fetchall() == [(1.0,)]
+
+
+def test_a_sqlite_uri_names_the_database_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`set_tracking_uri("sqlite:///mlruns.db")` uses that file, with the artifacts beside it, as MLflow does."""
+    import sqlite3
+
+    from jupyter_lifecycle import config
+
+    monkeypatch.chdir(tmp_path)
+    try:
+        lc.set_tracking_uri("sqlite:///mlruns.db")  # relative to the working directory, as in MLflow
+        with lc.start_run() as run:
+            lc.log_metric("acc", 0.9)
+            lc.log_text("hi", "notes.txt")
+        assert (tmp_path / "mlruns.db").is_file() and not (tmp_path / "lifecycle.db").exists()
+        assert (tmp_path / "artifacts").is_dir()
+        with sqlite3.connect(tmp_path / "mlruns.db") as conn:
+            assert conn.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+        # another client and the CLI's way (a .db path) reach the same store
+        assert lc.Client(f"sqlite:///{tmp_path / 'mlruns.db'}").get_run(run.info.run_id).data.metrics == {"acc": 0.9}
+        (tmp_path / "team").mkdir()
+        lc.set_tracking_uri("sqlite:///team/other.db")  # another database is another store
+        assert lc.search_runs(search_all_experiments=True).empty and (tmp_path / "team" / "other.db").is_file()
+        with pytest.raises(lc.StoreError, match="still holds artifacts"):  # one store per folder: its artifacts are its own
+            lc.Client(f"sqlite:///{tmp_path / 'third.db'}").search_experiments()
+    finally:
+        config._db_names.clear()
+        lc.set_tracking_uri(None)

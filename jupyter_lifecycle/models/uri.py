@@ -106,11 +106,12 @@ def logged_model_id(uri: str) -> str | None:
 
 def current_experiment_id(home: Path) -> str | None:
     """The experiment the fluent API would use in store ``home``, without creating it (``None`` if it does not exist yet)."""
+    from .. import config
     from ..store import open_store
     from ..store.tracking import DEFAULT_EXPERIMENT
     from ..tracking import fluent
 
-    found = fluent._experiment.get(home)
+    found = fluent._experiment.get(config.db_path(home))
     if found is not None:
         return found
     experiment = open_store(home).tracking.get_experiment_by_name(os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT)

@@ -30,7 +30,7 @@ class Store:
     def __init__(self, home: str | Path) -> None:
         self.home = Path(home).expanduser().resolve()
         check_home(self.home)
-        self.db = Database(self.home / config.DB_FILENAME)
+        self.db = Database(config.db_path(self.home))
         try:
             (self.home / config.ARTIFACTS_DIRNAME).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -64,12 +64,13 @@ _lock = threading.Lock()
 
 
 def open_store(home: str | Path | None = None) -> Store:
-    """The ``Store`` for ``home`` (default: ``config.resolve_home()``), opened once per process."""
+    """The ``Store`` for ``home`` (default: ``config.resolve_home()``), opened once per process and database file."""
     path = Path(home).expanduser().resolve() if home is not None else config.resolve_home()
+    key = config.db_path(path)
     with _lock:
-        store = _stores.get(path)
+        store = _stores.get(key)
         if store is None:
-            store = _stores[path] = Store(path)
+            store = _stores[key] = Store(path)
         return store
 
 
@@ -77,6 +78,6 @@ def forget_store(home: str | Path) -> None:
     """Drop this process's ``Store`` for ``home`` (its files were replaced, e.g. by ``restore``)."""
     path = Path(home).expanduser().resolve()
     with _lock:
-        store = _stores.pop(path, None)
+        store = _stores.pop(config.db_path(path), None)
     if store is not None:
         store.db.close()

@@ -66,7 +66,7 @@ def _copy_folders(source_home: Path, target_home: Path, locations: list[str]) ->
 
 
 def _summary(home: Path) -> Copied:
-    conn = sqlite3.connect(f"{(home / config.DB_FILENAME).as_uri()}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"{config.db_path(home).as_uri()}?mode=ro", uri=True)
     try:
         runs, versions = conn.execute("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM model_versions)").fetchone()
     finally:
@@ -83,7 +83,7 @@ def backup(home: Path, dest: Path) -> Copied:
     """Copy the store at ``home`` into the new folder ``dest``; safe while kernels write to it."""
     home, dest = Path(home).expanduser().resolve(), Path(dest).expanduser().resolve()
     check_home(home)
-    db = home / config.DB_FILENAME
+    db = config.db_path(home)
     if not db.is_file():
         raise StoreError(f"there is no store database at {db}: nothing to back up")
     if home in dest.parents:
@@ -113,7 +113,7 @@ def _holds_data(home: Path) -> bool:
 
 def _live_runs(home: Path) -> list[str]:
     """``run <id> (pid <pid> on <host>)`` for each RUNNING run of ``home`` whose process may be alive."""
-    db = home / config.DB_FILENAME
+    db = config.db_path(home)
     try:
         conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
         try:
@@ -168,6 +168,6 @@ def restore(source: Path, home: Path, force: bool = False) -> tuple[Copied, Path
     for leftover in home.iterdir():  # empty folders, a 0-byte database and its -wal/-shm
         shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
     forget_store(home)
-    copy_database(db, home / config.DB_FILENAME)
+    copy_database(db, config.db_path(home))
     _copy_folders(source, home, [config.ARTIFACTS_DIRNAME, config.REGISTRY_DIRNAME])
     return _summary(home), aside

@@ -82,7 +82,7 @@ def lost_database(home: Path) -> str | None:
     """Why ``home`` must not be opened as a store, or ``None``: a missing or empty
     ``lifecycle.db`` beside artifacts or registered models means the database was
     lost, and a new empty one would orphan them all."""
-    db = home / config.DB_FILENAME
+    db = config.db_path(home)
     if db.is_file() and db.stat().st_size > 0:
         return None
     if db.exists() and not db.is_file():

@@ -57,7 +57,7 @@ def diagnose(home: Path, stale_runs: bool = True) -> list[Problem]:
     lost = lost_database(home)
     if lost:
         return [Problem("database", lost)]
-    db_path = home / config.DB_FILENAME
+    db_path = config.db_path(home)
     if not db_path.exists():
         return []  # a home with nothing in it yet
     problems = integrity_problems(db_path)

@@ -73,13 +73,17 @@ def _decode_token(token: str | None) -> int:
 
 
 def store_home(uri: str | os.PathLike[str]) -> Path:
-    """The store home a tracking URI points to: a folder, ``file://`` URI or ``sqlite:///.../lifecycle.db``."""
+    """The store home a tracking URI points to: a folder, ``file://`` URI, or a database file.
+
+    ``sqlite:///mlruns.db`` (or any ``.db`` path) makes that file the store's
+    database, with the artifacts beside it, as MLflow does.
+    """
     text = os.fspath(uri)
     for prefix in ("sqlite:///", "file://"):
         if text.startswith(prefix):
             text = text[len(prefix):]
     path = Path(text).expanduser().resolve()
-    return path.parent if path.suffix == ".db" else path
+    return config.use_database(path) if path.suffix == ".db" else path
 
 
 def store_for(tracking_uri: str | os.PathLike[str] | Store | None) -> Store:

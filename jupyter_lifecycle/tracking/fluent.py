@@ -89,17 +89,17 @@ def run_stack() -> list[ActiveRun]:
 def last_run() -> ActiveRun | None:
     """The calling thread's active run, else the last run it ended, else ``None``."""
     return _runs.stack[-1] if _runs.stack else _runs.last
-_experiment: dict[Path, str] = {}  # store home -> current experiment id
+_experiment: dict[Path, str] = {}  # store database file -> current experiment id
 _clients: dict[Path, Client] = {}
 _monitors: dict[str, system_metrics.SystemMetricsMonitor] = {}  # run id -> its system metrics thread
 
 
 def client() -> Client:
     """The ``Client`` of the current store (``set_store``/``$JUPYTER_LIFECYCLE_HOME``/defaults)."""
-    home = config.resolve_home()
-    found = _clients.get(home)
+    key = config.db_path(config.resolve_home())  # a folder may hold another database (sqlite:///other.db)
+    found = _clients.get(key)
     if found is None:
-        found = _clients[home] = Client(home)
+        found = _clients[key] = Client(key.parent)
     return found
 
 
@@ -160,15 +160,15 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
             f"experiment {experiment.name!r} is deleted: restore_experiment({experiment.experiment_id!r}) "
             "to use it again, or pick another name"
         )
-    _experiment[c.store.home] = experiment.experiment_id
+    _experiment[c.store.db_path] = experiment.experiment_id
     return experiment
 
 
 def _current_experiment_id(c: Client) -> str:
-    experiment_id = _experiment.get(c.store.home)
+    experiment_id = _experiment.get(c.store.db_path)
     if experiment_id is None:
         name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
-        experiment_id = _experiment[c.store.home] = c.get_or_create_experiment(name).experiment_id
+        experiment_id = _experiment[c.store.db_path] = c.get_or_create_experiment(name).experiment_id
     return experiment_id
 
 
