@@ -71,11 +71,14 @@ def test_samples_before_logging_averages_into_fewer_points(home: Path) -> None:
     lc.set_system_metrics_samples_before_logging(3)
     try:
         with lc.start_run(log_system_metrics=True) as run:
-            time.sleep(0.75)
+            time.sleep(1.0)
     finally:
         lc.set_system_metrics_samples_before_logging(None)
     history = lc.Client().get_metric_history(run.info.run_id, "system/disk_usage_percentage")
-    assert 1 <= len(history) <= 2  # 7 samples at most, 3 per point
+    assert len(history) >= 2
+    # One point per 3 samples 0.1 s apart: points at least ~0.3 s apart (0.1 s apart if samples were not grouped).
+    gaps = [b.timestamp - a.timestamp for a, b in zip(history, history[1:], strict=False)]
+    assert min(gaps) >= 250, gaps
 
 
 def test_bad_settings_are_refused(home: Path) -> None:
