@@ -1,6 +1,13 @@
 """Comparison charts at scale: 100 runs x 10,000 steps (1M metric points), side by side.
 
     make bench            # or: .venv/bin/python benchmarks/bench_charts.py [--runs 100] [--steps 10000] [--no-mlflow]
+    .venv/bin/python benchmarks/bench_charts.py --sizes 10,100,1000 --steps 1000   # lc.compare by number of runs
+
+``--sizes``: ``lc.compare`` over N runs x ``--steps`` steps in a fresh
+Python process, the first call (imports included: what a kernel pays) and a
+second one, with the points and spec size shipped, next to raw ``sqlite3``
+reading the same points. Goals (#14): < 0.3 s for 10 runs, < 1 s for 100,
+at most ``CHART_MAX_POINTS`` (10,000) points at any number of runs.
 
 Ours: ``lc.compare(run_ids)`` end to end (read the histories, downsample,
 build the altair chart and its vega-lite spec) and the size of the spec a
@@ -137,12 +144,57 @@ def bench_mlflow(runs: int, steps: int) -> dict[str, float] | None:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+FRESH_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    start = time.perf_counter()
+    import jupyter_lifecycle as lc
+    from jupyter_lifecycle.notebook import charts
+    client = lc.Client(sys.argv[1])
+    ids = json.loads(open(sys.argv[2]).read())
+    lc.compare(ids, client=client).outputs()
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    spec = lc.compare(ids, client=client).outputs()[1]["application/vnd.vegalite.v5+json"]
+    warm = time.perf_counter() - start
+    print(json.dumps({"first": first, "warm": warm, "points": len(charts.chart_data(spec)),
+                      "mb": len(json.dumps(spec)) / 1e6}))
+    """
+)
+
+
+def bench_sizes(sizes: list[int], steps: int) -> None:
+    """``lc.compare`` at several numbers of runs, each in a fresh process, against raw sqlite3 at the same size."""
+    print(f"lc.compare over N runs x {steps:,} steps (a 'loss' history and a one-point 'accuracy' each); "
+          "ours in a fresh process: first call (imports included) and a second call\n")  # fmt: skip
+    print(f"{'runs':>6} {'first (s)':>10} {'warm (s)':>9} {'points':>8} {'spec MB':>8}   "
+          f"{'raw sqlite3 read (s)':>21} {'raw / warm':>10}")
+    for runs in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            home = Path(tmp) / "store"
+            ids = make_store(home, runs, steps)
+            (Path(tmp) / "ids.json").write_text(json.dumps(ids))
+            done = subprocess.run([sys.executable, "-c", FRESH_SCRIPT, str(home), str(Path(tmp) / "ids.json")],
+                                  capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+            if done.returncode != 0:
+                print(done.stderr[-2000:])
+                continue
+            ours = json.loads(done.stdout.strip().splitlines()[-1])
+            raw = bench_raw(home / "lifecycle.db", ids)["read 1M points (s)"]
+        print(f"{runs:6,} {ours['first']:10.3f} {ours['warm']:9.3f} {ours['points']:8,} {ours['mb']:8.2f}   "
+              f"{raw:21.3f} {raw / ours['warm']:9.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow (its data load takes minutes)")
+    parser.add_argument("--sizes", help="comma-separated numbers of runs: time lc.compare at each size instead")
     args = parser.parse_args()
+    if args.sizes:
+        bench_sizes([int(n) for n in args.sizes.split(",")], args.steps)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "store"
         start = time.perf_counter()

@@ -40,9 +40,6 @@ CHART_MAX_POINTS = int(os.environ.get("JUPYTER_LIFECYCLE_CHART_MAX_POINTS", "100
 CHART_SERIES_POINTS = 1000
 """Most points one line of a chart keeps (min and max of each bucket)."""
 
-CHART_MIN_SERIES_POINTS = 100
-"""Fewest points a line keeps, however many lines share the chart."""
-
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jupyter_lifecycle"
 """Per-user cache of facts that are slow to compute and cheap to check (module -> distribution map)."""
 

@@ -44,10 +44,13 @@ def test_metric_history_has_one_line_per_run(runs: list[str]) -> None:
     rows = values(chart)
     assert {r["run"] for r in rows} == {"run-0", "run-1", "run-2"}
     assert len(rows) == 900  # 300 points each: under the bound, nothing dropped
-    assert spec["mark"]["type"] == "line"
-    assert spec["encoding"]["x"]["field"] == "step" and spec["encoding"]["x"]["type"] == "quantitative"
-    assert spec["encoding"]["y"]["field"] == "value"
-    assert spec["encoding"]["color"]["field"] == "run"
+    line, point = spec["layer"]
+    assert line["mark"]["type"] == "line"
+    assert line["encoding"]["x"]["field"] == "step" and line["encoding"]["x"]["type"] == "quantitative"
+    assert line["encoding"]["y"]["field"] == "value" and line["encoding"]["y"]["title"] == "loss"
+    assert line["encoding"]["color"]["field"] == "run" and line["encoding"]["color"]["legend"]["labelLimit"] == 0
+    # a history of one point is drawn as a point mark (a line of one point draws nothing)
+    assert point["mark"]["type"] == "point" and {"filter": "datum.points == 1"} in point["transform"]
     first = [r for r in rows if r["run"] == "run-1"]
     assert first[0] == {"run": "run-1", "metric": "loss", "step": 0, "value": 2.0}
     assert max(r["value"] for r in first) == pytest.approx(6.0 + 1 / 151)
@@ -96,18 +99,22 @@ def test_big_chart_stays_under_budget_and_row_limit(home: Path) -> None:
 def test_smoothing_x_axes_and_log_scale(runs: list[str]) -> None:
     chart = charts.metric_history(runs[:1], "loss", smoothing=0.9)
     spec = chart.to_dict()
-    assert [layer["mark"]["opacity"] for layer in spec["layer"] if "opacity" in layer["mark"]] == [0.25]
+    assert [layer["mark"].get("opacity") for layer in spec["layer"]] == [0.25, None, None]
     rows = values(chart)
     assert rows[0]["smoothed"] == pytest.approx(rows[0]["value"])  # debiased EMA starts at the first value
     assert rows[-1]["smoothed"] > rows[-1]["value"]  # lags a falling curve
     timed = charts.metric_history(runs, "loss", x="time").to_dict()
-    assert timed["encoding"]["x"]["type"] == "temporal"
+    assert timed["layer"][0]["encoding"]["x"]["type"] == "temporal"
     relative = charts.metric_history(runs, "loss", x="relative")
     assert min(r["relative"] for r in values(relative)) >= 0
     logged = charts.metric_history(runs, "loss", log_scale=True).to_dict()
-    assert logged["encoding"]["y"]["scale"]["type"] == "log"
-    both = charts.metric_history(runs, ["loss", "acc"]).to_dict()
-    assert both["facet"]["field"] == "metric"
+    assert logged["layer"][0]["encoding"]["y"]["scale"]["type"] == "log"
+    both = charts.metric_history(runs, ["loss", "acc", "never-logged"]).to_dict()
+    # one panel per logged metric, no empty panel, each y axis titled with its metric
+    assert [panel["title"] for panel in both["concat"]] == ["loss", "acc"]
+    assert [panel["layer"][0]["encoding"]["y"]["title"] for panel in both["concat"]] == ["loss", "acc"]
+    assert [panel["transform"] for panel in both["concat"]] == [[{"filter": "(datum.metric === 'loss')"}],
+                                                               [{"filter": "(datum.metric === 'acc')"}]]
 
 
 def test_inputs_dataframe_filter_and_errors(runs: list[str]) -> None:
@@ -189,7 +196,7 @@ def test_compare_shows_params_metrics_and_histories(runs: list[str]) -> None:
     bundles = shown.outputs()
     assert "loss · max" in bundles[0]["text/html"] and "<mark>gb</mark>" in bundles[0]["text/html"]
     vegalite = bundles[1]["application/vnd.vegalite.v5+json"]
-    assert vegalite["facet"]["field"] == "metric"
+    assert [panel["title"] for panel in vegalite["concat"]] == ["acc", "loss"]
     filtered = lc.compare("params.model = 'rf'")
     assert {r.info.run_name for r in filtered.runs} == {"run-0", "run-1"}
     with pytest.raises(InvalidInput, match="not logged"):
@@ -233,3 +240,41 @@ def test_compare_charts_single_values_as_bars(home: Path) -> None:
     shown = lc.compare(ids)
     assert shown.chart is not None and shown.chart.to_dict()["spec"]["mark"]["type"] == "bar"
     assert shown.params.frame.empty and "no params" in shown._repr_html_()
+
+
+def test_chart_budget_holds_at_any_number_of_lines(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Points per chart stay under CHART_MAX_POINTS however many lines share it (#14: 1,000 runs shipped 200k)."""
+    monkeypatch.setattr(config, "CHART_MAX_POINTS", 200)
+    client = lc.Client()
+    experiment = client.create_experiment("many")
+    ids = []
+    for i in range(60):
+        run = client.create_run(experiment, run_name=f"m{i:02d}")
+        client.store.tracking.log_metrics([(run.info.run_id, "loss", float(s + i), 1_700_000_000_000 + s, s)
+                                           for s in range(30)])  # fmt: skip
+        ids.append(run.info.run_id)
+    few = charts.metric_history(ids[:40], "loss")  # 5 points a line
+    assert len(values(few)) <= 200 and len({r["run"] for r in values(few)}) == 40
+    many = charts.metric_history(ids, "loss")  # 4 points a line would be 240: only the first 50 lines
+    rows = values(many)
+    assert len(rows) <= 200
+    assert {r["run"] for r in rows} == {f"m{i:02d}" for i in range(50)}
+    assert many.to_dict()["title"] == "loss by step (first 50 of 60 lines)"
+    shown = lc.compare(ids, client=client).outputs()[1]["application/vnd.vegalite.v5+json"]
+    assert len(charts.chart_data(shown)) <= 200
+
+
+def test_charts_import_without_the_iri_grammars() -> None:
+    """The ~1.3 s of rfc3987_syntax's grammars is not paid by the first chart; the module still imports after."""
+    import subprocess
+    import sys
+
+    code = ("import sys, jupyter_lifecycle.notebook.charts; print('rfc3987_syntax' in sys.modules); "
+            "import importlib.util; print(importlib.util.find_spec('rfc3987_syntax') is not None)")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    loaded, installed = done.stdout.split()
+    assert loaded == "False"
+    if installed == "True":
+        subprocess.run([sys.executable, "-c", "import jupyter_lifecycle.notebook.charts, rfc3987_syntax"], check=True,
+                       cwd=Path(__file__).resolve().parents[1])  # fmt: skip
