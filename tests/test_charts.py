@@ -278,3 +278,30 @@ def test_charts_import_without_the_iri_grammars() -> None:
     if installed == "True":
         subprocess.run([sys.executable, "-c", "import jupyter_lifecycle.notebook.charts, rfc3987_syntax"], check=True,
                        cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+
+
+def test_comparison_tables_are_for_people(home: Path) -> None:
+    """Single values get one column, numbers as many digits as tell them apart, failed runs marked, cells not rows."""
+    lc.set_experiment("people")
+    ids = []
+    for i, (lr, depth) in enumerate([(0.1, 3), (0.01, 3), (0.001, 5)]):
+        run = lc.start_run(run_name=f"sweep-{i}")
+        lc.log_params({"lr": lr, "depth": depth, "seed": 1})
+        lc.log_metric("accuracy", [0.951213, 0.95124, 0.96][i])
+        for step in range(3):
+            lc.log_metric("loss", 1.0 / (step + 1) + i, step=step)
+        lc.end_run("FAILED" if i == 2 else "FINISHED")
+        ids.append(run.info.run_id)
+    page = lc.compare(ids)._repr_html_()
+    assert "accuracy · last" not in page and ">accuracy</th>" in page  # one column: last = min = max
+    assert "loss · last" in page and "loss · min" in page
+    assert ">0.95121<" in page and ">0.95124<" in page and ">0.96<" in page  # 5 digits tell these apart
+    assert "0.951213" not in page
+    assert "white-space:nowrap" in page.split("<thead>")[1].split("</thead>")[0]
+    assert 'sweep-2 <b style="color:#c00" title="run failed">✗ FAILED</b>' in page
+    assert "sweep-0 <b" not in page
+    # depth 3, 3, 5: only the 5 is marked; lr differs everywhere: all but the most common (first) value
+    assert "<mark>5</mark>" in page and "<mark>3</mark>" not in page
+    assert "<mark>0.01</mark>" in page and "<mark>0.001</mark>" in page and "<mark>0.1</mark>" not in page
+    assert "<b>depth</b>" in page and "seed" not in page  # only differing params in a comparison
+    assert charts.differing_cells(["a", "b", "b", None]) == [0, 3]

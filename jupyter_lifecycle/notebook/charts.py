@@ -14,6 +14,7 @@ offline and even in an untrusted notebook (a CDN renderer would not).
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Sequence
@@ -563,25 +564,43 @@ def _param_differs(runs: Sequence[Run]) -> dict[str, bool]:
     return {k: len({r.data.params.get(k) for r in runs}) > 1 for k in keys}
 
 
+def differing_cells(row: Sequence[Any]) -> list[int]:
+    """Positions in ``row`` whose value differs from the row's most common one (ties: the first value seen).
+
+    In a sweep only the runs that changed a param are marked, not the whole row.
+    """
+    text = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in row]
+    counts = pd.Series(text).value_counts(sort=False)
+    common = max(counts.index, key=lambda v: (counts[v], -text.index(v)))
+    return [i for i, v in enumerate(text) if v != common]
+
+
 @dataclass(frozen=True)
 class ParamsDiff:
     """Params side by side (a row per param, a column per run); ``differs`` marks rows that differ.
 
-    Displays as an HTML table whose differing values are highlighted.
+    Displays as an HTML table where a differing row's name is bold and the
+    values that differ from the row's most common value are highlighted.
     """
 
     frame: pd.DataFrame
     differs: dict[str, bool]
 
     def _repr_html_(self) -> str:
-        from .display import html_table
+        from .display import Html, html_table
 
         if self.frame.empty:
             return "<p><i>no params</i></p>"
-        rows = [[key, *[("" if pd.isna(v) else str(v)) for v in self.frame.loc[key]]] for key in self.frame.index]
-        marked = {i for i, key in enumerate(self.frame.index) if self.differs.get(key)}
-        return html_table(["param", *map(str, self.frame.columns)], rows, highlight_rows=marked,
-                          caption="params (highlighted: differ between runs)")  # fmt: skip
+        rows: list[list[Any]] = []
+        cells: list[tuple[int, int]] = []
+        for i, key in enumerate(self.frame.index):
+            values = ["" if pd.isna(v) else str(v) for v in self.frame.loc[key]]
+            differs = self.differs.get(key, False)
+            rows.append([Html(f"<b>{html.escape(key)}</b>") if differs else key, *values])
+            if differs:
+                cells += [(i, j + 1) for j in differing_cells(values)]
+        return html_table(["param", *map(str, self.frame.columns)], rows, highlight_cells=cells,
+                          caption="params (bold: differ between runs; highlighted: values that differ from the rest)")  # fmt: skip
 
 
 def params_diff(runs: RunsLike, only_differences: bool = False, client: Client | None = None) -> ParamsDiff:

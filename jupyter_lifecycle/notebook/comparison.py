@@ -10,7 +10,7 @@ import pandas as pd
 from ..entities import Run
 from ..errors import InvalidInput
 from . import charts
-from .display import html_table
+from .display import html_table, run_label_html
 
 if TYPE_CHECKING:
     import altair as alt
@@ -44,12 +44,24 @@ class Comparison:
         self.chart = chart
 
     def metrics_html(self) -> str:
-        """The final/min/max table as HTML."""
+        """The metrics table as HTML: one column per metric, or last/min/max where those differ."""
         if self.metrics.empty:
             return "<p><i>no metrics logged</i></p>"
-        header = ["run"] + [f"{key} · {stat}" for key, stat in self.metrics.columns]
-        rows = [[run, *values] for run, values in zip(self.metrics.index, self.metrics.itertuples(index=False), strict=True)]
-        return html_table(header, rows, caption="metrics (last, min, max over the history)")
+        header = ["run"]
+        columns: list[tuple[str, str]] = []
+        for key in dict.fromkeys(k for k, _ in self.metrics.columns):
+            stats = self.metrics[key]
+            same = all(((stats["last"] == stats[s]) | (stats["last"].isna() & stats[s].isna())).all()
+                       for s in ("min", "max"))  # fmt: skip
+            if same:  # a single value, or a history that never moved: last/min/max would repeat it
+                header.append(key)
+                columns.append((key, "last"))
+            else:
+                header += [f"{key} · {stat}" for stat in ("last", "min", "max")]
+                columns += [(key, stat) for stat in ("last", "min", "max")]
+        rows = [[run_label_html(label, run.info.status), *[self.metrics.loc[label, c] for c in columns]]
+                for label, run in zip(self.metrics.index, self.runs, strict=True)]  # fmt: skip
+        return html_table(header, rows, caption="metrics (last, min and max over the history where they differ)")
 
     def _repr_html_(self) -> str:
         title = f"<b>Comparing {len(self.runs)} run{'s' if len(self.runs) != 1 else ''}</b>"

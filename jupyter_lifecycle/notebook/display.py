@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from .. import entities
 
-__all__ = ["attach", "html_table", "register_repr"]
+__all__ = ["Html", "attach", "column_digits", "fmt_value", "html_table", "register_repr", "run_label_html"]
 
 _CSS = "border-collapse:collapse;font-size:12px;margin:4px 0"
 _CELL = "padding:2px 8px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top"
@@ -48,11 +49,33 @@ def fmt_duration(start: int | None, end: int | None) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def fmt_value(value: Any) -> str:
-    """Numbers to 6 significant digits; everything else as text."""
+def fmt_value(value: Any, digits: int = 6) -> str:
+    """Numbers to ``digits`` significant digits (NaN as ``NaN``); everything else as text."""
     if isinstance(value, float):
-        return f"{value:.6g}"
+        if math.isnan(value):
+            return "NaN"
+        return f"{value:.{digits}g}"
     return "" if value is None else str(value)
+
+
+def column_digits(values: Iterable[Any], least: int = 4, most: int = 10) -> int:
+    """The fewest significant digits (at least ``least``) that keep this column's distinct numbers distinct.
+
+    0.9512 and 0.9518 need 4 digits, 0.95123 and 0.95127 need 5: a table
+    shows as few digits as tell its values apart, not always 6 or 16.
+    """
+    numbers = {v for v in values if isinstance(v, float) and math.isfinite(v)}
+    for digits in range(least, most):
+        if len({f"{v:.{digits}g}" for v in numbers}) == len(numbers):
+            return digits
+    return most
+
+
+class Html(str):
+    """Text that is already HTML: ``html_table`` puts it in a cell as it is."""
+
+
+_TH = _CELL + ";white-space:nowrap"  # a header never wraps mid-word ("accurac y")
 
 
 def html_table(
@@ -60,22 +83,39 @@ def html_table(
     rows: Iterable[Sequence[Any]],
     highlight_rows: Iterable[int] = (),
     caption: str | None = None,
+    highlight_cells: Iterable[tuple[int, int]] = (),
 ) -> str:
-    """An HTML table (cells escaped); cells of the ``highlight_rows`` (0-based) are wrapped in ``<mark>``."""
+    """An HTML table (cells escaped, numbers rounded per column); ``highlight_*`` cells are wrapped in ``<mark>``.
+
+    ``highlight_rows`` marks every cell but the first of those rows (0-based);
+    ``highlight_cells`` marks single ``(row, column)`` cells. Numbers in a
+    column get the digits that tell them apart (``column_digits``).
+    """
     marked = set(highlight_rows)
-    head = "".join(f'<th style="{_CELL}">{_e(h)}</th>' for h in header)
+    cells_marked = set(highlight_cells)
+    rows = [list(row) for row in rows]
+    digits = [column_digits(column) for column in zip(*rows, strict=False)] if rows else []
+    head = "".join(f'<th style="{_TH}">{_e(h)}</th>' for h in header)
     body = []
     for i, row in enumerate(rows):
         cells = []
         for j, cell in enumerate(row):
-            text = _e(fmt_value(cell))
-            if i in marked and j > 0:
+            text = cell if isinstance(cell, Html) else _e(fmt_value(cell, digits[j] if j < len(digits) else 6))
+            if (i in marked and j > 0) or (i, j) in cells_marked:
                 text = f"<mark>{text}</mark>"
-            cells.append(f'<td style="{_CELL}">{text}</td>')
+            align = ";text-align:right" if isinstance(cell, (int, float)) and not isinstance(cell, bool) else ""
+            cells.append(f'<td style="{_CELL}{align}">{text}</td>')
         body.append(f"<tr>{''.join(cells)}</tr>")
     cap = f'<caption style="text-align:left;font-weight:bold">{_e(caption)}</caption>' if caption else ""
     return (f'<table class="jl-table" style="{_CSS}">{cap}<thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")  # fmt: skip
+
+
+def run_label_html(name: str, status: str | None) -> Html:
+    """A run's name for a table, with a red FAILED/KILLED mark when it did not finish well."""
+    if status in ("FAILED", "KILLED"):
+        return Html(f'{_e(name)} <b style="color:#c00" title="run {status.lower()}">✗ {status}</b>')
+    return Html(_e(name))
 
 
 def _pairs(title: str, items: dict[str, Any]) -> str:

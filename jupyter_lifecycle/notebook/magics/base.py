@@ -17,6 +17,13 @@ registry. A module of this package (one per area: ``core``, ``registry``,
         ...
         return something_to_display              # or None
 
+A subcommand that takes a filter passes ``rest="filter"`` (the name of its
+``nargs="*"`` positional): its options are read from the start and the end
+of the line, and everything between is handed over as typed, one string,
+quotes and all, for the filter parser (``%lifecycle runs metrics.acc > 0.9
+and params.model = 'rf' -n 5``). Shell-style splitting would strip the
+quotes the filter grammar needs.
+
 The handler's return value, if not ``None``, is displayed (rich reprs
 included); a ``Lines`` value prints as plain text. Raise ``LifecycleError``
 (or IPython's ``UsageError``) for a clear one-line error. A new area's module
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import re
 import shlex
 import sys
 from collections.abc import Callable
@@ -53,6 +61,7 @@ class Subcommand:
     help: str
     arguments: Callable[[argparse.ArgumentParser], None]
     handler: Handler
+    rest: str | None = None
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {}
@@ -60,12 +69,15 @@ SUBCOMMANDS: dict[str, Subcommand] = {}
 
 
 def subcommand(
-    name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None
+    name: str,
+    help: str,
+    arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None,
+    rest: str | None = None,
 ) -> Callable[[Handler], Handler]:
-    """Register a ``%lifecycle NAME`` subcommand (see the module docstring)."""
+    """Register a ``%lifecycle NAME`` subcommand (see the module docstring; ``rest`` names a raw-text positional)."""
 
     def register(handler: Handler) -> Handler:
-        SUBCOMMANDS[name] = Subcommand(name, help, arguments, handler)
+        SUBCOMMANDS[name] = Subcommand(name, help, arguments, handler, rest)
         return handler
 
     return register
@@ -97,6 +109,54 @@ def _split(line: str) -> list[str]:
         raise UsageError(f"cannot parse {line!r}: {exc}") from None
 
 
+# A word as a shell would see it: quoted parts and bare characters, glued (name='a b' is one word).
+_WORD = re.compile(r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s"']+|["'])+""")
+
+
+def split_rest(text: str, parser: argparse.ArgumentParser) -> tuple[list[str], str]:
+    """The options at the start and the end of ``text`` (unquoted, for argparse) and the text between, as typed.
+
+    A word is an option when it is one of ``parser``'s option strings (or
+    ``--opt=value``); an option that takes a value takes the next word. A
+    text that is one quoted word (``"params.model = 'rf'"``, the old way of
+    typing a filter) loses its outer quotes.
+    """
+    actions = parser._option_string_actions
+    words = list(_WORD.finditer(text))
+
+    def option_at(i: int) -> int:
+        """How many words the option at ``i`` spans (0: not an option)."""
+        name, eq, _ = words[i].group().partition("=")
+        action = actions.get(name)
+        if action is None or (eq and action.nargs == 0):
+            return 0
+        return 1 if eq or action.nargs == 0 else (2 if i + 1 < len(words) else 1)
+
+    def options_to_end(i: int) -> bool:
+        while i < len(words):
+            width = option_at(i)
+            if not width:
+                return False
+            i += width
+        return True
+
+    first = 0
+    while first < len(words) and option_at(first):
+        first += option_at(first)
+    last = next((j for j in range(first, len(words)) if option_at(j) and options_to_end(j)), len(words))
+    option_words = [w.group() for w in words[:first] + words[last:]]
+    try:
+        options = [(shlex.split(w) or [""])[0] for w in option_words]
+    except ValueError as exc:
+        raise UsageError(f"cannot parse {text!r}: {exc}") from None
+    middle = text[words[first].start():words[last - 1].end()] if first < last else ""
+    if len(middle) >= 2 and middle[0] == middle[-1] and middle[0] in "\"'" and len(words[first:last]) == 1:
+        inner = middle[1:-1]
+        if middle[0] not in inner:
+            middle = inner
+    return options, middle
+
+
 def pairs(items: list[str] | None, what: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items or []:
@@ -107,12 +167,24 @@ def pairs(items: list[str] | None, what: str) -> dict[str, str]:
     return out
 
 
-def _build_parser() -> _Parser:
+def _build_parser() -> tuple[_Parser, dict[str, _Parser]]:
     parser = _Parser(prog="%lifecycle", description="jupyter-lifecycle: runs, revisions and capture from a notebook.")
     subparsers = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", parser_class=_Parser)
+    by_name = {}
     for sub in SUBCOMMANDS.values():
-        sub.arguments(subparsers.add_parser(sub.name, help=sub.help, description=sub.help))
-    return parser
+        by_name[sub.name] = subparsers.add_parser(sub.name, help=sub.help, description=sub.help)
+        sub.arguments(by_name[sub.name])
+    return parser, by_name
+
+
+def _argv(line: str, parsers: dict[str, _Parser]) -> list[str]:
+    """The ``%lifecycle`` line as argparse arguments; a subcommand's filter stays one string, as typed."""
+    name, _, rest = line.strip().partition(" ")
+    sub = SUBCOMMANDS.get(name)
+    if sub is None or sub.rest is None:
+        return _split(line) or ["status"]
+    options, text = split_rest(rest, parsers[name])
+    return [name, *options] + (["--", text] if text else [])
 
 
 @magics_class
@@ -122,9 +194,9 @@ class LifecycleMagics(Magics):
     @line_magic
     def lifecycle(self, line: str) -> None:
         """``%lifecycle SUBCOMMAND ...``: status, experiment, autolog, runs, show, revisions, diff, end... (``--help``)."""
-        parser = _build_parser()
+        parser, parsers = _build_parser()
         try:
-            args = parser.parse_args(_split(line) or ["status"])
+            args = parser.parse_args(_argv(line, parsers))
         except _Help:
             return
         try:

@@ -73,14 +73,15 @@ def _record(magics: LifecycleMagics, args: argparse.Namespace) -> Any:
 
 
 def _runs_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("filter", nargs="*", help="MLflow filter string, e.g. metrics.acc > 0.9 (quotes optional)")
+    parser.add_argument("filter", nargs="*",
+                        help="MLflow filter string, the rest of the line as typed: metrics.acc > 0.9 and params.model = 'rf'")  # fmt: skip
     parser.add_argument("-e", "--experiment", action="append", help="experiment name (repeatable; default: current)")
     parser.add_argument("-a", "--all", action="store_true", help="search every experiment")
     parser.add_argument("-o", "--order-by", action="append", help='e.g. "metrics.acc DESC" (repeatable)')
     parser.add_argument("-n", "--max-results", type=int, default=20, help="at most this many runs (default 20)")
 
 
-@subcommand("runs", "Show runs as a table, optionally filtered with MLflow's grammar.", _runs_arguments)
+@subcommand("runs", "Show runs as a table, optionally filtered with MLflow's grammar.", _runs_arguments, rest="filter")
 def _runs(magics: LifecycleMagics, args: argparse.Namespace) -> Any:
     frame: Any = fluent.search_runs(
         filter_string=" ".join(args.filter),

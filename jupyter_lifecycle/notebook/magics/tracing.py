@@ -18,7 +18,8 @@ def _traces_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", "--max-results", type=int, default=20, help="at most this many traces (default 20)")
 
 
-@subcommand("traces", "Show GenAI traces as a table, newest first, optionally filtered.", _traces_arguments)
+@subcommand("traces", "Show GenAI traces as a table, newest first, optionally filtered.", _traces_arguments,
+            rest="filter")  # fmt: skip
 def _traces(magics: LifecycleMagics, args: argparse.Namespace) -> Any:
     import pandas as pd
 
