@@ -45,10 +45,13 @@ def test_lifecycle_register_models_promote(ipython: Any) -> None:
     result, captured = run(ipython, "%lifecycle models")
     assert result.success, result.error_in_exec
     page = captured.outputs[-1].data["text/html"]
-    assert "fraud" in page and "champion" in page and "Production" in page
+    assert "fraud" in page and "champion: 1" in page and "Production: 2" in page and "{" not in page
+    assert ">updated (UTC)</th>" in page
     result, captured = run(ipython, "%lifecycle models fraud")
     page = captured.outputs[-1].data["text/html"]
-    assert page.count("<tr>") == 2 and "Archived" in page and "candidate" in page  # two versions
+    body = page.split("<tbody>")[1]
+    assert body.count("<tr>") == 2 and "Archived" in page and "candidate, champion" in page  # two versions
+    assert "[" not in body and f">{run_id[:8]}<" in body and run_id not in body  # names and short ids, no reprs
 
 
 def test_lifecycle_magic_errors(ipython: Any) -> None:
@@ -108,3 +111,20 @@ def test_lineage_of_a_model_trained_in_a_captured_session(ipython: Any, tmp_path
     assert set(lineage.revisions) == {"start", "end"} and lineage.revisions["start"].cell_count == 1
     result, captured = run(ipython, "from IPython.display import display; display(lineage)")
     assert "w = 41 + 1" in captured.outputs[-1].data["text/html"]
+
+
+def test_activity_log_shows_as_a_table_for_people(ipython: Any) -> None:
+    """get_activity stays a DataFrame with dict details, but shows as a readable table once the extension is loaded."""
+    run_id = logged_run("clf")
+    run(ipython, f"%lifecycle register {run_id} act --alias candidate")
+    result, captured = run(ipython, "import jupyter_lifecycle as lc\nlc.Client().get_activity('act')")
+    assert result.success, result.error_in_exec
+    frame = result.result
+    assert isinstance(frame.loc[len(frame) - 1, "details"], dict)
+    page = ipython.display_formatter.format(frame)[0]["text/html"]  # what the cell's result shows as
+    assert "activity (" in page and ">time (UTC)</th>" in page and "{" not in page
+    assert "alias: candidate" in page
+    other = ipython.display_formatter.format(pd.DataFrame({"a": [{"x": 1}]}))[0]["text/html"]
+    assert "<td>{'x': 1}</td>" in other and 'class="dataframe"' in other  # other frames: pandas' own HTML
+    ipython.run_line_magic("unload_ext", "jupyter_lifecycle")
+    assert pd.DataFrame not in ipython.display_formatter.formatters["text/html"].type_printers

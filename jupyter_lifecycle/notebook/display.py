@@ -118,6 +118,83 @@ def run_label_html(name: str, status: str | None) -> Html:
     return Html(_e(name))
 
 
+class HtmlFrame:
+    """A DataFrame shown as a table for people (``_repr_html_``) that keeps the data in ``.frame``."""
+
+    def __init__(self, frame: Any, html_text: str) -> None:
+        self.frame = frame
+        self.html = html_text
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return str(self.frame.to_string(index=False)) if len(self.frame) else "(no rows)"
+
+
+def _cell(value: Any) -> Any:
+    """A DataFrame value for ``html_table``: times as text, lists and dicts spelled out, NaT/NA as empty."""
+    if isinstance(value, dict):  # empty entries left out; nested ones spelled out the same way
+        return ", ".join(f"{k}: {_cell(v)}" for k, v in value.items() if v not in (None, "", {}, []))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(_cell(v)) for v in value)
+    if hasattr(value, "strftime"):
+        return "" if str(value) == "NaT" else value.strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        if value is None or (not isinstance(value, float) and value != value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()  # numpy scalars as Python numbers: rounded like the rest
+    return value
+
+
+def frame_html(frame: Any, caption: str | None = None, names: dict[str, str] | None = None) -> str:
+    """A DataFrame as ``html_table``: readable cells (no dict reprs), headers renamed by ``names``."""
+    names = names or {}
+    header = [names.get(c, c) for c in frame.columns]
+    rows = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
+    return html_table(header, rows, caption=caption)
+
+
+def runs_html(frame: Any, max_metrics: int = 8, max_params: int = 8) -> HtmlFrame:
+    """A ``search_runs`` DataFrame as a table for people: names first, metrics and params, a short id last.
+
+    Params that differ between the rows come first; failed and killed runs are marked.
+    """
+    metrics = [c for c in frame.columns if c.startswith("metrics.")][:max_metrics]
+    params = [c for c in frame.columns if c.startswith("params.")]
+    params = sorted(params, key=lambda c: frame[c].nunique(dropna=False) <= 1)[:max_params]
+    header = ["run", "status", "started (UTC)", "duration", *[c.split(".", 1)[1] for c in metrics + params], "id"]
+    rows = []
+    for _, row in frame.iterrows():
+        name = row.get("tags.mlflow.runName") or row["run_id"][:8]
+        start, end = row.get("start_time"), row.get("end_time")
+        ms = [None if v is None or str(v) == "NaT" else int(v.timestamp() * 1000) for v in (start, end)]
+        rows.append([run_label_html(str(name), row["status"]), row["status"], fmt_time(ms[0]),
+                     fmt_duration(ms[0], ms[1]), *[_cell(row[c]) for c in metrics + params],
+                     Html(f"<code>{_e(row['run_id'][:8])}</code>")])  # fmt: skip
+    caption = f"{len(frame)} run{'s' if len(frame) != 1 else ''}"
+    shown = frame[[c for c in ["tags.mlflow.runName", "status", "start_time", *metrics, *params, "run_id"]
+                   if c in frame.columns]].rename(columns={"tags.mlflow.runName": "run_name"})  # fmt: skip
+    return HtmlFrame(shown, html_table(header, rows, caption=caption))
+
+
+def dataframe_html(frame: Any) -> str | None:
+    """HTML for a DataFrame in a notebook: frames this package marked (the activity log) as tables for people.
+
+    Any other DataFrame gets pandas' own HTML. Registered for DataFrames by
+    ``%load_ext jupyter_lifecycle``.
+    """
+    kind = frame.attrs.get("jupyter_lifecycle.table") if hasattr(frame, "attrs") else None
+    if kind != "activity":
+        return frame._repr_html_()  # type: ignore[no-any-return]
+    names = {"timestamp": "time (UTC)", "activity_type": "activity", "user_id": "user",
+             "from_stage": "from", "to_stage": "to"}  # fmt: skip
+    return frame_html(frame, caption=f"activity ({len(frame)} entries)", names=names)
+
+
 def _pairs(title: str, items: dict[str, Any]) -> str:
     if not items:
         return ""

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from ..autologging import sklearn as sklearn_autolog
 from ..capture.recorder import RECORDERS, CellRecorder
 from ..tracking import fluent
 from .charts import enable_renderer
+from .display import dataframe_html
 from .magics import LifecycleMagics
 from .traces import CellTraces
 
@@ -35,12 +38,17 @@ def load(shell: Any) -> CellRecorder:
     RECORDERS[id(shell)] = rec
     cell_traces = _CELL_TRACES[id(shell)] = CellTraces()
     cell_traces.register(shell)
+    _html_formatter(shell).for_type(pd.DataFrame, dataframe_html)
     if rec.notebook_path is None:
         print(
             "jupyter-lifecycle: recording cells; the notebook file is unknown, so no notebook revisions "
             "(set $JUPYTER_LIFECYCLE_NOTEBOOK to its path to keep them)."
         )
     return rec
+
+
+def _html_formatter(shell: Any) -> Any:
+    return shell.display_formatter.formatters["text/html"]
 
 
 def unload(shell: Any) -> None:
@@ -56,6 +64,7 @@ def unload(shell: Any) -> None:
     cell_traces = _CELL_TRACES.pop(id(shell), None)
     if cell_traces is not None:
         cell_traces.unregister(shell)
+    _html_formatter(shell).pop(pd.DataFrame, None)
     manager = shell.magics_manager
     for kind, names in LifecycleMagics.magics.items():
         for name in names:

@@ -11,6 +11,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+TABLE_KIND = "jupyter_lifecycle.table"
+"""``DataFrame.attrs`` key naming what a frame holds, for displays that format it (``"activity"``)."""
+
+
 def _times(values: Sequence[int | None]) -> pd.Series:
     import pandas as pd
 
@@ -75,7 +79,7 @@ def activity_frame(entries: Sequence[RegistryActivity]) -> pd.DataFrame:
     """One row per activity: timestamp, activity_type, user_id, name, version, stages, comment, details."""
     import pandas as pd
 
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "timestamp": _times([a.timestamp for a in entries]),
             "activity_type": pd.Series([a.activity_type for a in entries], dtype=object),
@@ -88,3 +92,5 @@ def activity_frame(entries: Sequence[RegistryActivity]) -> pd.DataFrame:
             "details": pd.Series([a.details for a in entries], dtype=object),
         }
     )
+    frame.attrs[TABLE_KIND] = "activity"  # the notebook layer shows it as a table for people
+    return frame

@@ -12,6 +12,7 @@ from ...autologging import sklearn as sklearn_autolog
 from ...capture import revisions
 from ...capture.recorder import get_recorder
 from ...tracking import fluent
+from ..display import column_digits, fmt_duration, fmt_time, fmt_value, runs_html
 from .base import LifecycleMagics, Lines, subcommand
 
 
@@ -90,11 +91,7 @@ def _runs(magics: LifecycleMagics, args: argparse.Namespace) -> Any:
         order_by=args.order_by,
         max_results=args.max_results,
     )
-    columns = ["run_id", "tags.mlflow.runName", "status", "start_time"]
-    columns += [c for c in frame.columns if c.startswith("metrics.")][:8]
-    columns += [c for c in frame.columns if c.startswith("params.")][:8]
-    table = frame[[c for c in columns if c in frame.columns]]
-    return table.rename(columns={"tags.mlflow.runName": "run_name"})
+    return runs_html(frame)
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -119,28 +116,46 @@ def resolve_run_id(text: str | None) -> str:
 
 
 class RunView:
-    """A run's summary for notebooks: params, metrics, tags, datasets, revisions and the cells it executed."""
+    """A run's summary for notebooks: params, metrics, tags, datasets, artifacts, revisions, the cells it ran and a chart."""
 
     def __init__(self, run_id: str) -> None:
         c = fluent.client()
         self.run = c.get_run(run_id)
+        self.experiment = c.get_experiment(self.run.info.experiment_id)
         self.cells = c.store.capture.cell_executions(run_id=run_id)
         self.revisions = c.store.capture.run_revisions(run_id)
+        self.artifacts = c.list_artifacts(run_id)
+        # Metrics logged over several steps get a chart; single values are in the table.
+        counts = {row[1]: int(row[5]) for row in c.store.tracking.metric_summaries([run_id])}
+        self.history_keys = sorted(k for k, n in counts.items() if n > 1)[:4]
 
     def _sections(self) -> list[tuple[str, dict[str, Any]]]:
         info, data = self.run.info, self.run.data
         start = info.start_time
-        took = f"{(info.end_time - start) / 1000:.1f} s" if info.end_time else "running"
+        took = fmt_duration(start, info.end_time) if info.end_time else "running"
         tags = {k: v for k, v in data.tags.items() if not k.startswith("mlflow.") or k == "mlflow.source.name"}
         overview = {
-            "run id": info.run_id, "name": info.run_name, "status": info.status, "duration": took,
-            "experiment": info.experiment_id, "notebook": info.notebook_path or "unknown",
+            "name": info.run_name, "status": info.status, "run id": info.run_id,
+            "experiment": f"{self.experiment.name} ({info.experiment_id})",
+            "started (UTC)": fmt_time(start), "duration": took, "notebook": info.notebook_path or "unknown",
             "revision at start": self.revisions.get("start", "none")[:12],
             "revision at end": self.revisions.get("end", "none")[:12],
         }  # fmt: skip
         datasets = {f"dataset {n}": item.summary() for n, item in enumerate(self.run.inputs.dataset_inputs, 1)}
-        return [("Run", overview), ("Params", data.params), ("Metrics", data.metrics), ("Tags", tags),
-                ("Datasets", datasets)]  # fmt: skip
+        digits = column_digits(data.metrics.values())
+        metrics = {k: fmt_value(v, digits) for k, v in sorted(data.metrics.items())}
+        artifacts = {f.path + ("/" if f.is_dir else ""): "folder" if f.is_dir else _size(f.file_size)
+                     for f in self.artifacts}  # fmt: skip
+        return [("Run", overview), ("Params", dict(sorted(data.params.items()))), ("Metrics", metrics),
+                ("Tags", tags), ("Datasets", datasets), ("Artifacts", artifacts)]  # fmt: skip
+
+    def chart(self) -> Any:
+        """The run's metric histories (metrics logged over several steps), or ``None``."""
+        if not self.history_keys:
+            return None
+        from ..charts import metric_history
+
+        return metric_history([self.run.info.run_id], self.history_keys, width=480, height=220)
 
     def __repr__(self) -> str:
         out = []
@@ -163,7 +178,7 @@ class RunView:
             if not values:
                 continue
             rows = "".join(
-                f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+                f"<tr><th style='text-align:left;white-space:nowrap'>{html.escape(str(k))}</th>"
                 f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
                 for k, v in values.items()
             )
@@ -177,6 +192,24 @@ class RunView:
         )
         parts.append(f"<details><summary><b>Cells executed ({len(self.cells)})</b></summary>{cells}</details></div>")
         return "".join(parts)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display({"text/html": self._repr_html_(), "text/plain": repr(self)}, raw=True)
+        chart = self.chart()
+        if chart is not None:
+            display(chart)
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return ""
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return ""
 
 
 @subcommand("show", "Show a run: params, metrics, tags, datasets, revisions and the cells it executed.",

@@ -45,12 +45,21 @@ def _models_arguments(parser: argparse.ArgumentParser) -> None:
 @subcommand("models", "Registered models (or one model's versions) as a table.", _models_arguments)
 def _models(magics: LifecycleMagics, args: argparse.Namespace) -> Any:
     from ...registry.fluent import search_model_versions, search_registered_models
+    from ..display import HtmlFrame, frame_html
 
     if args.name:
         registry_client().get_registered_model(args.name)  # a clear error for an unknown name
         condition = "name = '{}'".format(args.name.replace("'", "''"))
-        return search_model_versions(f"{condition} and {args.filter}" if args.filter else condition)
-    return search_registered_models(args.filter)
+        frame = search_model_versions(f"{condition} and {args.filter}" if args.filter else condition)
+        frame = frame.sort_values("version", ascending=False)
+        shown = frame[["version", "current_stage", "aliases", "status", "run_id", "creation_timestamp", "description"]]
+        shown = shown.assign(run_id=shown["run_id"].str[:8])
+        names = {"current_stage": "stage", "run_id": "source run", "creation_timestamp": "created (UTC)"}
+        return HtmlFrame(frame, frame_html(shown, caption=f"{args.name}: {len(frame)} versions", names=names))
+    frame = search_registered_models(args.filter)
+    shown = frame[["name", "latest_version", "aliases", "stages", "description", "last_updated_timestamp"]]
+    names = {"latest_version": "latest", "last_updated_timestamp": "updated (UTC)"}
+    return HtmlFrame(frame, frame_html(shown, caption=f"{len(frame)} registered models", names=names))
 
 
 def _promote_arguments(parser: argparse.ArgumentParser) -> None:
