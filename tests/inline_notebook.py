@@ -51,7 +51,7 @@ CELLS = [
      "diff_notebooks(old, new)", None),
     ("# NBVAL_IGNORE_OUTPUT\n"
      "browser = lc.browse('inline-ui', live=False)\n"
-     "browser.runs.value = tuple(ids[:2])\n"
+     "browser.select(ids[:2])\n"
      "browser", "ignore"),
 ]  # fmt: skip
 

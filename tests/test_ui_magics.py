@@ -55,5 +55,5 @@ def test_lifecycle_browse_shows_the_run_browser(ipython: Any) -> None:
     browser = _instances[model_id]
     assert isinstance(browser, RunBrowser)
     assert [r.info.run_name for r in browser.selected] == [] and browser.filter.value == "metrics.acc > 0.6"
-    assert [label.split()[0] for label, _ in browser.runs.options] == ["b1"]
+    assert [row[1] for row in browser.rows()[1:]] == ["b1"]
     browser.close()

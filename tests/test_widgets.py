@@ -40,7 +40,7 @@ def chart_rows(spec: dict) -> list[dict]:
 
 
 def names(browser: RunBrowser) -> list[str]:
-    return [label.split()[0] for label, _ in browser.runs.options]
+    return [row[1].split()[0] for row in browser.rows()[1:]]
 
 
 def test_filter_sort_and_inline_error(runs: list[str]) -> None:
@@ -48,7 +48,9 @@ def test_filter_sort_and_inline_error(runs: list[str]) -> None:
     assert sorted(names(browser)) == ["w0", "w1", "w2"]
     browser.sort_by.value = "name"
     assert names(browser) == ["w2", "w1", "w0"]
-    assert "loss" in browser.header.value and "model" in browser.header.value
+    assert browser.rows()[0] == ["", "run", "status", "started (UTC)", "acc", "loss", "depth", "model"]
+    assert [row[0] for row in browser.rows()[1:]] == ["[ ]"] * 3  # a checkbox per run, aligned in a grid
+    assert browser.rows()[1][4:6] == ["0.9", "2.05"]  # w2's acc and last loss, rounded
     browser.filter.value = "params.model = 'rf'"
     assert names(browser) == ["w1", "w0"] and browser.error.value == ""
     browser.filter.value = "metrics.acc >>> 1"
@@ -67,11 +69,12 @@ def test_filter_sort_and_inline_error(runs: list[str]) -> None:
 def test_selection_updates_the_comparison(runs: list[str]) -> None:
     browser = RunBrowser("wid", live=False)
     assert browser.chart.outputs == ()
-    browser.runs.value = (runs[0], runs[2])
+    browser.select([runs[0], runs[2]])
+    assert [row[0] for row in browser.rows()[1:]] == ["[x]", "[ ]", "[x]"]
     assert [r.info.run_name for r in browser.selected] == ["w2", "w0"]
     outputs = browser.chart.outputs
     html = outputs[0]["data"]["text/html"]
-    assert "Comparing 2 runs" in html and "<mark>gb</mark>" in html
+    assert "Comparing 2 runs" in html and "<mark>rf</mark>" in html  # w2 (gb) first: w0 differs from it
     spec = outputs[1]["data"][VEGALITE]
     runs_in_chart = {row["run"] for row in chart_rows(spec)}
     assert runs_in_chart == {"w0", "w2"}
@@ -81,7 +84,7 @@ def test_selection_updates_the_comparison(runs: list[str]) -> None:
     browser.metric.value = "acc"
     spec = browser.chart.outputs[1]["data"][VEGALITE]
     assert spec["title"] == "acc by step"
-    browser.runs.value = ()
+    browser.select([])
     assert browser.chart.outputs == ()
     browser.close()
 
@@ -90,7 +93,7 @@ def test_register_button_needs_one_run_with_a_model(runs: list[str]) -> None:
     browser = RunBrowser("wid", live=False)
     browser.register.click()
     assert "select exactly one run" in browser.status.value
-    browser.runs.value = (runs[1],)
+    browser.select([runs[1]])
     browser.register.click()
     assert "type a registered model name" in browser.status.value
     browser.model_name.value = "wid-model"
@@ -112,7 +115,7 @@ def test_register_and_scoring_buttons_use_the_selected_model(
     with lc.start_run(run_name="with-model") as run:
         lc_sklearn.log_model(LogisticRegression().fit(X, [0, 0, 1, 1]), name="model", input_example=X.head(2))
     browser = RunBrowser("reg", live=False)
-    browser.runs.value = (run.info.run_id,)
+    browser.select([run.info.run_id])
     browser.model_name.value = "champion-model"
     browser.register.click()
     assert "registered" in browser.status.value and "version 1" in browser.status.value, browser.status.value
@@ -121,9 +124,13 @@ def test_register_and_scoring_buttons_use_the_selected_model(
     monkeypatch.chdir(tmp_path)
     browser.scoring.click()
     assert "wrote scoring notebook" in browser.status.value, browser.status.value
-    written = tmp_path / "score_with-model.ipynb"
+    written = tmp_path / "scoring" / "score_with-model.ipynb"
+    assert '<a href="scoring/score_with-model.ipynb"' in browser.status.value  # a link that opens it
     notebook = nbformat.read(written, as_version=4)
     assert run.info.run_id in "".join(cell.source for cell in notebook.cells)
+    browser.scoring.click()  # a second click never overwrites the first notebook
+    assert (tmp_path / "scoring" / "score_with-model-2.ipynb").exists()
+    assert 'href="scoring/score_with-model-2.ipynb"' in browser.status.value
     browser.close()
 
 
@@ -132,16 +139,16 @@ def test_live_updates_a_running_run(home: Path) -> None:
     run = lc.start_run(run_name="training")
     lc.log_metric("loss", 1.0, step=0)
     browser = RunBrowser("live", live=False)
-    browser.runs.value = (run.info.run_id,)
-    assert "RUNNING" in browser.runs.options[0][0]
+    browser.select([run.info.run_id])
+    assert "RUNNING" in " ".join(browser.rows()[1])
     assert browser.poll() is False, "nothing changed: no redraw"
     lc.log_metric("loss", 0.5, step=1)
     assert browser.poll() is True
-    assert "0.5" in browser.runs.options[0][0]
+    assert "0.5" in " ".join(browser.rows()[1])
     spec = browser.chart.outputs[1]["data"][VEGALITE]
     assert [row["value"] for row in chart_rows(spec)] == [1.0, 0.5]
     lc.end_run()
-    assert browser.poll() is True and "FINISHED" in browser.runs.options[0][0]
+    assert browser.poll() is True and "FINISHED" in " ".join(browser.rows()[1])
     assert browser.poll() is False, "a finished table is not polled"
     browser.close()
 
@@ -154,8 +161,8 @@ def test_live_thread_polls_in_the_background(home: Path) -> None:
         lc.log_metric("acc", 0.25, step=0)
         lc.flush()
         deadline = time.monotonic() + 20
-        while "acc" not in browser.header.value and time.monotonic() < deadline:
+        while "acc" not in browser.rows()[0] and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert "acc" in browser.header.value
+        assert "acc" in browser.rows()[0]
     browser.close()
     assert browser._thread is None

@@ -1,9 +1,9 @@
 """``browse()``: an ipywidgets run browser over the store.
 
 Pick an experiment, type a filter (MLflow's grammar; a parse error shows
-under the box), sort, select runs: the comparison below follows the
-selection. Buttons register the selected run's model and generate a
-scoring notebook for it. While a shown run is RUNNING, a background thread
+under the box), sort, tick runs in the table: the comparison below follows
+the selection. Buttons register the selected run's model and generate a
+scoring notebook for it (under ``scoring/``, linked once written). While a shown run is RUNNING, a background thread
 polls the store (at most every ``interval`` seconds, and only redraws when
 the store changed) so its metrics update live.
 
@@ -14,8 +14,9 @@ browser (as ipywidgets' own tests do).
 from __future__ import annotations
 
 import html
+import os
 import threading
-from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as W
@@ -25,7 +26,7 @@ from ..errors import LifecycleError
 from ..tracking.client import Client
 from . import charts
 from .comparison import compare
-from .display import fmt_time, fmt_value
+from .display import column_digits, fmt_time, fmt_value, run_label_html
 
 __all__ = ["RunBrowser", "browse"]
 
@@ -35,14 +36,23 @@ SORTS = {
     "name": "attributes.run_name",
     "status": "attributes.status",
 }
+SCORING_DIR = "scoring"
+"""Where the Scoring button writes notebooks, under the working directory (the notebook's folder)."""
+
 _CSS = """<style>
-.jl-runs select { font-family: var(--jp-code-font-family, monospace); font-size: 12px; }
-.jl-head { font-family: var(--jp-code-font-family, monospace); font-size: 12px; white-space: pre; margin: 0 0 0 4px; }
+.jl-runs { font-size: 12px; max-height: 320px; overflow: auto; align-items: center; }
+.jl-runs .widget-html-content { white-space: nowrap; line-height: 1.3; }
+.jl-runs .widget-checkbox { width: 28px; }
 </style>"""
 
 
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _free_path(target: Path) -> Path:
+    """``target``, or ``stem-2.ipynb``, ``stem-3.ipynb``... whichever does not exist yet: never overwrite."""
+    candidate, number = target, 1
+    while candidate.exists():
+        number += 1
+        candidate = target.with_name(f"{target.stem}-{number}{target.suffix}")
+    return candidate
 
 
 class RunBrowser(W.VBox):
@@ -80,9 +90,9 @@ class RunBrowser(W.VBox):
         self.error = W.HTML()
         self.sort_by = W.Dropdown(options=list(SORTS), value="start time", description="sort by")
         self.descending = W.ToggleButton(value=True, description="descending", icon="sort-amount-desc")
-        self.header = W.HTML()
-        self.runs = W.SelectMultiple(options=[], rows=10, layout=W.Layout(width="100%"))
-        self.runs.add_class("jl-runs")
+        self.table = W.GridBox(layout=W.Layout(width="100%"))
+        self.table.add_class("jl-runs")
+        self._checks: dict[str, W.Checkbox] = {}
         self.metric = W.Dropdown(options=[], description="metric")
         self.chart = W.Output()
         self.model_name = W.Text(placeholder="registered model name", description="model")
@@ -98,8 +108,7 @@ class RunBrowser(W.VBox):
             W.HBox([self.experiment, self.filter]),
             self.error,
             W.HBox([self.sort_by, self.descending, self.refresh_button]),
-            self.header,
-            self.runs,
+            self.table,
             self.metric,
             self.chart,
             W.HBox([self.model_name, self.register, self.scoring]),
@@ -108,7 +117,6 @@ class RunBrowser(W.VBox):
 
         for widget in (self.experiment, self.filter, self.sort_by, self.descending):
             widget.observe(lambda _change: self.refresh(), names="value")
-        self.runs.observe(lambda _change: self.update_chart(), names="value")
         self.metric.observe(lambda _change: self.update_chart(), names="value")
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.register.on_click(lambda _b: self.register_selected())
@@ -158,26 +166,33 @@ class RunBrowser(W.VBox):
                      if len({r.data.params.get(k) for r in self._runs}) > 1][:3]  # fmt: skip
         return metrics, differing
 
+    def _check(self, run_id: str) -> W.Checkbox:
+        """The run's checkbox, kept across redraws so a tick survives a refresh."""
+        box = self._checks.get(run_id)
+        if box is None:
+            box = self._checks[run_id] = W.Checkbox(value=False, indent=False, layout=W.Layout(width="28px"))
+            box.observe(lambda _change: self.update_chart(), names="value")
+        return box
+
     def _render_table(self) -> None:
         metrics, params = self._columns()
-        widths = [22, 9, 19] + [12] * (len(metrics) + len(params))
-        titles = ["run", "status", "started (UTC)"] + metrics + params
-
-        def line(cells: Sequence[str]) -> str:
-            return "  ".join(_cut(c, w).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-
-        self.header.value = f'<div class="jl-head">{html.escape(line(titles))}</div>'
-        rows = []
+        titles = ["", "run", "status", "started (UTC)", *metrics, *params]
+        digits = {k: column_digits(r.data.metrics.get(k) for r in self._runs) for k in metrics}
+        cells: list[W.Widget] = [W.HTML(f"<b>{html.escape(t)}</b>") for t in titles]
         for run in self._runs:
-            cells = [run.info.run_name or run.info.run_id[:8], run.info.status, fmt_time(run.info.start_time)]
-            cells += [fmt_value(run.data.metrics.get(k)) for k in metrics]
-            cells += [run.data.params.get(k, "") for k in params]
-            rows.append((line(cells), run.info.run_id))
-        selected = [v for v in self.runs.value if v in {r.info.run_id for r in self._runs}]
+            texts = [run_label_html(run.info.run_name or run.info.run_id[:8], run.info.status),
+                     html.escape(run.info.status), fmt_time(run.info.start_time)]  # fmt: skip
+            texts += [fmt_value(run.data.metrics.get(k), digits[k]) for k in metrics]
+            texts += [html.escape(run.data.params.get(k, "")) for k in params]
+            cells.append(self._check(run.info.run_id))
+            cells += [W.HTML(text, layout=W.Layout(padding="0 10px 0 0")) for text in texts]
         self._quiet = True
         try:
-            self.runs.options = rows
-            self.runs.value = tuple(selected)
+            shown = {r.info.run_id for r in self._runs}
+            for run_id in [k for k in self._checks if k not in shown]:
+                self._checks.pop(run_id).close()  # a run filtered out is deselected
+            self.table.layout.grid_template_columns = f"28px repeat({len(titles) - 1}, max-content)"
+            self.table.children = cells
         finally:
             self._quiet = False
         current = self.sort_by.value
@@ -192,13 +207,34 @@ class RunBrowser(W.VBox):
         self.status.value = f"{len(self._runs)} run{'s' if len(self._runs) != 1 else ''}"
         self.update_chart()
 
+    def rows(self) -> list[list[str]]:
+        """The table as text, a list of cells per run in table order (header first), for scripts and tests."""
+        import re
+
+        width = 4 + len(self._columns()[0]) + len(self._columns()[1])
+        texts = [re.sub("<[^>]+>", "", c.value) if isinstance(c, W.HTML) else ("[x]" if c.value else "[ ]")
+                 for c in self.table.children]  # fmt: skip
+        return [[html.unescape(t) for t in texts[i:i + width]] for i in range(0, len(texts), width)]
+
+    def select(self, run_ids: list[str] | tuple[str, ...]) -> None:
+        """Tick exactly these runs (ids of runs in the table); the comparison follows once."""
+        unknown = [i for i in run_ids if i not in self._checks]
+        if unknown:
+            raise LifecycleError(f"run {unknown[0]!r} is not in the table: clear the filter or pick another experiment")
+        self._quiet = True
+        try:
+            for run_id, box in self._checks.items():
+                box.value = run_id in run_ids
+        finally:
+            self._quiet = False
+        self.update_chart()
+
     # ---- comparison ------------------------------------------------------------
 
     @property
     def selected(self) -> list[Run]:
-        """The selected runs, in table order."""
-        chosen = set(self.runs.value)
-        return [r for r in self._runs if r.info.run_id in chosen]
+        """The ticked runs, in table order."""
+        return [r for r in self._runs if r.info.run_id in self._checks and self._checks[r.info.run_id].value]
 
     def update_chart(self) -> None:
         """Show the comparison of the selected runs (the first run's metric history for one run)."""
@@ -274,7 +310,7 @@ class RunBrowser(W.VBox):
         return version
 
     def generate_scoring(self) -> Any:
-        """Write a scoring notebook for the selected run's model into the working directory."""
+        """Write a scoring notebook for the selected run's model under ``scoring/`` and link to it."""
         run = self._one_selected("generate a scoring notebook")
         if run is None:
             return None
@@ -283,12 +319,16 @@ class RunBrowser(W.VBox):
 
             uri = self.model_uri(run)
             name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in run.info.run_name or run.info.run_id)
-            path = generate_scoring_notebook(uri, notebook_path=f"score_{name}.ipynb")
+            target = _free_path(Path(SCORING_DIR) / f"score_{name}.ipynb")
+            path = generate_scoring_notebook(uri, notebook_path=target)
         except LifecycleError as exc:
             self._say(str(exc), error=True)
             return None
-        self._say(f"wrote scoring notebook {path}")
-        return path
+        link = path.as_posix()  # relative to the notebook's folder: JupyterLab opens it on click
+        self.status.value = (f'<span style="color:#070">wrote scoring notebook '
+                             f'<a href="{html.escape(link)}" target="_blank" style="text-decoration:underline">'
+                             f"{html.escape(link)}</a> for {html.escape(uri)}</span>")  # fmt: skip
+        return Path(os.path.abspath(path))
 
     # ---- live updates ----------------------------------------------------------------
 

@@ -43,12 +43,13 @@ def test_executed_notebook_renders_charts_reprs_and_widget(home: Path, tmp_path:
     assert notebook.locator(".jp-RenderedHTMLCommon mark").count() >= 2
 
     # The run browser, from the widget state saved by nbclient.
-    select = notebook.locator(".jl-runs select")
-    select.wait_for(timeout=30_000)
-    assert select.locator("option").count() == 4  # three runs and the one that logged the model
-    assert len(select.evaluate("s => Array.from(s.selectedOptions).map(o => o.value)")) == 2
+    table = notebook.locator(".jl-runs")
+    table.wait_for(timeout=30_000)
+    boxes = table.locator("input[type=checkbox]")
+    assert boxes.count() == 4  # three runs and the one that logged the model: a checkbox each
+    assert table.locator("input[type=checkbox]:checked").count() == 2
     assert not [e for e in errors if "vega" in e.lower()], errors
-    select.scroll_into_view_if_needed()
+    table.scroll_into_view_if_needed()
     page.screenshot(path=str(tmp_path / "inline_ui.png"), full_page=True)  # type: ignore[attr-defined]
 
 
@@ -60,7 +61,7 @@ LIVE_CELLS = [
     "lc.log_metric('loss', 1.0, step=0)\n"
     "lc.flush()",
     "browser = lc.browse('live', interval=0.2)\n"
-    "browser.runs.value = (run.info.run_id,)\n"
+    "browser.select([run.info.run_id])\n"
     "browser",
     "for step in range(1, 40):\n"
     "    lc.log_metric('loss', 1 / (step + 1), step=step)\n"
@@ -94,10 +95,9 @@ def _run_live(page: object) -> None:
     run_command(page, "notebook:run-all-cells")
     # Only the browser's polling thread refreshes the table: FINISHED and the last loss prove it ran
     # in the kernel and that its updates reached the page.
-    select = panel.locator(".jl-runs select")
-    select.wait_for(timeout=30_000)
+    panel.locator(".jl-runs").wait_for(timeout=30_000)
     page.wait_for_function(  # type: ignore[attr-defined]
-        "() => [...document.querySelectorAll('.jl-runs option')].some(o => o.textContent.includes('FINISHED')"
-        " && o.textContent.includes('0.025'))", timeout=30_000)
+        "() => [...document.querySelectorAll('.jl-runs')].some(t => t.textContent.includes('FINISHED')"
+        " && t.textContent.includes('0.025'))", timeout=30_000)
     chart = panel.locator(".jp-OutputArea-output .vega-embed").locator("svg.marks, canvas")
     chart.first.wait_for(timeout=30_000)
