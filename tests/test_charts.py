@@ -143,6 +143,30 @@ def test_param_vs_metric_numeric_and_categorical(runs: list[str]) -> None:
     assert max(r["metric"] for r in values(charts.param_vs_metric(runs, "model", "loss", stat="max"))) == pytest.approx(7 + 1 / 151)
     with pytest.raises(InvalidInput, match="no run here logged param 'depth'"):
         charts.param_vs_metric(runs, "depth", "acc")
+    assert spec["encoding"]["color"]["field"] == "run"  # 3 runs: a colour each
+    assert spec["encoding"]["x"]["scale"] == {"zero": False}  # 0.1..0.3: not log-sampled
+    by_model = charts.param_vs_metric(runs, "lr", "acc", color="model", log_y=True).to_dict()
+    assert by_model["encoding"]["color"] == {"field": "colour", "title": "model", "type": "nominal"}
+    assert by_model["encoding"]["y"]["scale"]["type"] == "log"
+    assert {r["colour"] for r in values(charts.param_vs_metric(runs, "lr", "acc", color="model"))} == {"rf", "gb"}
+    with pytest.raises(InvalidInput, match="not numeric"):
+        charts.param_vs_metric(runs, "model", "acc", log_x=True)
+
+
+def test_log_sampled_params_get_log_axes(home: Path) -> None:
+    """A learning-rate sweep over decades is drawn on log axes; 30 runs are not coloured one by one."""
+    ids = []
+    for i in range(30):
+        with lc.start_run(run_name=f"lr{i}") as run:
+            lc.log_params({"lr": 10 ** (-5 + i / 7), "depth": i % 4})
+            lc.log_metric("acc", 0.5 + i / 100)
+            ids.append(run.info.run_id)
+    spec = charts.param_vs_metric(ids, "lr", "acc").to_dict()
+    assert spec["encoding"]["x"]["scale"] == {"type": "log"} and spec["encoding"]["x"]["title"] == "lr (log)"
+    assert "color" not in spec["encoding"]  # 30 runs: no legend cycling 10 colours
+    coloured = charts.param_vs_metric(ids, "lr", "acc", color="depth").to_dict()
+    assert coloured["encoding"]["color"]["field"] == "colour" and coloured["encoding"]["color"]["type"] == "quantitative"
+    assert charts.log_sampled([0.001, 0.01, 0.1]) and not charts.log_sampled([1, 2, 50]) and not charts.log_sampled([-1, 1000])
 
 
 def test_parallel_coordinates_scales_each_axis(runs: list[str]) -> None:
@@ -161,7 +185,13 @@ def test_parallel_coordinates_scales_each_axis(runs: list[str]) -> None:
 def test_final_metrics_bars(runs: list[str]) -> None:
     chart = charts.final_metrics(runs)
     spec = chart.to_dict()
-    assert spec["facet"]["field"] == "metric" and spec["spec"]["mark"]["type"] == "bar"
+    assert [p["title"] for p in spec["concat"]] == ["acc", "loss"] and spec["concat"][0]["mark"]["type"] == "bar"
+    assert [p["encoding"]["y"]["title"] for p in spec["concat"]] == ["acc", "loss"]
+    assert spec["concat"][0]["encoding"]["x"]["axis"]["labelLimit"] == 200  # run names not cut to a few letters
+    # acc 0.7 / 0.8 / 0.9 differ by a lot: from 0; loss ~1/2/3 too
+    assert spec["concat"][0]["encoding"]["y"]["scale"] == {"zero": True}
+    close = charts._bar_scale([0.95, 0.96, 0.955]).to_dict()
+    assert close["zero"] is False and close["domain"][0] > 0.9 and close["domain"][1] < 1.0  # 0.95 vs 0.96 visible
     rows = values(chart)
     assert {(r["run"], r["metric"]) for r in rows} == {(f"run-{i}", m) for i in range(3) for m in ("acc", "loss")}
 
@@ -238,7 +268,7 @@ def test_compare_charts_single_values_as_bars(home: Path) -> None:
             lc.log_metric("auc", 0.5 + i / 10)
             ids.append(run.info.run_id)
     shown = lc.compare(ids)
-    assert shown.chart is not None and shown.chart.to_dict()["spec"]["mark"]["type"] == "bar"
+    assert shown.chart is not None and shown.chart.to_dict()["concat"][0]["mark"]["type"] == "bar"
     assert shown.params.frame.empty and "no params" in shown._repr_html_()
 
 

@@ -424,11 +424,24 @@ def _check_param(runs: Sequence[Run], param: str) -> None:
         raise InvalidInput(f"no run here logged param {param!r}; they have: {', '.join(known) or 'no params'}")
 
 
+def log_sampled(values: Sequence[float | None]) -> bool:
+    """Whether numbers look sampled on a log scale: all positive and spanning at least two decades."""
+    present = [v for v in values if v is not None and math.isfinite(v)]
+    return len(present) > 1 and min(present) > 0 and max(present) / min(present) >= 100
+
+
+MAX_RUN_COLOURS = 10
+"""Above this many runs, colouring by run repeats colours: points get one colour (or ``color=PARAM``)."""
+
+
 def param_vs_metric(
     runs: RunsLike,
     param: str,
     metric: str,
     stat: str = "last",
+    color: str | None = None,
+    log_x: bool | None = None,
+    log_y: bool = False,
     width: int = 420,
     height: int = 280,
     client: Client | None = None,
@@ -436,28 +449,51 @@ def param_vs_metric(
     """A point per run: param ``param`` on x (numeric when it parses as numbers), metric on y.
 
     ``stat`` picks the metric value: ``"last"`` (default), ``"min"`` or ``"max"``
-    over the run's history.
+    over the run's history. ``color`` names a param to colour the points by
+    (default: by run up to ``MAX_RUN_COLOURS`` runs, else one colour). ``log_x``
+    defaults to a log axis when the param looks log-sampled (all positive,
+    two decades or more); ``log_y`` puts the metric on a log axis.
     """
     found = resolve_runs(runs, client)
     _check_param(found, param)
     _check_metric(found, metric)
+    if color is not None:
+        _check_param(found, color)
     labels = run_labels(found)
     xs, numeric = _param_column([r.data.params.get(param) for r in found])
-    frame = pd.DataFrame({
+    data: dict[str, Any] = {
         "run": [labels[r.info.run_id] for r in found],
         "param": xs,
         "metric": _metric_values(found, metric, stat, client),
-    })
+    }
+    colour_values, colour_numeric = ([], False) if color is None else _param_column(
+        [r.data.params.get(color) for r in found])  # fmt: skip
+    if color is not None:
+        data["colour"] = colour_values
+    frame = pd.DataFrame(data)
     frame = frame[frame["param"].notna() & frame["metric"].notna()]
-    x = alt.X("param:Q" if numeric else "param:N", title=param, scale=alt.Scale(zero=False) if numeric else alt.Undefined)
+    if log_x is None:
+        log_x = numeric and log_sampled(list(frame["param"]))
+    if log_x and not numeric:
+        raise InvalidInput(f"param {param!r} is not numeric: it cannot go on a log axis (log_x=False)")
+    x_scale = alt.Scale(type="log") if log_x else alt.Scale(zero=False)
+    x = alt.X("param:Q" if numeric else "param:N", title=param + (" (log)" if log_x else ""),
+              scale=x_scale if numeric else alt.Undefined)  # fmt: skip
     title = metric if stat == "last" else f"{stat}({metric})"
-    return alt.Chart(_inline(frame)).mark_point(filled=True, size=80).encode(
-        x=x,
-        y=alt.Y("metric:Q", title=title, scale=alt.Scale(zero=False)),
-        color=_color(list(labels.values())),
-        tooltip=["run:N", alt.Tooltip("param:Q" if numeric else "param:N", title=param),
-                 alt.Tooltip("metric:Q", title=title, format=".6g")],
-    ).properties(width=width, height=height, title=f"{title} by {param}")  # fmt: skip
+    y_scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
+    tooltip = ["run:N", alt.Tooltip("param:Q" if numeric else "param:N", title=param),
+               alt.Tooltip("metric:Q", title=title, format=".6g")]  # fmt: skip
+    encoding: dict[str, Any] = {"x": x, "y": alt.Y("metric:Q", title=title, scale=y_scale)}
+    if color is not None:
+        encoding["color"] = (alt.Color("colour:Q", title=color, scale=alt.Scale(scheme="viridis",
+                                       type="log" if log_sampled(list(frame["colour"])) else "linear"))
+                             if colour_numeric else alt.Color("colour:N", title=color))  # fmt: skip
+        tooltip.append(alt.Tooltip("colour:Q" if colour_numeric else "colour:N", title=color))
+    elif len(found) <= MAX_RUN_COLOURS:
+        encoding["color"] = _color(list(labels.values()))
+    return alt.Chart(_inline(frame)).mark_point(filled=True, size=80).encode(**encoding, tooltip=tooltip).properties(
+        width=width, height=height, title=f"{title} by {param}" + (f", colour: {color}" if color else "")
+    )
 
 
 def parallel_coordinates(
@@ -525,6 +561,22 @@ def parallel_coordinates(
     )
 
 
+def _bar_scale(values: Sequence[float | None]) -> alt.Scale:
+    """A bar axis from 0, unless the bars differ by under 20% of their size: then zoomed on them.
+
+    0.95 against 0.96 on an axis from 0 look equal; zoomed, the difference shows.
+    """
+    present = [v for v in values if v is not None and math.isfinite(v)]
+    if len(present) < 2:
+        return alt.Scale(zero=True)
+    lo, hi = min(present), max(present)
+    size = max(abs(lo), abs(hi))
+    if size == 0 or (hi - lo) >= 0.2 * size or (lo < 0 < hi):
+        return alt.Scale(zero=True)
+    pad = (hi - lo) * 0.5 or size * 0.01
+    return alt.Scale(zero=False, domain=[lo - pad, hi + pad], clamp=True)
+
+
 def final_metrics(
     runs: RunsLike,
     metrics: Sequence[str] | None = None,
@@ -532,7 +584,11 @@ def final_metrics(
     height: int = 200,
     client: Client | None = None,
 ) -> AnyChart:
-    """Bars of each run's final (latest) value, one panel per metric (default: every metric logged)."""
+    """Bars of each run's final (latest) value, one panel per metric (default: every metric logged).
+
+    Each panel's y axis is titled with its metric and starts at 0 unless the
+    values are too close for that to show their differences (then it is zoomed).
+    """
     found = resolve_runs(runs, client)
     keys = list(metrics) if metrics is not None else sorted({k for r in found for k in r.data.metrics})
     for key in keys:
@@ -544,16 +600,16 @@ def final_metrics(
         [{"run": labels[r.info.run_id], "metric": k, "value": r.data.metrics.get(k)} for k in keys for r in found]
     )
     order = list(labels.values())
-    bars = alt.Chart().mark_bar().encode(
-        x=alt.X("run:N", sort=order, title=None, axis=alt.Axis(labelAngle=-40, labelLimit=90)),
-        y=alt.Y("value:Q", title=None),
-        color=_color(order),
-        tooltip=["run:N", "metric:N", alt.Tooltip("value:Q", format=".6g")],
-    ).properties(width=width, height=height)  # fmt: skip
-    return alt.FacetChart(
-        data=_inline(frame), spec=bars, facet=alt.Facet("metric:N", sort=keys, title=None),
-        columns=min(3, len(keys)),
-    ).resolve_scale(y="independent").properties(title="final metrics")  # fmt: skip
+    panels = []
+    for key in keys:
+        scale = _bar_scale([r.data.metrics.get(key) for r in found])
+        panels.append(alt.Chart().mark_bar().encode(
+            x=alt.X("run:N", sort=order, title=None, axis=alt.Axis(labelAngle=-40, labelLimit=200)),
+            y=alt.Y("value:Q", title=key, scale=scale),
+            color=_color(order),
+            tooltip=["run:N", alt.Tooltip("value:Q", title=key, format=".6g")],
+        ).transform_filter(alt.datum.metric == key).properties(width=width, height=height, title=key))  # fmt: skip
+    return alt.concat(*panels, columns=min(3, len(keys)), data=_inline(frame)).properties(title="final metrics")
 
 
 # ---- params table --------------------------------------------------------------
