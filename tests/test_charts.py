@@ -172,14 +172,43 @@ def test_log_sampled_params_get_log_axes(home: Path) -> None:
 def test_parallel_coordinates_scales_each_axis(runs: list[str]) -> None:
     chart = charts.parallel_coordinates(runs, metric="acc")
     spec = chart.to_dict()
-    lines = spec["layer"][1]
+    rules, lines, points, text = spec["layer"]
     assert lines["encoding"]["detail"]["field"] == "run" and lines["encoding"]["color"]["field"] == "metric"
-    assert lines["encoding"]["x"]["sort"] == ["lr", "model", "acc"]  # default: the params that differ
+    assert lines["encoding"]["x"]["axis"]["labelExpr"] == '["lr", "model", "acc"][datum.value]'  # params that differ
     rows = values(chart)
     lr = {r["run"]: round(r["pos"], 9) for r in rows if r["axis"] == "lr"}
     assert lr == {"run-0": 0.0, "run-1": 0.5, "run-2": 1.0}
     model = {r["run"]: r["pos"] for r in rows if r["axis"] == "model"}
     assert model == {"run-0": 1.0, "run-1": 1.0, "run-2": 0.0}  # gb < rf
+    # real ticks: round values along each numeric axis, not only its min and max
+    lr_ticks = [t["label"] for t in text["data"]["values"] if t["i"] == 0]
+    assert lr_ticks == ["0.1", "0.15", "0.2", "0.25", "0.3"]
+    # brushing: an interval over the axes; lines of runs outside it fade
+    brush = spec["params"][0]
+    assert brush["name"] == "brush" and brush["select"]["type"] == "interval" and brush["views"] == [points["name"]]
+    assert {"calculate": "vlSelectionTest('brush_store', datum) ? 1 : 0", "as": "hit"} in lines["transform"]
+    assert "datum.hits > 0" in lines["encoding"]["opacity"]["condition"]["test"]
+    import vl_convert
+
+    assert "<svg" in vl_convert.vegalite_to_svg(spec)  # vega compiles and draws it
+
+
+def test_parallel_coordinates_log_axes(home: Path) -> None:
+    ids = []
+    for i, lr in enumerate([1e-4, 1e-3, 1e-2, 3e-2]):
+        with lc.start_run(run_name=f"p{i}") as run:
+            lc.log_params({"lr": lr, "depth": i})
+            ids.append(run.info.run_id)
+    spec = charts.parallel_coordinates(ids).to_dict()
+    assert '"depth", "lr (log)"' in spec["layer"][1]["encoding"]["x"]["axis"]["labelExpr"]
+    ticks = [t["label"] for t in spec["layer"][3]["data"]["values"] if t["i"] == 1]
+    assert ticks == ["0.0001", "0.001", "0.01"]
+    positions = {r["run"]: r["pos"] for r in values(charts.parallel_coordinates(ids)) if r["axis"] == "lr"}
+    assert positions["p1"] == pytest.approx(1 / (2 + math.log10(3)))  # evenly spaced decades
+    linear = charts.parallel_coordinates(ids, log_axes=[]).to_dict()
+    assert '"lr"' in linear["layer"][1]["encoding"]["x"]["axis"]["labelExpr"]
+    with pytest.raises(InvalidInput, match="cannot be on a log scale"):
+        charts.parallel_coordinates(ids, params=["depth"], log_axes=["depth"])  # depth 0 is not positive
 
 
 def test_final_metrics_bars(runs: list[str]) -> None:

@@ -496,19 +496,65 @@ def param_vs_metric(
     )
 
 
+def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Round values between ``lo`` and ``hi`` for axis ticks (1, 2 or 5 times a power of ten apart)."""
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / max(1, count - 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.ceil(lo / step - 1e-9) * step
+    ticks = []
+    value = first
+    while value <= hi + step * 1e-9:
+        ticks.append(round(value, 12))
+        value += step
+    return ticks
+
+
+def _axis_positions(raw: list[Any], log: bool) -> tuple[list[float | None], list[tuple[float, str]]]:
+    """Each value's position in [0, 1] on its axis, and ``(position, label)`` ticks for the axis."""
+    numbers, numeric = _param_column([None if v is None else str(v) for v in raw])
+    if not numeric:
+        levels = sorted({str(v) for v in raw if v is not None})
+        spot = {v: (0.5 if len(levels) == 1 else i / (len(levels) - 1)) for i, v in enumerate(levels)}
+        return [None if v is None else spot[str(v)] for v in raw], [(spot[v], v[:20]) for v in levels]
+    present = [v for v in numbers if v is not None]
+    if not present:
+        return [None for _ in raw], []
+    if log:
+        numbers = [None if v is None else math.log10(v) for v in numbers]
+        present = [math.log10(v) for v in present]
+    lo, hi = min(present), max(present)
+    if hi == lo:
+        value = 10**lo if log else lo
+        return [None if v is None else 0.5 for v in numbers], [(0.5, f"{value:.6g}")]
+    positions: list[float | None] = [None if v is None else (v - lo) / (hi - lo) for v in numbers]
+    if log:
+        decades = range(math.ceil(lo - 1e-9), math.floor(hi + 1e-9) + 1)
+        ticks = [((d - lo) / (hi - lo), f"{10.0 ** d:g}") for d in decades]
+    else:
+        ticks = [((t - lo) / (hi - lo), f"{t:.6g}") for t in _nice_ticks(lo, hi)]
+    return positions, ticks
+
+
 def parallel_coordinates(
     runs: RunsLike,
     params: Sequence[str] | None = None,
     metric: str | None = None,
+    log_axes: Sequence[str] | None = None,
     width: int = 620,
     height: int = 300,
     client: Client | None = None,
 ) -> AnyChart:
     """A line per run across one vertical axis per param, then the metric; colour is the metric.
 
-    Each axis is scaled to its own min..max (text params are spaced evenly in
-    sorted order); the axis labels show the real extremes. ``params``
-    defaults to the params whose values differ between the runs.
+    Each axis is scaled to its own range with round tick values (text params
+    are spaced evenly in sorted order). ``log_axes`` names the axes drawn on
+    a log scale (default: the numeric ones that look log-sampled, all positive
+    over two decades or more). Drag a box over the axes to brush: the runs
+    passing through it stay bright, the others fade. ``params`` defaults to
+    the params whose values differ between the runs.
     """
     found = resolve_runs(runs, client)
     if params is None:
@@ -518,47 +564,61 @@ def parallel_coordinates(
         _check_param(found, p)
     if metric is not None:
         _check_metric(found, metric)
-    axes = params + ([metric] if metric else [])
+    axes = params + ([metric] if metric and metric not in params else [])
     if not axes:
         raise InvalidInput("parallel_coordinates needs params (these runs' params do not differ) or a metric")
     labels = run_labels(found)
     records = []
     ticks = []
-    for axis in axes:
+    logs = []
+    for index, axis in enumerate(axes):
         is_metric = metric is not None and axis == metric and axis not in params
         raw = [r.data.metrics.get(axis) if is_metric else r.data.params.get(axis) for r in found]
         numbers, numeric = _param_column([None if v is None else str(v) for v in raw])
-        if numeric:
-            present = [v for v in numbers if v is not None]
-            lo, hi = (min(present), max(present)) if present else (0.0, 1.0)
-            scaled = [None if v is None else (0.5 if hi == lo else (v - lo) / (hi - lo)) for v in numbers]
-            ticks += [{"axis": axis, "pos": 0.0 if hi != lo else 0.5, "label": f"{lo:.6g}"},
-                      {"axis": axis, "pos": 1.0, "label": f"{hi:.6g}"}][: 1 if hi == lo else 2]  # fmt: skip
-        else:
-            levels = sorted({v for v in raw if v is not None})
-            spot = {v: (0.5 if len(levels) == 1 else i / (len(levels) - 1)) for i, v in enumerate(levels)}
-            scaled = [None if v is None else spot[v] for v in raw]
-            ticks += [{"axis": axis, "pos": spot[v], "label": str(v)[:20]} for v in levels]
-        for run, value, pos in zip(found, raw, scaled, strict=True):
-            records.append({"run": labels[run.info.run_id], "axis": axis, "pos": pos,
+        log = (axis in log_axes) if log_axes is not None else (numeric and log_sampled(numbers))
+        if log and not (numeric and all(v is None or v > 0 for v in numbers)):
+            raise InvalidInput(f"axis {axis!r} has values that are not positive numbers: it cannot be on a log scale")
+        if log:
+            logs.append(axis)
+        positions, axis_ticks = _axis_positions(raw, log)
+        ticks += [{"i": index, "pos": pos, "label": label} for pos, label in axis_ticks]
+        for run, value, pos in zip(found, raw, positions, strict=True):
+            records.append({"run": labels[run.info.run_id], "axis": axis, "i": index, "pos": pos,
                             "raw": None if value is None else f"{value:.6g}" if isinstance(value, float) else str(value),
                             "metric": run.data.metrics.get(metric) if metric else None})  # fmt: skip
     frame = pd.DataFrame(records)
-    x = alt.X("axis:N", sort=axes, title=None, axis=alt.Axis(labelAngle=0, domain=False, ticks=False, orient="top"))
-    y = alt.Y("pos:Q", axis=None, scale=alt.Scale(domain=[0, 1]))
-    color: Any = (alt.Color("metric:Q", title=metric, scale=alt.Scale(scheme="viridis"))
-                  if metric else _color(list(labels.values())))  # fmt: skip
-    lines = alt.Chart(_inline(frame)).mark_line(opacity=0.7).encode(
-        x=x, y=y, detail="run:N", color=color,
+    names = [a + (" (log)" if a in logs else "") for a in axes]
+    label_expr = "[" + ", ".join(_js_string(n) for n in names) + "][datum.value]"
+    x = alt.X("i:Q", title=None, scale=alt.Scale(domain=[-0.15, len(axes) - 0.5], nice=False, zero=False),
+              axis=alt.Axis(values=list(range(len(axes))), labelExpr=label_expr, orient="top", grid=False,
+                            domain=False, ticks=False, labelPadding=14, labelFontWeight="bold",
+                            labelAngle=0, labelLimit=160))  # fmt: skip
+    y = alt.Y("pos:Q", axis=None, scale=alt.Scale(domain=[0, 1], nice=False))
+    brush = alt.selection_interval(name="brush", encodings=["x", "y"])
+    colour: Any = (alt.Color("metric:Q", title=metric, scale=alt.Scale(scheme="viridis"))
+                   if metric else _color(list(labels.values())))  # fmt: skip
+    lines = alt.Chart().mark_line(strokeWidth=1.5).encode(
+        x=x, y=y, detail="run:N", color=colour,
+        opacity=alt.condition("!length(data('brush_store')) || datum.hits > 0", alt.value(0.85), alt.value(0.08)),
         tooltip=["run:N", "axis:N", alt.Tooltip("raw:N", title="value")],
-    )  # fmt: skip
-    rules = alt.Chart(alt.Data(values=[{"axis": a} for a in axes])).mark_rule(color="#999").encode(x=x)
-    text = alt.Chart(alt.Data(values=ticks)).mark_text(align="left", dx=3, fontSize=10, color="#555").encode(
+    ).transform_calculate(
+        hit="vlSelectionTest('brush_store', datum) ? 1 : 0"
+    ).transform_joinaggregate(hits="sum(hit)", groupby=["run"])  # fmt: skip
+    points = alt.Chart().mark_circle(size=18, color="#555", opacity=0.6).encode(x=x, y=y).add_params(brush)
+    rules = alt.Chart(alt.Data(values=[{"i": i} for i in range(len(axes))])).mark_rule(color="#999").encode(x=x)
+    text = alt.Chart(alt.Data(values=ticks)).mark_text(align="left", dx=4, fontSize=10, color="#555").encode(
         x=x, y=y, text="label:N"
     )
-    return alt.layer(rules, lines, text).properties(
-        width=width, height=height, title="parallel coordinates" + (f" (colour: {metric})" if metric else "")
-    )
+    return alt.layer(rules, lines, points, text, data=_inline(frame)).properties(
+        width=width, height=height,
+        title="parallel coordinates" + (f" (colour: {metric})" if metric else "") + " · drag to brush",
+    )  # fmt: skip
+
+
+def _js_string(text: str) -> str:
+    import json
+
+    return json.dumps(text)
 
 
 def _bar_scale(values: Sequence[float | None]) -> alt.Scale:
