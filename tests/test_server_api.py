@@ -95,7 +95,7 @@ def test_runs_experiments_and_run_detail(server: Jupyter, seeded: dict[str, str]
     spec = get(server, "runs", seeded["small"], "chart", keys="loss")["spec"]
     assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v5") and "loss" in json.dumps(spec)
     both = get(server, "runs", seeded["small"], "chart")["spec"]
-    assert both["columns"] == 1 and both["facet"]["sort"] == ["acc", "loss"]  # stacked for the narrow sidebar
+    assert both["columns"] == 1 and [p["title"] for p in both["concat"]] == ["acc", "loss"]  # stacked for the sidebar
 
 
 def test_errors_name_the_problem(server: Jupyter, seeded: dict[str, str]) -> None:
