@@ -5,7 +5,8 @@ DataFrame or a filter string, and returns an ``alt.Chart`` whose data is
 inlined (so it renders offline and saves with ``chart.save("x.png")``).
 Long histories are downsampled here, in Python, to a bounded number of
 points per line (min and max of each bucket, so spikes survive): a chart of
-100 runs x 10,000 steps ships about ``config.CHART_MAX_POINTS`` points, not 1M.
+100 runs x 10,000 steps ships about ``config.CHART_MAX_POINTS`` points, not 1M,
+and so does a chart of 1,000 runs (#14).
 
 Importing this module switches altair to its ``mimetype`` renderer when it is
 still on altair's default: JupyterLab renders that vega-lite v5 output itself,
@@ -33,8 +34,8 @@ if TYPE_CHECKING:
     from ..tracking.client import Client
 
 __all__ = [
-    "chart_data", "downsample", "enable_renderer", "final_metrics", "metric_history", "param_vs_metric",
-    "parallel_coordinates", "params_diff", "resolve_runs", "run_labels",
+    "RunList", "chart_data", "differing_cells", "downsample", "enable_renderer", "final_metrics", "log_sampled",
+    "metric_history", "param_vs_metric", "parallel_coordinates", "params_diff", "resolve_runs", "run_labels",
 ]  # fmt: skip
 
 RunsLike: TypeAlias = "str | Run | pd.DataFrame | Sequence[Any]"
