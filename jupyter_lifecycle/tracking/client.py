@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .. import config
 from ..entities import (
@@ -35,6 +35,7 @@ from ..store.models import MODELS_DIRNAME
 from ..store.search import check_max_results
 from ..store.tracking import DEFAULT_EXPERIMENT
 from . import artifacts as files
+from . import histories
 from . import inputs as run_inputs
 from .logged_models import checked_strings, model_metrics, new_model_id
 from .validation import metric_int, metric_value, param_value, tag_value, validate_key
@@ -399,10 +400,38 @@ class Client:
         self._check_run(run_id)
         self.store.datasets.log_inputs(run_id, checked, ids)
 
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Every logged point of a metric, by step."""
+    @overload
+    def get_metric_history(self, run_id: str, key: str, as_frame: Literal[False] = False) -> list[Metric]: ...
+    @overload
+    def get_metric_history(self, run_id: str, key: str, as_frame: Literal[True]) -> pd.DataFrame: ...
+
+    def get_metric_history(self, run_id: str, key: str, as_frame: bool = False) -> list[Metric] | pd.DataFrame:
+        """Every logged point of a metric, by step then time, as ``Metric`` objects (MLflow's API).
+
+        ``as_frame=True`` gives a DataFrame with the columns ``step``,
+        ``timestamp`` and ``value`` instead, read into numpy columns with no
+        Python object per point: about 24 bytes a point against ~300 for the
+        list, and faster; use it for long histories.
+        """
+        if not isinstance(as_frame, bool):
+            raise InvalidInput(f"as_frame must be True or False, got {as_frame!r}")
         self.flush()
+        if as_frame:
+            return histories.history_frame(self._tracking, run_id, key)
         return self._tracking.get_metric_history(run_id, key)
+
+    def get_metric_histories(self, run_ids: Sequence[str], keys: Sequence[str] | None = None) -> pd.DataFrame:
+        """The histories of ``keys`` (every key if ``None``) in many runs, as one long DataFrame.
+
+        Columns ``run_id``, ``key`` (categoricals), ``step``, ``timestamp``,
+        ``value``; rows by run (in the order given), key, step, time. Read as
+        numpy columns (see ``jupyter_lifecycle.tracking.histories``): the bulk
+        read for charts and comparisons.
+        """
+        if isinstance(run_ids, str) or (keys is not None and isinstance(keys, str)):
+            raise InvalidInput("run_ids and keys must be lists of strings, such as [run_id] and ['loss']")
+        self.flush()
+        return histories.histories_frame(self._tracking, list(run_ids), None if keys is None else list(keys))
 
     # ---- artifacts ---------------------------------------------------------
 
