@@ -133,6 +133,14 @@ _REFRESH = {
     " FROM latest_metrics WHERE run_id = ?1) WHERE run_id = ?1",
 }
 
+_KEYED_TABLES = {"metric": "latest_metrics", "param": "params", "tag": "tags"}
+# Comparators the (key, value) indexes answer with a range scan (LIKE is a GLOB with a prefix).
+_INDEXED_COMPARATORS = ("=", "<", "<=", ">", ">=", "IN", "LIKE")
+# A filter condition drives the search from the index when it names at most
+# 1/INDEX_DRIVE_SHARE of the runs searched: fetching a run by id costs about
+# as much as scanning 5 to 10 runs in order.
+INDEX_DRIVE_SHARE = 8
+
 
 def run_keyed(run_id_column: str) -> dict[str, str]:
     """Filter subqueries over a run's metrics, params and tags (see ``where_clauses``)."""
@@ -765,20 +773,53 @@ class TrackingStore:
         RUNNING runs whose process is gone are marked KILLED first.
         """
         self.reap_stale_runs()
-        clauses, params = self._run_where(parse_filter(filter_string))
+        conditions = parse_filter(filter_string)
+        clauses, params = self._run_where(conditions)
         order, order_params = self._run_order(parse_order_by(order_by))
         marks = ", ".join("?" for _ in experiment_ids)
         where = " AND ".join([f"r.experiment_id IN ({marks})", _stage_sql(view_type, "r.lifecycle_stage"), *clauses])
-        sql = (
-            f"SELECT {_RUN_COLUMNS}, {_RUN_DATA} FROM runs r WHERE {where}"
-            f" ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
-        )
         limit = check_max_results(max_results)
         offset = check_max_results(offset, "offset") or 0
         if limit is None:
             limit = -1
+        tail = f" WHERE {where} ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
         with self.db.read() as conn:
-            return conn.execute(sql, [*experiment_ids, *params, *order_params, limit, offset]).fetchall()
+            driver, driver_params = self._index_driver(conn, experiment_ids, conditions)
+            # CROSS JOIN keeps SQLite from scanning the experiment's runs first, which it
+            # prefers without statistics (issue #14).
+            source = f"({driver}) c CROSS JOIN runs r ON r.run_id = c.run_id" if driver else "runs r"
+            sql = f"SELECT {_RUN_COLUMNS}, {_RUN_DATA} FROM {source}{tail}"
+            return conn.execute(sql, [*driver_params, *experiment_ids, *params, *order_params, limit, offset]).fetchall()
+
+    @staticmethod
+    def _index_driver(
+        conn: sqlite3.Connection, experiment_ids: Sequence[str], conditions: list[Condition]
+    ) -> tuple[str, list[Any]]:
+        """A query for the run ids the (key, value) indexes of m0010 name, when that is few runs.
+
+        Each metric, param or tag condition the index can answer (=, <, >,
+        IN, LIKE) is counted there, up to a share of the runs searched; those
+        under it are intersected and the search starts from them. A broad
+        filter gives ``("", [])``: scanning the runs in order is then cheaper
+        than fetching most of them one by one. The full filter still applies
+        to every run, so both ways return the same runs.
+        """
+        keyed = [c for c in conditions if c.kind in _KEYED_TABLES and c.comparator in _INDEXED_COMPARATORS]
+        if not keyed:
+            return "", []
+        marks = ", ".join("?" for _ in experiment_ids)
+        total = conn.execute(f"SELECT count(*) FROM runs WHERE experiment_id IN ({marks})", list(experiment_ids))
+        most = total.fetchone()[0] // INDEX_DRIVE_SHARE
+        parts: list[str] = []
+        params: list[Any] = []
+        for cond in keyed:
+            test, values = value_sql("value", cond, numeric=cond.kind == "metric")
+            sub = f"SELECT run_id FROM {_KEYED_TABLES[cond.kind]} WHERE key = ? AND {test}"
+            found = conn.execute(f"SELECT count(*) FROM ({sub} LIMIT ?)", [cond.key, *values, most + 1]).fetchone()[0]
+            if found <= most:
+                parts.append(sub)
+                params += [cond.key, *values]
+        return " INTERSECT ".join(parts), params
 
     def active_run_counts(self) -> dict[str, int]:
         """How many active runs each experiment has (experiments without runs are absent)."""
