@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pandas as pd
 import pytest
 
 import jupyter_lifecycle as lc
@@ -72,3 +73,31 @@ def test_selective_filter_starts_from_the_index(client: lc.Client, searched: str
     rest = client.search_runs([searched], "metrics.m0 < 0.2", max_results=1000, page_token=paged.token)
     everything = client.search_runs([searched], "metrics.m0 < 0.2", max_results=1000)
     assert [r.info.run_id for r in [*paged, *rest]] == [r.info.run_id for r in everything]
+
+
+@pytest.mark.parametrize("chunk", [tracking_store.FRAME_CHUNK, 1, 2])
+def test_runs_frame_from_json_lines_equals_frame_from_rows(
+    client: lc.Client, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Keys first seen in a later piece, NaN then numbers, infinities, an 'Infinity' param, unicode."""
+    from jupyter_lifecycle.tracking.client import runs_frame
+
+    monkeypatch.setattr(tracking_store, "FRAME_CHUNK", chunk)
+    experiment_id = client.create_experiment("frames")
+    values = [float("nan"), 3.0, float("inf"), -float("inf"), 0.1234567890123456, 1e300]
+    for i, value in enumerate(values):
+        run_id = client.create_run(experiment_id, run_name=f"run-{i}").info.run_id
+        client.log_batch(run_id, metrics=[Metric("m", value, 0, 0)] + ([Metric(f"late{i}", 1.0, 0, 0)] if i > 2 else []),
+                         params=[Param("p", "Infinity" if i % 2 else "naïve ✓")], tags=[RunTag(f"t{i % 3}", "x")])  # fmt: skip
+        if i == 4:
+            client.set_terminated(run_id)
+    frame = client.search_runs_frame([experiment_id])
+    expected = runs_frame(client.store.tracking.search_run_rows([experiment_id]), client.store.home)
+    pd.testing.assert_frame_equal(frame, expected)
+    by_name = frame.set_index("tags.mlflow.runName")
+    assert by_name.loc["run-2", "metrics.m"] == float("inf") and by_name.loc["run-3", "metrics.m"] == -float("inf")
+    assert pd.isna(by_name.loc["run-0", "metrics.m"]) and by_name.loc["run-4", "metrics.late4"] == 1.0
+    assert set(frame["params.p"]) == {"Infinity", "naïve ✓"}
+    assert frame["end_time"].notna().sum() == 1
+    empty = client.search_runs_frame([experiment_id], "params.p = 'none'")
+    assert empty.empty and list(empty.columns)[:6] == list(frame.columns)[:6]

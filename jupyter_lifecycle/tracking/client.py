@@ -42,6 +42,7 @@ from .validation import metric_int, metric_value, param_value, tag_value, valida
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 TERMINAL_STATUSES = ("FINISHED", "FAILED", "KILLED")
 LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"  # MLflow's: the tables a run logged, as JSON
@@ -626,8 +627,9 @@ class Client:
     ) -> pd.DataFrame:
         """Matching runs as a DataFrame with MLflow's columns (``params.*``, ``metrics.*``, ``tags.*``)."""
         self.flush()
-        rows = self._tracking.search_run_rows(experiment_ids, filter_string, run_view_type, max_results, order_by)
-        return runs_frame(rows, self.store.home)
+        chunks = self._tracking.search_run_lines(experiment_ids, filter_string, run_view_type, max_results, order_by,
+                                                 artifact_root=self.store.home.as_uri())  # fmt: skip
+        return runs_frame_from_lines(chunks)
 
     # ---- logged models (MLflow 3) ------------------------------------------
 
@@ -734,6 +736,95 @@ def runs_frame(rows: Sequence[Sequence[Any]], home: Path) -> pd.DataFrame:
             part.index = base.index
             parts.append(part.sort_index(axis=1).add_prefix(prefix))
     return pd.concat(parts, axis=1)
+
+
+def runs_frame_from_lines(chunks: Iterable[bytes]) -> pd.DataFrame:
+    """MLflow's ``search_runs`` DataFrame from ``TrackingStore.search_run_lines``' JSON lines.
+
+    Arrow parses each chunk in C++ on a worker thread while SQLite reads the
+    next one, and the chunks are joined as Arrow tables, so no Python object
+    is made per value and only a chunk of text is alive at a time (issue
+    #14). The first chunk's keys give the later chunks an explicit schema
+    (inferring types costs a quarter of the parse); a key first seen later is
+    still inferred. A run without some metric, param or tag has a null there.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow as pa
+
+    tables: list[pa.Table] = []
+    schema: pa.Schema | None = None
+    with ThreadPoolExecutor(1, thread_name_prefix="runs-frame") as pool:
+        pending = None
+        for text in chunks:
+            if schema is None:
+                first = _parse_run_lines(text, None)
+                schema = _run_lines_schema(first)
+                tables.append(_flat_run_table(first))
+                continue
+            if pending is not None:
+                tables.append(pending.result())
+            pending = pool.submit(lambda text, schema: _flat_run_table(_parse_run_lines(text, schema)), text, schema)
+        if pending is not None:
+            tables.append(pending.result())
+    if not tables:
+        return runs_frame([], Path("/"))
+    table = pa.concat_tables(tables, promote_options="permissive")
+    base = ["run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time"]
+    names = base + [name for prefix in ("metrics.", "params.", "tags.")
+                    for name in sorted(n for n in table.column_names if n.startswith(prefix))]  # fmt: skip
+    table = table.select(names)
+    for name in ("start_time", "end_time"):
+        times = table.column(name).cast(pa.int64()).cast(pa.timestamp("ms", tz="UTC")).cast(pa.timestamp("us", tz="UTC"))
+        table = table.set_column(names.index(name), name, times)
+    for i, name in enumerate(names):
+        if name.startswith("metrics."):
+            table = table.set_column(i, name, table.column(name).cast(pa.float64()))
+        elif not name.endswith("_time") and table.schema.field(name).type != pa.string():
+            table = table.set_column(i, name, table.column(name).cast(pa.string()))
+    return table.to_pandas()
+
+
+def _parse_run_lines(text: bytes, schema: pa.Schema | None) -> pa.Table:
+    import numpy as np
+    import pyarrow as pa
+    from pyarrow import json as pa_json
+
+    # Blocks of 1 MiB parse on several threads; a block must hold the longest line.
+    ends = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == ord("\n"))
+    block = max(1 << 20, int(np.diff(ends, prepend=-1, append=len(text)).max()) + 1)
+    parse = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer") if schema else None
+    return pa_json.read_json(pa.py_buffer(text), read_options=pa_json.ReadOptions(block_size=block),
+                             parse_options=parse)  # fmt: skip
+
+
+def _run_lines_schema(table: pa.Table) -> pa.Schema:
+    """The parsed first chunk's schema with every metric a double and every param and tag a string."""
+    import pyarrow as pa
+
+    fields = []
+    for field in table.schema:
+        if field.name == "r":  # end_time is null in a piece of RUNNING runs: name every type
+            fields.append(pa.field("r", pa.struct([(f.name, pa.int64() if f.name.endswith("_time") else pa.string())
+                                                   for f in field.type])))  # fmt: skip
+            continue
+        kind = pa.float64() if field.name == "m" else pa.string()
+        fields.append(pa.field(field.name, pa.struct([pa.field(f.name, kind) for f in field.type])))
+    return pa.schema(fields)
+
+
+def _flat_run_table(table: pa.Table) -> pa.Table:
+    """The struct columns ``r``, ``m``, ``p``, ``t`` of parsed run lines as flat columns
+    (``run_id``..., ``metrics.<key>``, ``params.<key>``, ``tags.<key>``)."""
+    import pyarrow as pa
+
+    arrays, names = [], []
+    for column, prefix in (("r", ""), ("m", "metrics."), ("p", "params."), ("t", "tags.")):
+        struct = table.column(column).combine_chunks()
+        for index in range(struct.type.num_fields):
+            arrays.append(struct.field(index))
+            names.append(prefix + struct.type.field(index).name)
+    return pa.table(arrays, names=names)
 
 
 def _utc_times(epoch_ms: Sequence[int | None]) -> pd.DatetimeIndex:
