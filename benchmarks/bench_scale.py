@@ -77,9 +77,9 @@ def fill_history(home: Path, points: int) -> str:
     import jupyter_lifecycle as lc
 
     lc.set_store(home)
-    lc.set_experiment("history")
+    experiment_id = lc.set_experiment("history").experiment_id
     client = lc.Client()
-    run_id = client.create_run(lc.get_experiment_by_name("history").experiment_id).info.run_id
+    run_id = client.create_run(experiment_id).info.run_id
     now = int(time.time() * 1000)
     for first in range(0, points, 500_000):
         client.store.tracking.log_metrics(
@@ -192,7 +192,7 @@ def main() -> None:
     point_sizes = (10_000, 100_000) if args.quick else (10_000, 100_000, 1_000_000, 10_000_000)
     created = 200 if args.quick else 2_000
     print("jupyter-lifecycle at scale: medians of 3 fresh processes; timings move with the machine's load.\n")
-    rows: list[tuple[str, str, str, str, str, str]] = []
+    rows = Rows()
     with tempfile.TemporaryDirectory() as tmp:
         per_1k: dict[str, float] = {}
         for size in run_sizes:
@@ -223,22 +223,19 @@ def main() -> None:
             task = {"home": str(home), "run_id": run_id}
             bare = measure({**task, "kind": "raw"})
             frame = measure({**task, "kind": "frame_history"})
-            size = f"{points:,} points"
-            rows.append(("get_metric_history(as_frame=True)", size,
+            label = f"{points:,} points"
+            rows.append(("get_metric_history(as_frame=True)", label,
                          f"{frame['seconds'] * 1000:,.0f} ms, {frame['bytes_per_point']:.0f} B/point",
                          f"{bare['seconds'] * 1000:,.0f} ms", f"{frame['seconds'] / bare['seconds']:.2f}x",
                          "<= 1.5x raw, <= 40 B/point"))  # fmt: skip
             if points <= 1_000_000:  # the Metric list of 10M points needs ~3 GB
                 listed = measure({**task, "kind": "list_history"})
-                rows.append(("get_metric_history (Metric list)", size,
+                rows.append(("get_metric_history (Metric list)", label,
                              f"{listed['seconds'] * 1000:,.0f} ms, {listed['bytes_per_point']:.0f} B/point",
                              f"{bare['seconds'] * 1000:,.0f} ms", f"{listed['seconds'] / bare['seconds']:.2f}x",
                              "MLflow's API"))  # fmt: skip
             per_point = {"ms": frame["seconds"] * 1000 / (points / 1_000_000), "bytes": frame["bytes_per_point"]}
             shutil.rmtree(home)
-    widths = [max(len(row[i]) for row in rows + [HEADER]) for i in range(6)]
-    for row in [HEADER, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
     print(f"\nscaling at {run_sizes[-1]:,} runs: filtered search {per_1k['filter']:.2f} ms per 1k runs, "
           f"DataFrame {per_1k['frame']:.1f} ms and {per_1k['frame_mb']:.2f} MB per 1k runs")
     print(f"scaling at {point_sizes[-1]:,} points: columnar history {per_point['ms']:.0f} ms per 1M points, "
@@ -246,7 +243,20 @@ def main() -> None:
     print("'vs raw' is ours divided by raw sqlite3 (lower is better; for log_metric, raw's rate over ours).")
 
 
-HEADER = ("workload", "size", "ours", "raw sqlite3", "vs raw", "goal (issue #14)")
+WIDTHS = (48, 18, 30, 18, 8, 0)
+
+
+class Rows:
+    """The table, printed a row at a time as measurements finish (the 10M-point rows take minutes)."""
+
+    def __init__(self) -> None:
+        header = ("workload", "size", "ours", "raw sqlite3", "vs raw", "goal (issue #14)")
+        self.append(header)
+        print("-" * (sum(WIDTHS) + 2 * len(WIDTHS) + 26), flush=True)
+
+    def append(self, row: tuple[str, str, str, str, str, str]) -> None:
+        """Print one row."""
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, WIDTHS, strict=True)), flush=True)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
