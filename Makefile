@@ -68,6 +68,7 @@ bench: install mlflow-venv
 	$(PY) benchmarks/bench_charts.py
 	$(PY) benchmarks/bench_datasets.py
 	$(PY) benchmarks/bench_tracing.py
+	$(PY) benchmarks/bench_scale.py
 
 lint: install
 	$(VENV)/bin/ruff check jupyter_lifecycle tests benchmarks

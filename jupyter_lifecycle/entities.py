@@ -16,6 +16,8 @@ from typing import Any
 class _Fields:
     """``dict(entity)`` gives its fields, as MLflow's entities allow (``dict(registered_model)``)."""
 
+    __slots__ = ()  # lets a subclass with slots (``Metric``) do without a __dict__
+
     def __iter__(self) -> Iterator[tuple[str, Any]]:
         for item in fields(self):  # type: ignore[arg-type]
             yield item.name, getattr(self, item.name)
@@ -186,9 +188,10 @@ class Run(_Fields):
         return {"info": dict(self.info.__dict__), "data": dict(self.data.__dict__), "inputs": self.inputs.to_dictionary()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Metric(_Fields):
-    """One metric point."""
+    """One metric point. Slotted: a history can hold millions (issue #14), and each
+    point is then ~120 bytes instead of ~260; ``dict(metric)`` gives its fields."""
 
     key: str
     value: float

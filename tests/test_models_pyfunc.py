@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -17,6 +20,8 @@ import jupyter_lifecycle as lc
 from jupyter_lifecycle.errors import AlreadyExists, InvalidInput, InvalidState, NotFound, SchemaMismatch
 from jupyter_lifecycle.models import Flavor, Model, get_flavor, register_flavor, verify_model
 from jupyter_lifecycle.store import open_store
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # Doubler lives in this test module, which is not an installed package: saving it warns (tested below).
 pytestmark = pytest.mark.filterwarnings("ignore:the model refers to module")
@@ -463,3 +468,27 @@ def test_code_path_and_infer_code_paths(home: Path, tmp_path: Path, monkeypatch:
     assert (home / "old_name" / "code" / "helpers_for_infer.py").is_file()
     with pytest.raises(lc.InvalidInput, match="not both"):
         lc.pyfunc.save_model(home / "both", python_model=abs, code_paths=[tmp_path], code_path=[tmp_path])
+
+
+def test_inferred_requirements_are_what_predicting_needs(tmp_path: Path) -> None:
+    """A plain scikit-learn model fed a DataFrame, in a fresh interpreter as in a notebook: pandas and
+    scikit-learn call pyarrow and narwhals inside themselves, and their own requirements bring those (issue #14)."""
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        import jupyter_lifecycle as lc
+        from sklearn.datasets import load_iris
+        from sklearn.linear_model import LogisticRegression
+        X, y = load_iris(return_X_y=True, as_frame=True)
+        model = LogisticRegression(max_iter=300).fit(X, y)
+        lc.set_store(Path({str(tmp_path / "store")!r})); lc.set_experiment("r")
+        with lc.start_run():
+            info = lc.sklearn.log_model(model, name="model", input_example=X.head(5))
+        print(open(lc.models.get_model_dependencies(info.model_uri)).read())
+    """)
+    # the package under test comes first on the path, wherever the subprocess runs
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.environ.get("PYTHONPATH", ""), str(ROOT)])}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240, check=True,
+                         cwd=tmp_path, env=env)  # fmt: skip
+    names = {line.split("==")[0] for line in out.stdout.split()}
+    assert {"scikit-learn", "numpy", "cloudpickle"} <= names
+    assert not names & {"pyarrow", "narwhals", "pandas", "scipy"}, out.stdout

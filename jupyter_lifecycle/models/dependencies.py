@@ -42,6 +42,8 @@ CONDA_ENV = "conda.yaml"
 # _distutils_hack is setuptools' import hook: it runs on every import, for any model.
 _SKIP = set(sys.stdlib_module_names) | {"__main__", "builtins", "__mp_main__", "_distutils_hack", ""}
 _distributions: dict[str, list[str]] | None = None
+_LIBRARY_DIRS = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}")
+_library_files: dict[str, bool] = {}
 _lock = threading.Lock()
 
 
@@ -81,15 +83,49 @@ def pickle_recording(obj: Any, file: io.BufferedIOBase | Any) -> set[str]:
     return modules
 
 
+def _library_file(filename: str) -> bool:
+    """Whether code from ``filename`` belongs to an installed distribution (not the model's own code)."""
+    known = _library_files.get(filename)
+    if known is None:
+        known = _library_files[filename] = any(part in filename for part in _LIBRARY_DIRS)
+    return known
+
+
+def _model_side(frame: Any) -> bool:
+    """Whether ``frame`` runs the model's code: a notebook, a local module, or this package's
+    predict wrappers. Standard-library frames (functools, contextlib...) are looked through."""
+    for _ in range(8):
+        name = frame.f_globals.get("__name__", "") or ""
+        top = name.partition(".")[0]
+        if top == "jupyter_lifecycle":
+            return True
+        if top not in sys.stdlib_module_names or top == "__main__":
+            return not _library_file(frame.f_code.co_filename)
+        frame = frame.f_back
+        if frame is None:
+            return True
+    return False
+
+
 def record_imports(call: Callable[[], Any]) -> tuple[Any, set[str]]:
-    """Run ``call()``; return its result and the top-level modules of the functions it called."""
+    """Run ``call()``; return its result and the top-level modules predicting needs.
+
+    Those are the modules whose functions the model's own code calls (a
+    notebook, local modules, this package's wrappers: not what a library
+    calls inside itself, which its own requirements bring), and the
+    top-level packages first imported while it runs. So a scikit-learn model
+    fed a DataFrame names ``sklearn``, not the ``pyarrow`` and ``narwhals``
+    that pandas and scikit-learn call internally (issue #14).
+    """
     modules: set[str] = set()
     before = set(sys.modules)
 
     def profile(frame: Any, event: str, arg: Any) -> None:
         if event == "call":
-            modules.add(frame.f_globals.get("__name__", ""))
-        elif event == "c_call":
+            caller = frame.f_back
+            if caller is None or _model_side(caller):
+                modules.add(frame.f_globals.get("__name__", ""))
+        elif event == "c_call" and _model_side(frame):
             modules.add(getattr(arg, "__module__", None) or "")
 
     if sys.getprofile() is not None:  # someone is profiling (cProfile): leave their hook alone
@@ -100,7 +136,8 @@ def record_imports(call: Callable[[], Any]) -> tuple[Any, set[str]]:
             result = call()
         finally:
             sys.setprofile(None)
-    modules |= set(sys.modules) - before
+    loaded_before = {name.partition(".")[0] for name in before}
+    modules |= {name for name in set(sys.modules) - before if name.partition(".")[0] not in loaded_before}
     # Our own frames (the call wrapper) are not the model's; a PythonModel
     # still names jupyter_lifecycle through its pickled base class.
     return result, {top for m in modules if (top := _top(m)) and top != "jupyter_lifecycle"}

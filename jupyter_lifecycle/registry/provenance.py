@@ -62,7 +62,7 @@ class Lineage:
                 "model_id": self.logged_model.model_id, "name": self.logged_model.name,
                 "status": self.logged_model.status, "source_run_id": self.logged_model.source_run_id,
                 "creation_timestamp": self.logged_model.creation_timestamp, "params": dict(self.logged_model.params),
-                "metrics": [dict(m.__dict__) for m in self.logged_model.metrics], "tags": dict(self.logged_model.tags),
+                "metrics": [dict(m) for m in self.logged_model.metrics], "tags": dict(self.logged_model.tags),
             },
             "notebook_path": self.notebook_path,
             "revisions": {moment: dict(rev.__dict__) for moment, rev in self.revisions.items()},

@@ -8,9 +8,9 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..entities import Experiment, Metric, Run, RunData, RunInfo, ViewType
 from ..errors import AlreadyExists, InvalidInput, NotFound, StoreError
@@ -27,6 +27,70 @@ from .search import (
     value_sql,
     where_clauses,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+
+T = TypeVar("T")
+
+# Points per query when reading histories as arrays (``metric_arrays``): the
+# text of one chunk is ~10 MB, small beside the arrays of a 10M-point history.
+HISTORY_CHUNK = 1 << 18
+# Runs per piece of ``search_run_lines``: ~5 MB of text, so the text alive at once stays small.
+FRAME_CHUNK = 5_000
+_IN_BATCH = 10_000  # run ids per IN (...): SQLite binds at most 32,766 values
+# A point's value as text numpy reads back as the same double: SQLite's own
+# conversion keeps 15 digits; NaN is stored as NULL.
+_VALUE_TEXT = "CASE WHEN value IS NULL THEN 'nan' ELSE printf('%!.17g', value) END"
+
+
+def _marks(items: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in items)
+
+
+def _batches(items: list[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _chunk_series(series: list[tuple[str, str, int]]) -> Iterator[list[tuple[str, str, int]]]:
+    """Consecutive series grouped to about ``HISTORY_CHUNK`` points a query; a longer one alone."""
+    group: list[tuple[str, str, int]] = []
+    points = 0
+    for item in series:
+        if item[2] > HISTORY_CHUNK:
+            if group:
+                yield group
+                group, points = [], 0
+            yield [item]
+            continue
+        if group and (points + item[2] > HISTORY_CHUNK or len(group) >= _IN_BATCH):
+            yield group
+            group, points = [], 0
+        group.append(item)
+        points += item[2]
+    if group:
+        yield group
+
+
+def _sort_series(series: list[tuple[str, str, int]], steps: np.ndarray, stamps: np.ndarray,
+                 values: np.ndarray) -> None:  # fmt: skip
+    """Put each series in (step, timestamp) order in place; rows come by (step, rowid), so only
+    equal steps logged with falling timestamps move, and a stable sort keeps logging order for ties."""
+    import numpy as np
+
+    if len(steps) < 2:
+        return
+    later = np.ones(len(steps) - 1, dtype=bool)  # False where a new series starts
+    np.put(later, np.cumsum([n for _, _, n in series])[:-1] - 1, False)
+    same = steps[1:] == steps[:-1]
+    if not np.any(later & ((steps[1:] < steps[:-1]) | (same & (stamps[1:] < stamps[:-1])))):
+        return
+    codes = np.repeat(np.arange(len(series)), [n for _, _, n in series])
+    order = np.lexsort((stamps, steps, codes))
+    steps[:] = steps[order]
+    stamps[:] = stamps[order]
+    values[:] = values[order]
 
 DEFAULT_EXPERIMENT = "Default"
 
@@ -49,6 +113,14 @@ _RUN_COLUMNS = (
 # Each run's params, latest metrics and tags as JSON objects, kept on its runs
 # row (migration m0005): reading them is one row per run instead of ~35.
 _RUN_DATA = "r.params_json, r.metrics_json, r.tags_json"
+# One run as a JSON line (``search_run_lines``); "Infinity" strings become the bare tokens Arrow's JSON reader takes.
+_RUN_LINE = (
+    "'{\"r\":' || json_object('run_id', r.run_id, 'experiment_id', r.experiment_id, 'status', r.status,"
+    " 'artifact_uri', ? || '/' || r.artifact_location, 'start_time', r.start_time, 'end_time', r.end_time)"
+    " || ',\"m\":' || CASE WHEN instr(r.metrics_json, 'Infinity') THEN"
+    " replace(replace(r.metrics_json, ':\"Infinity\"', ':Infinity'), ':\"-Infinity\"', ':-Infinity')"
+    " ELSE r.metrics_json END || ',\"p\":' || r.params_json || ',\"t\":' || r.tags_json || '}'"
+)
 # A metric value as a JSON number that reads back as the same double. SQLite's
 # own JSON keeps 15 digits, which changes most values (0.1234567890123456 ->
 # 0.123456789012346); 17 always suffice in the range metrics live in (beyond
@@ -70,6 +142,14 @@ _REFRESH = {
     "latest_metrics": f"UPDATE runs SET metrics_json = (SELECT json_group_object(key, {_METRIC_JSON})"
     " FROM latest_metrics WHERE run_id = ?1) WHERE run_id = ?1",
 }
+
+_KEYED_TABLES = {"metric": "latest_metrics", "param": "params", "tag": "tags"}
+# Comparators the (key, value) indexes answer with a range scan (LIKE is a GLOB with a prefix).
+_INDEXED_COMPARATORS = ("=", "<", "<=", ">", ">=", "IN", "LIKE")
+# A filter condition drives the search from the index when it names at most
+# 1/INDEX_DRIVE_SHARE of the runs searched: fetching a run by id costs about
+# as much as scanning 5 to 10 runs in order.
+INDEX_DRIVE_SHARE = 8
 
 
 def run_keyed(run_id_column: str) -> dict[str, str]:
@@ -533,6 +613,102 @@ class TrackingStore:
             list(run_ids),
         )
 
+    def metric_arrays(
+        self, run_ids: Sequence[str], keys: Sequence[str] | None = None
+    ) -> tuple[list[tuple[str, str, int]], np.ndarray, np.ndarray, np.ndarray]:
+        """Metric histories of several runs as numpy columns, with no Python object per point.
+
+        Returns ``(series, steps, timestamps, values)``: ``series`` lists
+        ``(run_id, key, count)`` in the order of ``run_ids`` then key, and the
+        three arrays (int64, int64, float64; NaN for NaN) hold every series'
+        points one after the other, each series by step, then timestamp, then
+        logging order (``get_metric_history``'s order). ``keys=None`` means
+        every key. SQLite hands each chunk of up to ``HISTORY_CHUNK`` points
+        over as comma-separated text that numpy parses in C (values with 17
+        digits, so they read back as the same doubles), copied into arrays
+        allocated once: memory stays at 24 bytes a point plus one chunk.
+        """
+        import numpy as np
+
+        wanted = list(dict.fromkeys(run_ids))
+        key_list = list(dict.fromkeys(keys)) if keys is not None else None
+        with self.db.read() as conn:  # one snapshot: counts and points agree
+            counts: dict[tuple[str, str], int] = {}
+            for batch in _batches(wanted, _IN_BATCH):
+                sql = (f"SELECT run_id, key, count(*) FROM metrics WHERE run_id IN ({_marks(batch)})"
+                       + (f" AND key IN ({_marks(key_list)})" if key_list is not None else "")
+                       + " GROUP BY run_id, key")  # fmt: skip
+                for run_id, key, count in conn.execute(sql, [*batch, *(key_list or [])]):
+                    counts[(run_id, key)] = count
+            position = {run_id: i for i, run_id in enumerate(wanted)}
+            series = sorted(((r, k, n) for (r, k), n in counts.items()), key=lambda s: (position[s[0]], s[1]))
+            total = sum(n for _, _, n in series)
+            steps = np.empty(total, dtype=np.int64)
+            stamps = np.empty(total, dtype=np.int64)
+            values = np.empty(total, dtype=np.float64)
+            start = 0
+            for group in _chunk_series(series):
+                if len(group) == 1 and group[0][2] > HISTORY_CHUNK:
+                    chunks = self._history_chunks(conn, group[0][0], group[0][1])
+                else:
+                    chunks = self._series_chunks(conn, group, key_list)
+                for step_text, stamp_text, value_text in chunks:
+                    part = np.fromstring(step_text, dtype=np.int64, sep=",")
+                    end = start + len(part)
+                    steps[start:end] = part
+                    stamps[start:end] = np.fromstring(stamp_text, dtype=np.int64, sep=",")
+                    values[start:end] = np.fromstring(value_text, dtype=np.float64, sep=",")
+                    start = end
+        if start != total:  # cannot happen inside one read snapshot; refuse rather than return garbage
+            raise StoreError(f"metric histories changed while being read ({start} of {total} points): read again")
+        _sort_series(series, steps, stamps, values)
+        return series, steps, stamps, values
+
+    @staticmethod
+    def _series_chunks(
+        conn: sqlite3.Connection, group: list[tuple[str, str, int]], keys: list[str] | None
+    ) -> Iterator[tuple[str, str, str]]:
+        """The text columns of whole series, several per query, in ``group``'s order."""
+        runs = list(dict.fromkeys(run_id for run_id, _, _ in group))
+        group_keys = keys if keys is not None else sorted({key for _, key, _ in group})
+        rows = {
+            (row[0], row[1]): row[2:]
+            for row in conn.execute(
+                f"SELECT run_id, key, group_concat(step), group_concat(timestamp), group_concat({_VALUE_TEXT})"
+                f" FROM (SELECT run_id, key, step, timestamp, value FROM metrics WHERE run_id IN ({_marks(runs)})"
+                f" AND key IN ({_marks(group_keys)}) ORDER BY run_id, key, step, rowid) GROUP BY run_id, key",
+                [*runs, *group_keys],
+            )
+        }
+        for run_id, key, _ in group:
+            yield rows[(run_id, key)]
+
+    @staticmethod
+    def _history_chunks(conn: sqlite3.Connection, run_id: str, key: str) -> Iterator[tuple[str, str, str]]:
+        """One long history as text columns, ``HISTORY_CHUNK`` points per query.
+
+        Chunks follow the index (run_id, key, step) with rowid as tie-break,
+        resuming after the last chunk's (step, rowid): each query is a range
+        scan, never an OFFSET from the start.
+        """
+        after = (-(2**63), -(2**63))
+        select = (f"SELECT group_concat(step), group_concat(timestamp), group_concat({_VALUE_TEXT}) FROM"
+                  " (SELECT step, timestamp, value FROM metrics WHERE run_id = ? AND key = ?"
+                  " AND (step, rowid) > (?, ?) {} ORDER BY step, rowid)")  # fmt: skip
+        while True:
+            bound = conn.execute(
+                "SELECT step, rowid FROM metrics WHERE run_id = ? AND key = ? AND (step, rowid) > (?, ?)"
+                " ORDER BY step, rowid LIMIT 1 OFFSET ?",
+                (run_id, key, *after, HISTORY_CHUNK - 1),
+            ).fetchone()
+            if bound is None:
+                row = conn.execute(select.format(""), (run_id, key, *after)).fetchone()
+                if row[0] is not None:
+                    yield row
+                return
+            yield conn.execute(select.format("AND (step, rowid) <= (?, ?)"), (run_id, key, *after, *bound)).fetchone()
+            after = tuple(bound)
+
     def record_artifact(self, run_id: str, path: str, size: int, sha256: str) -> None:
         """Remember a logged file's size and hash."""
         with self.db.write() as conn:
@@ -602,25 +778,103 @@ class TrackingStore:
         order_by: list[str] | None = None,
         offset: int = 0,
     ) -> list[Any]:
-        """Like ``search_runs`` but raw rows (params/metrics/tags as JSON), for DataFrames.
+        """Like ``search_runs`` but raw rows (params/metrics/tags as JSON).
 
         RUNNING runs whose process is gone are marked KILLED first.
         """
         self.reap_stale_runs()
-        clauses, params = self._run_where(parse_filter(filter_string))
+        with self.db.read() as conn:
+            sql, params = self._search_sql(conn, f"{_RUN_COLUMNS}, {_RUN_DATA}", [], experiment_ids, filter_string,
+                                           view_type, max_results, order_by, offset)  # fmt: skip
+            return conn.execute(sql, params).fetchall()
+
+    def search_run_lines(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        order_by: list[str] | None = None,
+        artifact_root: str = "",
+        chunk: int | None = None,
+    ) -> Iterator[bytes]:
+        """The runs ``search_run_rows`` finds as JSON lines for a DataFrame, ``chunk`` runs a piece.
+
+        Each line is ``{"r": {run_id, experiment_id, status, artifact_uri,
+        start_time, end_time}, "m": metrics, "p": params, "t": tags}``, built
+        by SQLite from the per-run summaries (infinities as the JSON tokens
+        ``Infinity``/``-Infinity``), UTF-8 encoded. Python then holds one
+        string per run, never one object per value, and never all the text at
+        once: reading 100,000 runs stays under ~50 MB besides the result
+        (issue #14). ``artifact_uri`` is ``artifact_root`` + "/" + the run's
+        folder. The generator reads one snapshot; consume it to the end.
+        """
+        self.reap_stale_runs()
+        with self.db.read() as conn:
+            sql, params = self._search_sql(conn, _RUN_LINE, [artifact_root], experiment_ids, filter_string,
+                                           view_type, max_results, order_by, 0)  # fmt: skip
+            cursor = conn.execute(sql, params)
+            while rows := cursor.fetchmany(chunk or FRAME_CHUNK):
+                yield "\n".join([row[0] for row in rows]).encode()
+
+    def _search_sql(
+        self,
+        conn: sqlite3.Connection,
+        columns: str,
+        column_params: list[Any],
+        experiment_ids: Sequence[str],
+        filter_string: str | None,
+        view_type: ViewType,
+        max_results: int | None,
+        order_by: list[str] | None,
+        offset: int,
+    ) -> tuple[str, list[Any]]:
+        """The search query selecting ``columns`` (with ``column_params`` bound), and all its parameters."""
+        conditions = parse_filter(filter_string)
+        clauses, params = self._run_where(conditions)
         order, order_params = self._run_order(parse_order_by(order_by))
         marks = ", ".join("?" for _ in experiment_ids)
         where = " AND ".join([f"r.experiment_id IN ({marks})", _stage_sql(view_type, "r.lifecycle_stage"), *clauses])
-        sql = (
-            f"SELECT {_RUN_COLUMNS}, {_RUN_DATA} FROM runs r WHERE {where}"
-            f" ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
-        )
         limit = check_max_results(max_results)
         offset = check_max_results(offset, "offset") or 0
         if limit is None:
             limit = -1
-        with self.db.read() as conn:
-            return conn.execute(sql, [*experiment_ids, *params, *order_params, limit, offset]).fetchall()
+        driver, driver_params = self._index_driver(conn, experiment_ids, conditions)
+        # CROSS JOIN keeps SQLite from scanning the experiment's runs first, which it
+        # prefers without statistics (issue #14).
+        source = f"({driver}) c CROSS JOIN runs r ON r.run_id = c.run_id" if driver else "runs r"
+        sql = f"SELECT {columns} FROM {source} WHERE {where} ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
+        return sql, [*column_params, *driver_params, *experiment_ids, *params, *order_params, limit, offset]
+
+    @staticmethod
+    def _index_driver(
+        conn: sqlite3.Connection, experiment_ids: Sequence[str], conditions: list[Condition]
+    ) -> tuple[str, list[Any]]:
+        """A query for the run ids the (key, value) indexes of m0010 name, when that is few runs.
+
+        Each metric, param or tag condition the index can answer (=, <, >,
+        IN, LIKE) is counted there, up to a share of the runs searched; those
+        under it are intersected and the search starts from them. A broad
+        filter gives ``("", [])``: scanning the runs in order is then cheaper
+        than fetching most of them one by one. The full filter still applies
+        to every run, so both ways return the same runs.
+        """
+        keyed = [c for c in conditions if c.kind in _KEYED_TABLES and c.comparator in _INDEXED_COMPARATORS]
+        if not keyed:
+            return "", []
+        marks = ", ".join("?" for _ in experiment_ids)
+        total = conn.execute(f"SELECT count(*) FROM runs WHERE experiment_id IN ({marks})", list(experiment_ids))
+        most = total.fetchone()[0] // INDEX_DRIVE_SHARE
+        parts: list[str] = []
+        params: list[Any] = []
+        for cond in keyed:
+            test, values = value_sql("value", cond, numeric=cond.kind == "metric")
+            sub = f"SELECT run_id FROM {_KEYED_TABLES[cond.kind]} WHERE key = ? AND {test}"
+            found = conn.execute(f"SELECT count(*) FROM ({sub} LIMIT ?)", [cond.key, *values, most + 1]).fetchone()[0]
+            if found <= most:
+                parts.append(sub)
+                params += [cond.key, *values]
+        return " INTERSECT ".join(parts), params
 
     def active_run_counts(self) -> dict[str, int]:
         """How many active runs each experiment has (experiments without runs are absent)."""

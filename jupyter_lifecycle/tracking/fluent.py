@@ -614,9 +614,10 @@ def _target_existing(what: str) -> tuple[Client, str]:
     return _runs.stack[-1].client, _runs.stack[-1].info.run_id
 
 
-def get_metric_history(run_id: str, key: str) -> list[Metric]:
-    """Every point of a metric in a run."""
-    return client().get_metric_history(run_id, key)
+def get_metric_history(run_id: str, key: str, as_frame: bool = False) -> list[Metric] | pd.DataFrame:
+    """Every point of a metric in a run, as ``Metric`` objects; ``as_frame=True`` gives a
+    DataFrame (``step``, ``timestamp``, ``value``) read as numpy columns, for long histories."""
+    return client().get_metric_history(run_id, key, as_frame=as_frame)  # type: ignore[call-overload,no-any-return]
 
 
 def search_runs(

@@ -1,0 +1,262 @@
+"""Scale: 1k to 100k runs and 10k to 10M metric points, ours against raw sqlite3 (issue #14).
+
+    make bench            # or: .venv/bin/python benchmarks/bench_scale.py [--quick]
+
+Every measurement runs in a fresh subprocess, so its peak RSS (``ru_maxrss``)
+is its own; times are medians of 3. The run stores are filled with raw
+``executemany`` into the store's own tables (20 params and 10 metrics per run,
+random values, summaries rebuilt in SQL), because creating 100,000 runs
+through the API would take minutes; run creation is then measured through the
+API into the full store. "raw sqlite3" reads the same rows with a bare
+``sqlite3`` cursor (iterated, not kept), the physical limit of a read.
+Prints times, ratios and bytes per point; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+FILTER = "metrics.m0 < 0.1 and params.p1 = 'v3'"  # ~1% of the runs match, as in the issue
+
+
+def _rss() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _peak() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def fill_runs(home: Path, count: int) -> None:
+    """A store with ``count`` finished runs x 20 params x 10 metrics (one point each) x 3 tags."""
+    import jupyter_lifecycle as lc
+    from jupyter_lifecycle.store.tracking import _REFRESH
+
+    lc.set_store(home)
+    experiment_id = lc.set_experiment("scale").experiment_id
+    store = lc.Client().store
+    rng = random.Random(0)
+    now = int(time.time() * 1000)
+    with store.db.write() as conn:
+        for first in range(0, count, 10_000):
+            runs, params, metrics, tags = [], [], [], []
+            for i in range(first, min(count, first + 10_000)):
+                run_id = f"{rng.getrandbits(128):032x}"
+                runs.append((run_id, experiment_id, f"run-{i}", now + i, now + i + 1,
+                             f"artifacts/{experiment_id}/{run_id}"))  # fmt: skip
+                params += [(run_id, f"p{k}", f"v{rng.randint(0, 9)}") for k in range(20)]
+                metrics += [(run_id, f"m{k}", rng.random(), now, 0) for k in range(10)]
+                tags += [(run_id, "mlflow.runName", f"run-{i}"), (run_id, "mlflow.user", "bench"),
+                         (run_id, "team", rng.choice("abcd"))]  # fmt: skip
+            conn.executemany("INSERT INTO runs (run_id, experiment_id, run_name, status, start_time, end_time,"
+                             " user_id, artifact_location) VALUES (?, ?, ?, 'FINISHED', ?, ?, 'bench', ?)", runs)  # fmt: skip
+            conn.executemany("INSERT INTO params VALUES (?, ?, ?)", params)
+            conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", metrics)
+            conn.executemany("INSERT INTO latest_metrics VALUES (?, ?, ?, ?, ?)", metrics)
+            conn.executemany("INSERT INTO tags VALUES (?, ?, ?)", tags)
+        for sql in _REFRESH.values():  # the store's own summary SQL, for every run at once
+            conn.execute(sql.rsplit(" WHERE", 1)[0].replace("?1", "runs.run_id"))
+
+
+def fill_history(home: Path, points: int) -> str:
+    """One run with a ``points``-long ``loss`` history; returns its id."""
+    import jupyter_lifecycle as lc
+
+    lc.set_store(home)
+    experiment_id = lc.set_experiment("history").experiment_id
+    client = lc.Client()
+    run_id = client.create_run(experiment_id).info.run_id
+    now = int(time.time() * 1000)
+    for first in range(0, points, 500_000):
+        client.store.tracking.log_metrics(
+            [(run_id, "loss", 1.0 / (i + 1), now + i, i) for i in range(first, min(points, first + 500_000))]
+        )
+    client.set_terminated(run_id)
+    return run_id
+
+
+def worker(task: dict[str, Any]) -> dict[str, float]:
+    """One measurement in this (fresh) process."""
+    import jupyter_lifecycle as lc
+
+    home = Path(task["home"])
+    kind = task["kind"]
+    if kind in ("filter", "frame", "create"):
+        lc.set_store(home)
+        lc.set_experiment("scale")
+        lc.search_runs(max_results=1)  # open the store (migrations, first connection) outside the timing
+        base = _rss()
+        start = time.perf_counter()
+        if kind == "filter":
+            found = len(lc.search_runs(filter_string=FILTER))
+        elif kind == "frame":
+            found = len(lc.search_runs())
+        else:
+            params, metrics = {f"p{i}": i for i in range(10)}, {f"m{i}": float(i) for i in range(5)}
+            for _ in range(task["runs"]):
+                with lc.start_run():
+                    lc.log_params(params)
+                    lc.log_metrics(metrics)
+            found = task["runs"]
+        seconds = time.perf_counter() - start
+        return {"seconds": seconds, "found": found, "peak_mb": _peak() / 2**20, "delta_mb": (_peak() - base) / 2**20}
+    run_id = task["run_id"]
+    if kind == "raw":
+        conn = sqlite3.connect(home / "lifecycle.db")
+        conn.execute("SELECT 1").fetchall()
+        base = _rss()
+        start = time.perf_counter()
+        count = 0
+        for _ in conn.execute("SELECT step, timestamp, value FROM metrics WHERE run_id = ? AND key = 'loss'"
+                              " ORDER BY step, timestamp, rowid", [run_id]):  # fmt: skip
+            count += 1
+    else:
+        import pandas  # noqa: F401  (imported in any notebook that reads frames: not part of the read)
+
+        lc.set_store(home)
+        client = lc.Client()
+        client.get_run(run_id)
+        client.get_metric_history(run_id, "none", as_frame=kind == "frame_history")  # first-call imports
+        base = _rss()
+        start = time.perf_counter()
+        result = client.get_metric_history(run_id, "loss", as_frame=kind == "frame_history")
+        count = len(result)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "found": count, "bytes_per_point": (_peak() - base) / max(count, 1)}
+
+
+def measure(task: dict[str, Any], repeats: int = 3) -> dict[str, float]:
+    """Median of ``repeats`` fresh subprocesses running ``task``."""
+    results = []
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)]))}
+    for _ in range(repeats):
+        proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(task)], capture_output=True,
+                              text=True, env=env, timeout=3600)  # fmt: skip
+        if proc.returncode:
+            raise RuntimeError(proc.stderr[-2000:])
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return {key: statistics.median(r[key] for r in results) for key in results[0]}
+
+
+def log_metric_rates(points: int) -> tuple[float, float]:
+    """``lc.log_metric`` in a loop (buffered, then flushed) and raw ``executemany``, points per second."""
+    import jupyter_lifecycle as lc
+
+    with tempfile.TemporaryDirectory() as tmp:
+        lc.set_store(Path(tmp) / "s")
+        lc.set_experiment("rate")
+        with lc.start_run():
+            start = time.perf_counter()
+            for i in range(points):
+                lc.log_metric("loss", 1.0 / (i + 1), step=i)
+            lc.flush()
+            ours = points / (time.perf_counter() - start)
+        lc.set_store(None)
+        conn = sqlite3.connect(Path(tmp) / "raw.db", isolation_level=None)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("CREATE TABLE metrics (run_id TEXT, key TEXT, value REAL, timestamp INTEGER, step INTEGER)")
+        conn.execute("CREATE INDEX metrics_by_run_key ON metrics (run_id, key, step)")
+        rows = [("0" * 32, "loss", 1.0 / (i + 1), 0, i) for i in range(points)]
+        start = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
+        conn.execute("COMMIT")
+        raw = points / (time.perf_counter() - start)
+    return ours, raw
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1k-5k runs and 10k-100k points, for a smoke run")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    run_sizes = (1_000, 5_000) if args.quick else (1_000, 10_000, 100_000)
+    point_sizes = (10_000, 100_000) if args.quick else (10_000, 100_000, 1_000_000, 10_000_000)
+    created = 200 if args.quick else 2_000
+    print("jupyter-lifecycle at scale: medians of 3 fresh processes; timings move with the machine's load.\n")
+    rows = Rows()
+    with tempfile.TemporaryDirectory() as tmp:
+        per_1k: dict[str, float] = {}
+        for size in run_sizes:
+            home = Path(tmp) / f"runs{size}"
+            fill_runs(home, size)
+            task = {"home": str(home)}
+            filtered = measure({**task, "kind": "filter"})
+            frame = measure({**task, "kind": "frame"})
+            goal = size == 100_000
+            rows.append((f"filtered search_runs ({filtered['found']:.0f} match)", f"{size:,} runs",
+                         f"{filtered['seconds'] * 1000:,.0f} ms", "-", "-", "< 100 ms" if goal else ""))  # fmt: skip
+            rows.append(("all runs -> DataFrame", f"{size:,} runs",
+                         f"{frame['seconds'] * 1000:,.0f} ms, {frame['peak_mb']:.0f} MB peak", "-", "-",
+                         "< 600 ms, < 300 MB" if goal else ""))  # fmt: skip
+            per_1k = {"filter": filtered["seconds"] * 1000 / (size / 1000),
+                      "frame": frame["seconds"] * 1000 / (size / 1000),
+                      "frame_mb": frame["delta_mb"] / (size / 1000)}  # fmt: skip
+        made = measure({"home": str(home), "kind": "create", "runs": created}, repeats=1)
+        rows.append(("create runs via the API (10 params + 5 metrics)", f"into {run_sizes[-1]:,} runs",
+                     f"{created / made['seconds']:,.0f} runs/s", "-", "-", ">= 1,000 runs/s"))  # fmt: skip
+        ours, raw = log_metric_rates(20_000 if args.quick else 200_000)
+        rows.append(("log_metric loop (buffered, flushed)", "1 run", f"{ours:,.0f} points/s",
+                     f"{raw:,.0f} points/s", f"{raw / ours:.2f}x", ">= 200,000 points/s"))  # fmt: skip
+        per_point: dict[str, float] = {}
+        for points in point_sizes:
+            home = Path(tmp) / f"points{points}"
+            run_id = fill_history(home, points)
+            task = {"home": str(home), "run_id": run_id}
+            bare = measure({**task, "kind": "raw"})
+            frame = measure({**task, "kind": "frame_history"})
+            label = f"{points:,} points"
+            rows.append(("get_metric_history(as_frame=True)", label,
+                         f"{frame['seconds'] * 1000:,.0f} ms, {frame['bytes_per_point']:.0f} B/point",
+                         f"{bare['seconds'] * 1000:,.0f} ms", f"{frame['seconds'] / bare['seconds']:.2f}x",
+                         "<= 1.5x raw, <= 40 B/point"))  # fmt: skip
+            if points <= 1_000_000:  # the Metric list of 10M points needs ~3 GB
+                listed = measure({**task, "kind": "list_history"})
+                rows.append(("get_metric_history (Metric list)", label,
+                             f"{listed['seconds'] * 1000:,.0f} ms, {listed['bytes_per_point']:.0f} B/point",
+                             f"{bare['seconds'] * 1000:,.0f} ms", f"{listed['seconds'] / bare['seconds']:.2f}x",
+                             "MLflow's API"))  # fmt: skip
+            per_point = {"ms": frame["seconds"] * 1000 / (points / 1_000_000), "bytes": frame["bytes_per_point"]}
+            shutil.rmtree(home)
+    print(f"\nscaling at {run_sizes[-1]:,} runs: filtered search {per_1k['filter']:.2f} ms per 1k runs, "
+          f"DataFrame {per_1k['frame']:.1f} ms and {per_1k['frame_mb']:.2f} MB per 1k runs")
+    print(f"scaling at {point_sizes[-1]:,} points: columnar history {per_point['ms']:.0f} ms per 1M points, "
+          f"{per_point['bytes']:.0f} bytes a point (peak RSS growth)")
+    print("'vs raw' is ours divided by raw sqlite3 (lower is better; for log_metric, raw's rate over ours).")
+
+
+WIDTHS = (48, 18, 30, 18, 8, 0)
+
+
+class Rows:
+    """The table, printed a row at a time as measurements finish (the 10M-point rows take minutes)."""
+
+    def __init__(self) -> None:
+        header = ("workload", "size", "ours", "raw sqlite3", "vs raw", "goal (issue #14)")
+        self.append(header)
+        print("-" * (sum(WIDTHS) + 2 * len(WIDTHS) + 26), flush=True)
+
+    def append(self, row: tuple[str, str, str, str, str, str]) -> None:
+        """Print one row."""
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, WIDTHS, strict=True)), flush=True)
+
+if __name__ == "__main__":
+    main()
