@@ -196,6 +196,79 @@ def _promote(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- deployment jobs (jupyter_lifecycle/registry/deployment.py) ----------------
+
+
+def _deploy_job_arguments(parser: argparse.ArgumentParser) -> None:
+    from .registry.deployment import ACTIONS
+
+    parser.add_argument("action", choices=ACTIONS, help="set: give NAME a job; show: its tasks; start VERSION: run it; "
+                        "rerun VERSION: from the failed task; runs [VERSION]: the runs and their notebooks; delete")  # fmt: skip
+    parser.add_argument("name", help="registered model name")
+    parser.add_argument("version", nargs="?", help="model version (start, rerun, runs)")
+    parser.add_argument("--task", action="append", metavar="NOTEBOOK",
+                        help="set: a task notebook, in order (repeatable; default: generated evaluate/approve/deploy)")  # fmt: skip
+    parser.add_argument("--dir", help="set: where the default notebooks are written")
+    parser.add_argument("--param", action="append", metavar="K=V", help="set: a parameter for every task (repeatable)")
+    parser.add_argument("--from-task", help="start: the task to start from (default: the first)")
+
+
+@command("deploy-job", "Set, show, start, rerun or list a registered model's deployment job.", _deploy_job_arguments)
+def _deploy_job(args: argparse.Namespace) -> int:
+    from .entities import DeploymentJob, DeploymentJobRun
+    from .registry.deployment import run_action
+    from .registry.fluent import registry_client
+
+    params = {}
+    for item in args.param or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"error: --param {item!r} must look like key=value", file=sys.stderr)
+            return 2
+        params[key] = value
+    out = run_action(registry_client(), args.action, args.name, args.version, args.task, args.dir, params,
+                     args.from_task)  # fmt: skip
+    if isinstance(out, DeploymentJob):
+        print(f"{out.name!r} deployment job {out.job_id}: " + " -> ".join(f"{t.name} ({t.notebook})" for t in out.tasks))
+        if out.parameters:
+            print("parameters: " + ", ".join(f"{k}={v!r}" for k, v in out.parameters.items()))
+    elif isinstance(out, DeploymentJobRun):
+        print(f"started deployment job run {out.run_id} for {out.name!r} version {out.version} "
+              f"(worker pid {out.worker_pid}); follow it with: jupyter-lifecycle deploy-job runs {out.name} {out.version}")  # fmt: skip
+    elif out is None:
+        print(f"{args.name!r} has no deployment job any more")
+    else:
+        _print_table(out)
+    return 0
+
+
+def _approve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="registered model name")
+    parser.add_argument("version", help="model version")
+    parser.add_argument("--stage", help="the requested stage (needed only when several requests are pending)")
+    parser.add_argument("--comment", help="why")
+
+
+def _decide(args: argparse.Namespace, approve: bool) -> None:
+    from .registry.deployment import decide
+    from .registry.fluent import registry_client
+
+    request = decide(registry_client(), args.name, args.version, approve, args.stage, args.comment)
+    print(f"{request.status.lower()} the request to move {args.name!r} version {request.version} to {request.to_stage}")
+
+
+@command("approve", "Approve a model version's pending transition request (a waiting deployment job goes on).",
+         _approve_arguments)  # fmt: skip
+def _approve(args: argparse.Namespace) -> None:
+    _decide(args, True)
+
+
+@command("reject", "Reject a model version's pending transition request (a waiting deployment job stops).",
+         _approve_arguments)  # fmt: skip
+def _reject(args: argparse.Namespace) -> None:
+    _decide(args, False)
+
+
 # ---- store care (jupyter_lifecycle/store/backup.py, store/doctor.py) ----------
 
 

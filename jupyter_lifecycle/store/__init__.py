@@ -15,6 +15,7 @@ from .buffer import MetricBuffer
 from .capture import CaptureStore
 from .database import Database, check_home
 from .datasets import DatasetStore
+from .deployment import DeploymentStore
 from .models import LoggedModelStore
 from .registry import RegistryStore
 from .trace_writer import TraceWriter
@@ -38,6 +39,7 @@ class Store:
         self.tracking = TrackingStore(self.db, self.home)
         self.metric_buffer = MetricBuffer(self.tracking)
         self.registry = RegistryStore(self.db, self.home)
+        self.deployment = DeploymentStore(self.db, self.home, self.registry)
         self.capture = CaptureStore(self.db, self.home)
         self.models = LoggedModelStore(self.db, self.home)
         self.datasets = DatasetStore(self.db, self.home)

@@ -515,9 +515,65 @@ def m0009_traces(conn: sqlite3.Connection) -> None:
     )
 
 
+def m0010_deployment_jobs(conn: sqlite3.Connection) -> None:
+    """Deployment jobs (issue #16): a registered model's notebook tasks, and their runs per version.
+
+    A run's ``status`` is MLflow 3's run state (PENDING, RUNNING, APPROVAL,
+    SUCCEEDED, FAILED); the partial unique index lets at most one run per
+    version be active, so two workers never deploy the same version at once,
+    whichever processes start them. Executed notebooks are files under the
+    store home (``output_notebook`` is relative to it).
+    """
+    _statements(
+        conn,
+        """
+        CREATE TABLE deployment_jobs (
+            name TEXT PRIMARY KEY,                   -- the registered model
+            job_id TEXT NOT NULL UNIQUE,             -- hex UUID
+            tasks TEXT NOT NULL,                     -- JSON [{"name": ..., "notebook": absolute path}]
+            parameters TEXT NOT NULL DEFAULT '{}',   -- JSON, passed to every task with papermill
+            creation_timestamp INTEGER NOT NULL,
+            last_updated_timestamp INTEGER NOT NULL
+        );
+        CREATE TABLE deployment_job_runs (
+            run_id TEXT PRIMARY KEY,                 -- hex UUID
+            job_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            current_task TEXT,
+            parameters TEXT NOT NULL DEFAULT '{}',
+            error TEXT,
+            worker_pid INTEGER,
+            worker_host TEXT,
+            user_id TEXT,
+            creation_timestamp INTEGER NOT NULL,
+            last_updated_timestamp INTEGER NOT NULL,
+            end_timestamp INTEGER
+        );
+        CREATE INDEX deployment_job_runs_by_version ON deployment_job_runs (name, version, creation_timestamp);
+        CREATE UNIQUE INDEX one_active_deployment_job_per_version ON deployment_job_runs (name, version)
+            WHERE status IN ('PENDING', 'RUNNING', 'APPROVAL');
+        CREATE TABLE deployment_task_runs (
+            run_id TEXT NOT NULL REFERENCES deployment_job_runs(run_id) ON DELETE CASCADE,
+            task_index INTEGER NOT NULL,
+            name TEXT NOT NULL,                      -- the registered model (renames update it)
+            task_name TEXT NOT NULL,
+            notebook TEXT NOT NULL,
+            status TEXT NOT NULL,                    -- PENDING, RUNNING, SUCCEEDED, FAILED, SKIPPED
+            output_notebook TEXT,
+            error TEXT,
+            start_timestamp INTEGER,
+            end_timestamp INTEGER,
+            PRIMARY KEY (run_id, task_index)
+        ) WITHOUT ROWID
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m0001_tracking, m0002_capture, m0003_models, m0004_registry, m0005_run_summaries, m0006_run_owners,
-    m0007_datasets, m0008_logged_model_entities, m0009_traces,
+    m0007_datasets, m0008_logged_model_entities, m0009_traces, m0010_deployment_jobs,
 ]
 """Applied in this order; each is recorded by its function name."""
 

@@ -100,7 +100,7 @@ def residuals(y_true: Any, y_pred: Any) -> dict[str, Any]:
 
     pred = np.asarray(y_pred, dtype=float)
     resid = np.asarray(y_true, dtype=float) - pred
-    idx = np.linspace(0, len(pred) - 1, min(len(pred), 5 * MAX_POINTS)).astype(int) if len(pred) else []
+    idx: list[int] = np.linspace(0, len(pred) - 1, min(len(pred), 5 * MAX_POINTS)).astype(int).tolist() if len(pred) else []
     rows = [{"prediction": float(pred[i]), "residual": float(resid[i])} for i in idx]
     return {"title": "Residuals", "data": {"values": rows}, "layer": [
         {"mark": {"type": "point", "opacity": 0.5},
