@@ -286,3 +286,24 @@ def test_virtualenv_endpoint_serves_from_the_models_environment(home: Path, clea
     assert os.readlink(environment / "bin" / "python") in (str(executable), executable.name) or str(
         environment) in subprocess.run(["ps", "-o", "args=", "-p", str(ep.pid)], capture_output=True, text=True).stdout  # fmt: skip
     assert ep.predict(X.head(5)).tolist() == clf.predict(X.head(5)).tolist()
+
+
+def test_magics_start_list_and_stop_endpoints(ipython: Any, home: Path) -> None:
+    from tests.test_magics import run, shown
+
+    _register()
+    try:
+        _, out = run(ipython, "%lifecycle serve models:/iris/1 --log-requests")
+        assert "Endpoint('ep-" in shown(out) and "iris v1" in shown(out) and "RUNNING" in shown(out)
+        (endpoint_id,) = lc.endpoints().endpoint_id.tolist()
+        assert lc.get_endpoint(endpoint_id).alive
+        _, out = run(ipython, "%lifecycle endpoints")
+        assert endpoint_id in shown(out) and "RUNNING" in shown(out)
+        result, out = run(ipython, "%lifecycle endpoints stop")
+        assert "name the endpoints to stop" in out.stderr + str(result.error_in_exec)
+        _, out = run(ipython, "%lifecycle endpoints stop --all")
+        assert f"{endpoint_id}: STOPPED" in out.stdout
+        assert lc.endpoints().empty and lc.get_endpoint(endpoint_id).status == "STOPPED"
+    finally:
+        for endpoint_id in lc.endpoints().endpoint_id:
+            lc.get_endpoint(endpoint_id).stop()
