@@ -136,6 +136,8 @@ _LAZY.update({name: ("models.logged", name) for name in (
     "set_logged_model_tags")})  # fmt: skip
 # Scoring (batch scoring, scoring notebooks): loaded on first use.
 _LAZY.update({"score": ("scoring", "score"), "generate_scoring_notebook": ("scoring", "generate_scoring_notebook")})
+# Model endpoints and their inference tables (issue #16): loaded on first use.
+_LAZY.update({name: ("serving", name) for name in ("Endpoint", "endpoints", "get_endpoint", "inference_log", "serve")})
 
 
 def load_ipython_extension(ipython: object) -> None:
@@ -200,6 +202,8 @@ __all__ = [
     "set_logged_model_tags",
     # scoring (loaded on first use)
     "generate_scoring_notebook", "score",
+    # model endpoints and inference tables (loaded on first use)
+    "Endpoint", "endpoints", "get_endpoint", "inference_log", "serve",
     # inline UI (loaded on first use)
     "browse", "charts", "compare",
     # notebook capture

@@ -334,13 +334,69 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-w", "--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--max-request-size", type=int, default=None, metavar="BYTES",
                         help="largest request body accepted (default $JUPYTER_LIFECYCLE_SERVE_MAX_REQUEST_BYTES or 100 MiB)")  # fmt: skip
+    parser.add_argument("--env-manager", choices=["local", "virtualenv"], default="local",
+                        help="virtualenv: serve from an isolated environment built from the model's requirements.txt")
+    parser.add_argument("--log-requests", action="store_true",
+                        help="append every request and prediction to the store's inference table")
+    parser.add_argument("--endpoint-id", default=None, help=argparse.SUPPRESS)  # set by serve() for its child
 
 
 @command("serve", "Serve a model over REST with MLflow's scoring protocol (/invocations, /ping, ...).", _serve_arguments)
 def _serve(args: argparse.Namespace) -> None:
-    from .serving import serve
+    if args.env_manager == "virtualenv":
+        import os
 
-    serve(args.model_uri, host=args.host, port=args.port, workers=args.workers, max_request_bytes=args.max_request_size)
+        from .config import HOME_ENV, db_path, resolve_home
+        from .scoring.environment import ensure_environment
+
+        python = str(ensure_environment(args.model_uri, quiet=False))
+        # The same command, run inside the environment (where it serves locally).
+        argv = [python, "-m", "jupyter_lifecycle.cli", "serve", args.model_uri, "--host", args.host,
+                "--port", str(args.port), "--workers", str(args.workers)]  # fmt: skip
+        if args.max_request_size is not None:
+            argv += ["--max-request-size", str(args.max_request_size)]
+        if args.log_requests:
+            argv.append("--log-requests")
+        if args.endpoint_id:
+            argv += ["--endpoint-id", args.endpoint_id]
+        os.environ[HOME_ENV] = str(db_path(resolve_home()))
+        sys.stdout.flush()
+        os.execv(python, argv)
+    from .serving import run_endpoint
+
+    run_endpoint(args.model_uri, host=args.host, port=args.port, workers=args.workers,
+                 max_request_bytes=args.max_request_size, log_requests=args.log_requests,
+                 endpoint_id=args.endpoint_id)  # fmt: skip
+
+
+def _endpoints_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", nargs="?", choices=["list", "stop"], default="list",
+                        help="list (default) or stop endpoints")
+    parser.add_argument("endpoint_ids", nargs="*", metavar="ENDPOINT_ID", help="endpoints to stop (ep-...)")
+    parser.add_argument("--all", action="store_true", help="list: stopped endpoints too; stop: every running one")
+
+
+@command("endpoints", "List model endpoints (running, dead, with --all stopped ones) or stop them.", _endpoints_arguments)
+def _endpoints(args: argparse.Namespace) -> int:
+    from .serving import endpoints, stop_endpoint
+
+    if args.action == "list":
+        if args.endpoint_ids:
+            print("error: `endpoints list` takes no ids (did you mean `endpoints stop ID`?)", file=sys.stderr)
+            return 2
+        _print_table(endpoints(all=args.all))
+        return 0
+    ids = list(args.endpoint_ids)
+    if args.all:
+        ids += [e for e, status in endpoints()[["endpoint_id", "status"]].itertuples(index=False)
+                if status != "STOPPED"]  # fmt: skip
+    if not ids:
+        print("error: name the endpoints to stop (ep-...), or pass --all", file=sys.stderr)
+        return 2
+    for endpoint_id in dict.fromkeys(ids):
+        row = stop_endpoint(endpoint_id)
+        print(f"{row.endpoint_id}: {row.status}")
+    return 0
 
 
 def _scoring_notebook_arguments(parser: argparse.ArgumentParser) -> None:

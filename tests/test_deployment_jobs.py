@@ -131,8 +131,7 @@ def test_job_runs_end_to_end_in_a_detached_worker(client: lc.Client, model: dict
     for kind in ("DEPLOYMENT_JOB_PENDING", "DEPLOYMENT_TASK_RUNNING", "DEPLOYMENT_TASK_SUCCEEDED",
                  "DEPLOYMENT_JOB_APPROVAL", "APPROVED_REQUEST", "DEPLOYMENT_JOB_RUNNING", "DEPLOYMENT_JOB_SUCCEEDED"):
         assert kind in kinds, kind
-    if hasattr(lc, "serve"):
-        _check_endpoint(version, model)
+    _check_endpoint(version, model)  # the deploy task (re)started the version's endpoint
 
     # version 2: the same model is not better than the champion, so a threshold against it fails
     client.set_deployment_job("fraud", directory=tmp_path / "job", parameters={
@@ -172,8 +171,9 @@ def _check_endpoint(version: Any, model: dict) -> None:
     reply = requests.post(f"{url}/invocations", json={"dataframe_split": json.loads(rows.to_json(orient="split"))},
                           timeout=30)  # fmt: skip
     assert reply.status_code == 200 and len(reply.json()["predictions"]) == 3
-    for endpoint in lc.endpoints():
-        endpoint.stop()
+    endpoint = lc.get_endpoint(version.tags["deployment_job.endpoint_id"])
+    assert endpoint.url == url and len(endpoint.predict(rows)) == 3
+    endpoint.stop()  # the worker that started it is gone: stopped from this process
 
 
 def test_magics(ipython: Any, client: lc.Client, model: dict, tmp_path: Path) -> None:

@@ -105,6 +105,7 @@ client.set_registered_model_alias(model_name, alias, version)
 if hasattr(lc, "serve"):
     endpoint = lc.serve(f"models:/{model_name}/{version}", port=int(port), replace=True, log_requests=log_requests)
     client.set_model_version_tag(model_name, version, "deployment_job.endpoint", endpoint.url)
+    client.set_model_version_tag(model_name, version, "deployment_job.endpoint_id", endpoint.endpoint_id)
     print(f"{model_name} version {version} is @{alias}, served at {endpoint.url}")
 else:
     print(f"{model_name} version {version} is @{alias} (this jupyter-lifecycle has no lc.serve: no endpoint started)")'''),
@@ -182,7 +183,7 @@ def start_run(store: Store, job: DeploymentJob, version: int, start_index: int, 
     run = store.deployment.create_run(job, version, start_index, user)
     folder = store.deployment.root / run.run_id
     folder.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, config.HOME_ENV: str(store.home)}
+    env = {**os.environ, config.HOME_ENV: str(store.db_path)}
     with open(folder / "worker.log", "ab") as log:
         try:
             process = subprocess.Popen(

@@ -32,7 +32,7 @@ def run(db_path: str, run_id: str) -> int:
     store.deployment.set_worker(run_id, os.getpid())
     folder = store.deployment.root / run_id
     folder.mkdir(parents=True, exist_ok=True)
-    os.environ[config.HOME_ENV] = str(store.home)  # the task kernels use this store and know their run
+    os.environ[config.HOME_ENV] = str(store.db_path)  # the task kernels use this store and know their run
     os.environ[RUN_ENV] = run_id
     parameters = {**job_run.parameters, "model_uri": f"models:/{job_run.name}/{job_run.version}",
                   "model_name": job_run.name, "version": job_run.version}  # fmt: skip

@@ -16,6 +16,7 @@ from .capture import CaptureStore
 from .database import Database, check_home
 from .datasets import DatasetStore
 from .deployment import DeploymentStore
+from .endpoints import EndpointStore
 from .models import LoggedModelStore
 from .registry import RegistryStore
 from .trace_writer import TraceWriter
@@ -45,6 +46,7 @@ class Store:
         self.datasets = DatasetStore(self.db, self.home)
         self.traces = TraceStore(self.db, self.home)
         self.trace_writer = TraceWriter(self.traces)
+        self.endpoints = EndpointStore(self.db, self.home)
 
     @property
     def db_path(self) -> Path:
