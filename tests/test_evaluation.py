@@ -52,7 +52,8 @@ def test_binary_classifier_metrics_equal_sklearn(home: Path, binary: tuple) -> N
     assert result.model_id == info.model_id
     # MLflow's artifact names, as PNG files, and the per-row table
     files = {f.path for f in lc.list_artifacts(run.info.run_id)}
-    for name in ("confusion_matrix", "roc_curve_plot", "precision_recall_curve_plot", "calibration_curve_plot"):
+    for name in ("confusion_matrix", "roc_curve_plot", "precision_recall_curve_plot", "calibration_curve_plot",
+                 "lift_curve_plot"):
         assert f"{name}.png" in files
         assert result.artifacts[name].path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = json.loads(result.artifacts["eval_results_table"].path.read_text())
@@ -60,7 +61,7 @@ def test_binary_classifier_metrics_equal_sklearn(home: Path, binary: tuple) -> N
     assert (result.tables["eval_results_table"]["prediction"].to_numpy() == pred).all()
     # the inline display: metrics table and the plots
     page = result._repr_html_()
-    assert "f1_score" in page and page.count("data:image/png;base64,") == 4
+    assert "f1_score" in page and page.count("data:image/png;base64,") == 5
 
 
 def test_multiclass_weighted_and_macro(home: Path) -> None:
@@ -150,3 +151,51 @@ def test_precomputed_predictions_column(home: Path, binary: tuple) -> None:
     result = lc.evaluate(data=scored, predictions="pred", targets="label", model_type="classifier")
     assert result.metrics["accuracy_score"] == pytest.approx(sk.accuracy_score(scored["label"], scored["pred"]))
     assert "log_loss" not in result.metrics  # no probabilities without a model
+
+
+# ---- the same numbers and names as MLflow 3.17's own evaluate (run in .venv-mlflow) --------
+
+MLFLOW_PYTHON = Path(__file__).resolve().parents[1] / ".venv-mlflow" / "bin" / "python"
+MLFLOW_SCRIPT = """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import mlflow, pandas as pd
+mlflow.set_tracking_uri("sqlite:///" + sys.argv[1] + "/mlflow.db")
+out = {}
+for kind, folder, csv in json.loads(sys.argv[2]):
+    with mlflow.start_run():
+        result = mlflow.models.evaluate(folder, pd.read_csv(csv), targets="label", model_type=kind)
+    out[folder] = {"metrics": result.metrics, "artifacts": sorted(result.artifacts)}
+print(json.dumps(out, default=float))
+"""
+
+
+@pytest.mark.mlflow
+@pytest.mark.skipif(not MLFLOW_PYTHON.exists(), reason=f"{MLFLOW_PYTHON} does not exist: run `make mlflow-venv`")
+def test_metric_names_and_values_equal_mlflows(home: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    cases = []
+    for kind, (x, y), model in (
+        ("classifier", load_breast_cancer(return_X_y=True, as_frame=True), LogisticRegression(max_iter=3000)),
+        ("classifier", load_iris(return_X_y=True, as_frame=True), LogisticRegression(max_iter=3000)),
+        ("regressor", load_diabetes(return_X_y=True, as_frame=True), LinearRegression()),
+    ):
+        x = x.iloc[:, :6]
+        df = x.assign(label=y)
+        csv = tmp_path / f"{len(cases)}.csv"
+        df.to_csv(csv, index=False)
+        folder = tmp_path / f"model{len(cases)}"
+        lc.sklearn.save_model(model.fit(x, y), folder)
+        cases.append((kind, str(folder), str(csv)))
+    out = subprocess.run([str(MLFLOW_PYTHON), "-c", MLFLOW_SCRIPT, str(tmp_path), json.dumps(cases)],
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    theirs = json.loads(out.stdout.strip().splitlines()[-1])
+    for kind, folder, csv in cases:
+        ours = lc.evaluate(folder, pd.read_csv(csv), targets="label", model_type=kind)
+        assert set(ours.metrics) == set(theirs[folder]["metrics"]), folder
+        for key, value in theirs[folder]["metrics"].items():
+            assert ours.metrics[key] == pytest.approx(value, rel=1e-9), (folder, key)
+        # every artifact MLflow logs here has the same name here (residuals_plot and the table are ours too)
+        assert set(theirs[folder]["artifacts"]) <= set(ours.artifacts), folder

@@ -120,7 +120,7 @@ def _frame(data: Any, targets: Any, predictions: str | None, feature_names: list
 
 
 def _model(model: Any, model_config: dict[str, Any] | None) -> tuple[Any, Any, str | None]:
-    """``(predict function, raw estimator or None, model URI or None)``."""
+    """``(predict function, the estimator (for ``predict_proba`` and ``score``) or None, model URI or None)``."""
     from ..flavors import PyFuncModel, load_pyfunc
 
     uri = None
@@ -131,9 +131,9 @@ def _model(model: Any, model_config: dict[str, Any] | None) -> tuple[Any, Any, s
         raise InvalidInput("model_config applies when model is a URI to load; this model is already loaded")
     if isinstance(model, PyFuncModel):
         raw = model.get_raw_model()
-        return model.predict, raw if hasattr(raw, "predict_proba") else None, uri
+        return model.predict, raw if hasattr(raw, "predict") else None, uri
     if hasattr(model, "predict") and callable(model.predict):
-        return model.predict, model if hasattr(model, "predict_proba") else None, uri
+        return model.predict, model, uri
     if callable(model):
         return model, None, uri
     raise InvalidInput(f"model must be a model URI, a loaded pyfunc model or a callable, not {type(model).__name__}")
@@ -199,7 +199,7 @@ def _measure(
         if pos_label not in labels:
             raise InvalidInput(f"evaluator_config pos_label {pos_label!r} is not one of the labels {labels}")
         proba = None
-        if raw is not None and given is None:
+        if hasattr(raw, "predict_proba") and given is None:
             raw_proba = np.asarray(raw.predict_proba(features))
             classes = list(getattr(raw, "classes_", labels))
             if set(labels) <= set(classes):
@@ -214,7 +214,8 @@ def _measure(
             charts["roc_curve_plot"] = plots.roc_curve(y_true, scores, positives)
             charts["precision_recall_curve_plot"] = plots.precision_recall_curve(y_true, scores, positives)
             if binary:
-                charts["calibration_curve_plot"] = plots.calibration_curve(y_true, scores[str(pos_label)], pos_label)
+                charts["lift_curve_plot"] = plots.lift_curve(y_true, scores[str(pos_label)], pos_label)
+            charts["calibration_curve_plot"] = plots.calibration_curve(y_true, scores, positives)
         if len(labels) > 2:
             from sklearn.metrics import precision_recall_fscore_support
 

@@ -81,16 +81,33 @@ def precision_recall_curve(y_true: Any, scores: dict[str, Any], positives: dict[
     return _curve(rows, "Recall", "Precision", "Precision recall curve")
 
 
-def calibration_curve(y_true: Any, positive_score: Any, pos_label: Any, bins: int = 10) -> dict[str, Any]:
-    """Fraction of positives against mean predicted probability, per bin, beside the diagonal."""
+def calibration_curve(y_true: Any, scores: dict[str, Any], positives: dict[str, Any], bins: int = 10) -> dict[str, Any]:
+    """Fraction of positives against mean predicted probability, per bin and class, beside the diagonal."""
     import numpy as np
     from sklearn.calibration import calibration_curve as cal
 
-    frac, mean = cal(np.asarray(y_true) == pos_label, positive_score, n_bins=bins)
-    rows = [{"x": float(m), "y": float(f), "curve": "model"} for m, f in zip(mean, frac, strict=True)]
-    rows += [{"x": 0.0, "y": 0.0, "curve": "perfectly calibrated"}, {"x": 1.0, "y": 1.0, "curve": "perfectly calibrated"}]
+    rows = [{"x": 0.0, "y": 0.0, "curve": "perfectly calibrated"}, {"x": 1.0, "y": 1.0, "curve": "perfectly calibrated"}]
+    for label, score in scores.items():
+        frac, mean = cal(np.asarray(y_true) == positives[label], score, n_bins=bins)
+        rows += [{"x": float(m), "y": float(f), "curve": label} for m, f in zip(mean, frac, strict=True)]
     spec = _curve(rows, "Mean predicted probability", "Fraction of positives", "Calibration curve")
     spec["mark"] = {"type": "line", "point": True}
+    return spec
+
+
+def lift_curve(y_true: Any, positive_score: Any, pos_label: Any) -> dict[str, Any]:
+    """Lift (positive rate among the top-scored fraction over the overall rate) against that fraction."""
+    import numpy as np
+
+    truth = (np.asarray(y_true) == pos_label)[np.argsort(-np.asarray(positive_score), kind="stable")]
+    overall = truth.mean() if len(truth) else 0.0
+    counts = np.arange(1, len(truth) + 1)
+    lift = np.cumsum(truth) / counts / overall if overall else np.zeros(len(truth))
+    rows = _thin([{"x": float(c / len(truth)), "y": float(v), "curve": f"class {pos_label}"}
+                  for c, v in zip(counts, lift, strict=True)])  # fmt: skip
+    rows += [{"x": 0.0, "y": 1.0, "curve": "baseline"}, {"x": 1.0, "y": 1.0, "curve": "baseline"}]
+    spec = _curve(rows, "Percentage of sample", "Lift", "Lift curve")
+    spec["encoding"]["y"]["scale"] = {"zero": True}
     return spec
 
 
