@@ -70,6 +70,12 @@ def test_two_runs_of_one_version_never_at_once(client: lc.Client, model: dict, t
     job = client.set_deployment_job("fraud", directory=tmp_path / "job")
     store = client.store
     first = store.deployment.create_run(job, 1, 0, "me")
+    state = client.get_model_version("fraud", 1).deployment_job_state
+    assert (state.job_id, state.run_id, state.run_state, state.job_state) == (job.job_id, first.run_id, "PENDING", "CONNECTED")
+    assert "deployment job</th><td" in client.get_model_version("fraud", 1)._repr_html_()
+    from jupyter_lifecycle.server.api import _version
+
+    assert _version(client.get_model_version("fraud", 1))["deployment_job_state"]["run_state"] == "PENDING"
     with pytest.raises(Conflict, match=f"already has a deployment job run in progress \\(run {first.run_id}"):
         store.deployment.create_run(job, 1, 0, "me")
     # the rule lives in SQL: a raw insert from any process is refused too

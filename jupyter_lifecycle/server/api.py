@@ -163,6 +163,7 @@ def _version(version: ModelVersion) -> dict[str, Any]:
         "description": version.description,
         "aliases": version.aliases,
         "model_uri": f"models:/{version.name}/{version.version}",
+        "deployment_job_state": dict(version.deployment_job_state) if version.deployment_job_state else None,
     }
 
 
