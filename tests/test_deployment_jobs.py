@@ -200,3 +200,18 @@ def test_magics(ipython: Any, client: lc.Client, model: dict, tmp_path: Path) ->
         decide(client, "fraud", 1, True)
     with pytest.raises(InvalidState, match="not FAILED"):
         client.rerun_deployment_job("fraud", 1)
+
+
+def test_example_notebook(home: Path, tmp_path: Path) -> None:
+    """example_notebooks/deployment_job.ipynb: evaluate -> register -> job -> approve -> endpoint -> inference log."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(ROOT / "example_notebooks" / "deployment_job.ipynb", as_version=4)
+    env = {**ENV, "JUPYTER_LIFECYCLE_HOME": str(home)}
+    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "job is APPROVAL at task approve" in printed
+    assert "deployment job SUCCEEDED" in printed and "version 1 is @champion in Production" in printed
+    assert "served 5 predictions at http://127.0.0.1:" in printed
+    assert "inference log: 1 request(s), 5 row(s)" in printed
+    assert not lc.get_endpoint(lc.Client().get_model_version("cancer-classifier", 1).tags["deployment_job.endpoint_id"]).alive
