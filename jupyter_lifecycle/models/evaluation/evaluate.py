@@ -243,6 +243,11 @@ def _measure(
 
 def _check_options(model_type: Any, evaluators: Any, evaluator_config: Any, env_manager: str, extra: Any,
                    dataset_path: Any) -> dict[str, Any]:  # fmt: skip
+    import importlib.util
+
+    if importlib.util.find_spec("sklearn") is None:
+        raise InvalidInput("evaluate computes its metrics with scikit-learn, which is not installed: "
+                           "pip install 'jupyter-lifecycle[sklearn]'")  # fmt: skip
     if model_type not in MODEL_TYPES:
         raise InvalidInput(f"model_type must be 'classifier' or 'regressor', not {model_type!r}")
     if evaluators not in (None, "default", ["default"]):
