@@ -168,6 +168,66 @@ def client_main(port: int, body_file: str, clients: int, requests: int, seconds:
     }))  # fmt: skip
 
 
+# ---- inference logging overhead, without HTTP --------------------------------
+
+
+def overhead_main(model: str, body_file: str, requests: int, logging: bool, home: str) -> None:
+    """Time ``ScoringApp.respond`` for /invocations in this process, with or without the inference log writer."""
+    os.environ["JUPYTER_LIFECYCLE_HOME"] = home
+    from jupyter_lifecycle.scoring.model import load_scoring_model
+    from jupyter_lifecycle.serving.inference import RequestRecorder
+    from jupyter_lifecycle.serving.server import ScoringApp
+    from jupyter_lifecycle.store import open_store
+
+    body = Path(body_file).read_bytes()
+    recorder = None
+    if logging:
+        store = open_store(home)
+        row = store.endpoints.create(model, None, None, "127.0.0.1", 1, "local", True, pid=os.getpid(),
+                                     status="RUNNING")  # fmt: skip
+        recorder = RequestRecorder(store, row)
+    app = ScoringApp(load_scoring_model(model), recorder=recorder)
+    for _ in range(50):
+        app.respond("POST", "/invocations", "application/json", body)
+    latencies = []
+    thread0, process0 = time.thread_time(), time.process_time()
+    for _ in range(requests):
+        t0 = time.perf_counter()
+        app.respond("POST", "/invocations", "application/json", body)
+        latencies.append(time.perf_counter() - t0)
+    thread_cpu = time.thread_time() - thread0  # the serving thread alone
+    if recorder is not None:
+        recorder.close()
+    process_cpu = time.process_time() - process0  # with the writer thread's work, all of it written
+    latencies.sort()
+    n = len(latencies)
+    print(json.dumps({"p50_ms": latencies[n // 2] * 1000, "p99_ms": latencies[int(n * 0.99)] * 1000,
+                      "thread_cpu_us": thread_cpu / n * 1e6, "process_cpu_us": process_cpu / n * 1e6}))
+
+
+def overhead(model: Path, bodies: dict[int, Path], requests: int, rounds: int, folder: Path) -> dict[str, dict[str, float]]:
+    """Both modes run at the same time in two processes (so they share the machine's load), ``rounds`` times;
+    the median p50/p99 of each mode is kept."""
+    import statistics
+
+    results: dict[str, dict[str, float]] = {}
+    for rows, body in bodies.items():
+        runs: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
+        for round_ in range(rounds):
+            procs = {mode: subprocess.Popen(
+                [sys.executable, __file__, "--overhead", str(model), str(body), str(requests), mode,
+                 str(folder / f"overhead_{rows}_{round_}_{mode}")], stdout=subprocess.PIPE, text=True)
+                for mode in ("off", "on")}  # fmt: skip
+            for mode, proc in procs.items():
+                out, _ = proc.communicate(timeout=600)
+                if proc.returncode != 0:
+                    raise RuntimeError(f"the overhead run ({mode}) failed")
+                runs[mode].append(json.loads(out))
+        for mode, found in runs.items():
+            results[f"{rows}/{mode}"] = {k: statistics.median(r[k] for r in found) for k in found[0]}
+    return results
+
+
 # ---- the comparison ---------------------------------------------------------
 
 
@@ -177,11 +237,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="time limit per scenario (default 10)")
     parser.add_argument("--workers", type=int, default=1, help="jupyter-lifecycle serve --workers (default 1)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds per scenario, best kept (default 2)")
+    parser.add_argument("--overhead-only", action="store_true",
+                        help="only measure what --log-requests adds to ScoringApp.respond (no HTTP, no MLflow)")
     parser.add_argument("--client", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--overhead", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
         port, body, clients, requests, seconds = args.client
         client_main(int(port), body, int(clients), int(requests), float(seconds))
+        return
+    if args.overhead:
+        model_path, body, requests, mode, home = args.overhead
+        overhead_main(model_path, body, int(requests), mode == "on", home)
         return
 
     folder = Path(tempfile.mkdtemp(prefix="bench_serving_"))
@@ -189,6 +256,22 @@ def main() -> None:
     model, columns = make_model(folder)
     bodies = {rows: payload(folder, columns, rows) for rows in (1, 1000)}
     scenarios = [(rows, clients) for rows in (1, 1000) for clients in (1, 4)]
+    cost = overhead(model, bodies, args.requests, max(3, args.rounds), folder)
+    print(f"\nInference logging, in process (ScoringApp.respond for /invocations, no HTTP), {args.requests} calls, "
+          f"median of {max(3, args.rounds)} rounds, both modes running at once; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    for rows in bodies:
+        off, on = cost[f"{rows}/off"], cost[f"{rows}/on"]
+        print(f"  {rows:>4} row{'s' if rows > 1 else ' '}: p50 {off['p50_ms']:6.3f} -> {on['p50_ms']:6.3f} ms, "
+              f"p99 {off['p99_ms']:6.3f} -> {on['p99_ms']:6.3f} ms ({on['p99_ms'] - off['p99_ms']:+.3f} ms; "
+              f"target <= +{TARGETS['logging_p99_ms']} ms)")
+        print(f"             CPU per request: serving thread {off['thread_cpu_us']:7.1f} -> {on['thread_cpu_us']:7.1f} us "
+              f"({on['thread_cpu_us'] - off['thread_cpu_us']:+.1f} us), whole process {off['process_cpu_us']:7.1f} -> "
+              f"{on['process_cpu_us']:7.1f} us ({on['process_cpu_us'] - off['process_cpu_us']:+.1f} us, the writer's "
+              "work included)")
+    if args.overhead_only:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
 
     servers: dict[str, list[str]] = {}
     ours = [sys.executable, "-m", "jupyter_lifecycle.cli", "serve", str(model), "--workers", str(args.workers)]
