@@ -119,6 +119,20 @@ def test_bad_arguments_are_refused_before_anything_starts(home: Path) -> None:
     assert lc.endpoints(all=True).empty
 
 
+def test_a_server_that_cannot_load_the_model_fails_with_its_log(home: Path, tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _iris()
+    path = tmp_path / "broken"
+    lc.sklearn.save_model(LogisticRegression(max_iter=500).fit(X, y), path)
+    (path / "model.pkl").write_bytes(b"not a pickle")
+    with pytest.raises(lc.LifecycleError, match=r"exited with status 1 before answering(.|\n)*model.pkl changed"):
+        lc.serve(str(path))
+    (row,) = lc.endpoints(all=True).itertuples()
+    assert row.status == "FAILED" and row.model_uri == str(path)
+    assert lc.endpoints().empty
+
+
 def test_a_killed_endpoint_is_reported_dead_not_running(home: Path, cleanup: list[Any]) -> None:
     _register()
     ep = lc.serve("models:/iris/1")
