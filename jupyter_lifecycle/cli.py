@@ -399,6 +399,29 @@ def _endpoints(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build_docker_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model_uri", metavar="MODEL_URI", help="runs:/<run_id>/model, models:/<name>@<alias>, a path...")
+    parser.add_argument("-n", "--name", required=True, metavar="IMAGE", help="image name (and tag), e.g. fraud:3")
+    parser.add_argument("-d", "--directory", default=None, help="where to write the build context (default docker-IMAGE)")
+    parser.add_argument("--no-build", action="store_true", help="only write the context, even where docker works")
+    parser.add_argument("--force", action="store_true", help="replace the context folder if it exists")
+
+
+@command("build-docker", "Write a Docker build context serving a model (and build it when docker works).",
+         _build_docker_arguments)  # fmt: skip
+def _build_docker(args: argparse.Namespace) -> None:
+    from .serving.docker import PORT, build_docker
+
+    context = build_docker(args.model_uri, args.name, args.directory, build=not args.no_build, force=args.force)
+    print(f"build context for {args.model_uri}: {context.path}")
+    if context.built:
+        print(f"built image {context.image}; serve it with: {context.run_command}")
+    else:
+        why = "" if args.no_build else " (docker is not on the PATH or its daemon does not answer)"
+        print(f"not built{why}; build it with:\n  {context.build_command}\nthen serve it on port {PORT} with:\n"
+              f"  {context.run_command}")
+
+
 def _scoring_notebook_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model_uri", metavar="MODEL_URI")
     parser.add_argument("-o", "--notebook", default=None, help="notebook to write (default score_<model>.ipynb)")

@@ -119,6 +119,20 @@ def test_bad_arguments_are_refused_before_anything_starts(home: Path) -> None:
     assert lc.endpoints(all=True).empty
 
 
+def test_a_server_that_cannot_load_the_model_fails_with_its_log(home: Path, tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _iris()
+    path = tmp_path / "broken"
+    lc.sklearn.save_model(LogisticRegression(max_iter=500).fit(X, y), path)
+    (path / "model.pkl").write_bytes(b"not a pickle")
+    with pytest.raises(lc.LifecycleError, match=r"exited with status 1 before answering(.|\n)*model.pkl changed"):
+        lc.serve(str(path))
+    (row,) = lc.endpoints(all=True).itertuples()
+    assert row.status == "FAILED" and row.model_uri == str(path)
+    assert lc.endpoints().empty
+
+
 def test_a_killed_endpoint_is_reported_dead_not_running(home: Path, cleanup: list[Any]) -> None:
     _register()
     ep = lc.serve("models:/iris/1")
@@ -275,11 +289,12 @@ def test_an_endpoint_survives_the_restart_of_the_kernel_that_started_it(home: Pa
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_virtualenv_endpoint_serves_from_the_models_environment(home: Path, cleanup: list[Any]) -> None:
     """The isolated environment is built from requirements.txt (pip, minutes the first time) and serves."""
     clf = _register()
     X, _ = _iris()
-    ep = lc.serve("models:/iris/1", env_manager="virtualenv", timeout=300)
+    ep = lc.serve("models:/iris/1", env_manager="virtualenv")
     cleanup.append(ep)
     (environment,) = [p for p in (home / "envs").iterdir() if (p / ".jupyter_lifecycle_ready").exists()]
     executable = Path(os.readlink(f"/proc/{ep.pid}/exe"))
@@ -307,3 +322,47 @@ def test_magics_start_list_and_stop_endpoints(ipython: Any, home: Path) -> None:
     finally:
         for endpoint_id in lc.endpoints().endpoint_id:
             lc.get_endpoint(endpoint_id).stop()
+
+
+def test_drift_chart_compares_served_inputs_with_the_logged_training_data(home: Path, tmp_path: Path,
+                                                                         cleanup: list[Any]) -> None:  # fmt: skip
+    import io
+
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_lifecycle.notebook.charts import drift_frame
+
+    X, y = _iris()
+    X.to_csv(tmp_path / "train.csv", index=False)
+    with lc.start_run():
+        lc.log_input(lc.data.from_pandas(X, source=str(tmp_path / "train.csv"), name="iris-train"), context="training")
+        lc.sklearn.log_model(LogisticRegression(max_iter=500).fit(X, y), name="model", input_example=X.head(3),
+                             registered_model_name="iris")  # fmt: skip
+    ep = lc.serve("models:/iris/1", log_requests=True)
+    cleanup.append(ep)
+    shifted = X.copy()
+    shifted["petal length (cm)"] += 3.0  # one feature drifts, the others are served as trained
+    for start in range(0, 150, 10):
+        ep.predict(shifted.iloc[start:start + 10])
+    requests.post(f"{ep.url}/invocations", json={"dataframe_split": {"columns": ["x"], "data": [[1]]}}, timeout=10)
+    ep.stop()
+    chart = lc.charts.drift("iris")
+    spec = chart.to_dict()  # valid vega-lite (altair validates it)
+    assert "iris v1: served inputs (150 rows) against training (iris-train, train.csv)" in json.dumps(spec)
+    frame = drift_frame(lc.inference_log("iris", rows=True)[X.columns], X)
+    psi = frame.groupby("feature").psi.first()
+    assert psi["petal length (cm)"] > 1.0 and (psi.drop("petal length (cm)") < 0.01).all()
+    for _, part in frame.groupby(["feature", "data"]):
+        assert part.share.sum() == pytest.approx(1.0)
+    # The chart ships these numbers, and the traffic: 16 requests, one refused.
+    shipped = [pd.read_csv(io.StringIO(d)) for d in spec["datasets"].values()]
+    distributions = next(d for d in shipped if "psi" in d.columns)
+    assert distributions.groupby("feature").psi.first().round(6).to_dict() == psi.round(6).to_dict()
+    traffic = next(d for d in shipped if "requests" in d.columns)
+    assert traffic.requests.sum() == 16 and traffic.errors.sum() == 1
+    # Explicit training data, a served-only chart when none is known, and a model with no requests.
+    assert "training (given)" in json.dumps(lc.charts.drift("iris", training=X.head(50)).to_dict())
+    with pytest.raises(lc.NotFound, match="no logged requests for 'iris' version 2"):
+        lc.charts.drift("iris", version=2)
+    with pytest.raises(lc.InvalidInput, match="'nope'"):
+        lc.charts.drift("iris", features=["nope"])

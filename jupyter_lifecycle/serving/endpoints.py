@@ -254,9 +254,13 @@ def serve(
     command = [python, "-m", "jupyter_lifecycle.cli", "serve", model_uri, "--host", host, "--port", str(port),
                "--workers", str(workers), "--endpoint-id", row.endpoint_id]  # fmt: skip
     env = {**os.environ, config.HOME_ENV: str(store.db_path), "PYTHONUNBUFFERED": "1"}
-    with open(row.log_path or os.devnull, "ab") as log:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)  # fmt: skip
+    try:
+        with open(row.log_path or os.devnull, "ab") as log:
+            proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                    start_new_session=True)  # fmt: skip
+    except OSError as exc:
+        store.endpoints.mark_ended(row.endpoint_id, "FAILED", f"could not start {python}: {exc}")
+        raise LifecycleError(f"could not start the endpoint's server with {python}: {exc}") from exc
     _children[proc.pid] = proc
     store.endpoints.set_process(row.endpoint_id, proc.pid)
     handle = Endpoint(row, store.home)
@@ -297,10 +301,14 @@ def stop_endpoint(endpoint_id: str, timeout: float = STOP_TIMEOUT_SECONDS, home:
         raise InvalidState(f"endpoint {endpoint_id} runs on another host ({row.owner_host}): stop it there")
     pid, since = row.pid, row.pid_time or row.start_time
     if pid is not None and not _gone(pid, since):
-        # The server leads its own process group (start_new_session): its
-        # forked workers get the signal too. A server started from a shell
-        # (jupyter-lifecycle serve) leads none: signal it alone, it stops its workers.
-        group = os.getpgid(pid) == pid
+        # A server started by serve() leads its own session (start_new_session):
+        # signal its process group, forked workers included. One started from
+        # a shell (jupyter-lifecycle serve) shares its job's group with other
+        # commands (a pipe): signal it alone, it stops its workers itself.
+        try:
+            group = os.getsid(pid) == pid
+        except ProcessLookupError:
+            group = False
         kill = os.killpg if group else os.kill
         try:
             kill(pid, signal.SIGTERM)
