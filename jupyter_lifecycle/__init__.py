@@ -34,6 +34,7 @@ from .errors import (
     StoreError,
 )
 from .notebook import display as _display  # noqa: F401  (gives Run, Experiment... their HTML reprs)
+from .notebook import evaluation as _evaluation_display  # noqa: F401  (gives EvaluationResult its HTML repr)
 from .notebook import traces as _trace_display  # noqa: F401  (gives Trace its HTML repr)
 from .registry import Lineage, lineage, register_model, search_model_versions, search_registered_models
 from .tracing import (
@@ -125,7 +126,9 @@ _LAZY["data"] = ("data", None)
 _LAZY.update({"pyfunc": ("pyfunc", None), "sklearn": ("sklearn", None), "models": ("models", None),
               "xgboost": ("xgboost", None), "lightgbm": ("lightgbm", None),
               "infer_signature": ("models.signature", "infer_signature"),
-              "search_logged_models": ("models.logged", "search_logged_models")})  # fmt: skip
+              "search_logged_models": ("models.logged", "search_logged_models"),
+              "evaluate": ("models.evaluation", "evaluate"),
+              "validate_evaluation_results": ("models.evaluation", "validate_evaluation_results")})  # fmt: skip
 # Logged models (MLflow 3): loaded on first use with the models package.
 _LAZY.update({name: ("models.logged", name) for name in (
     "ActiveModel", "delete_logged_model_tag", "finalize_logged_model", "get_active_model_id", "get_logged_model",
@@ -133,6 +136,8 @@ _LAZY.update({name: ("models.logged", name) for name in (
     "set_logged_model_tags")})  # fmt: skip
 # Scoring (batch scoring, scoring notebooks): loaded on first use.
 _LAZY.update({"score": ("scoring", "score"), "generate_scoring_notebook": ("scoring", "generate_scoring_notebook")})
+# Model endpoints and their inference tables (issue #16): loaded on first use.
+_LAZY.update({name: ("serving", name) for name in ("Endpoint", "endpoints", "get_endpoint", "inference_log", "serve")})
 
 
 def load_ipython_extension(ipython: object) -> None:
@@ -190,13 +195,15 @@ __all__ = [
     "Lineage", "ModelVersion", "RegisteredModel", "RegistryActivity", "TransitionRequest", "lineage",
     "register_model", "search_model_versions", "search_registered_models",
     # models (loaded on first use)
-    "infer_signature", "lightgbm", "models", "pyfunc", "search_logged_models", "sklearn", "xgboost",
+    "evaluate", "infer_signature", "lightgbm", "models", "validate_evaluation_results", "pyfunc", "search_logged_models", "sklearn", "xgboost",
     # logged models, MLflow 3 (loaded on first use)
     "ActiveModel", "LoggedModel", "delete_logged_model_tag", "finalize_logged_model", "get_active_model_id",
     "get_logged_model", "initialize_logged_model", "last_logged_model", "log_model_params", "set_active_model",
     "set_logged_model_tags",
     # scoring (loaded on first use)
     "generate_scoring_notebook", "score",
+    # model endpoints and inference tables (loaded on first use)
+    "Endpoint", "endpoints", "get_endpoint", "inference_log", "serve",
     # inline UI (loaded on first use)
     "browse", "charts", "compare",
     # notebook capture

@@ -196,6 +196,79 @@ def _promote(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- deployment jobs (jupyter_lifecycle/registry/deployment.py) ----------------
+
+
+def _deploy_job_arguments(parser: argparse.ArgumentParser) -> None:
+    from .registry.deployment import ACTIONS
+
+    parser.add_argument("action", choices=ACTIONS, help="set: give NAME a job; show: its tasks; start VERSION: run it; "
+                        "rerun VERSION: from the failed task; runs [VERSION]: the runs and their notebooks; delete")  # fmt: skip
+    parser.add_argument("name", help="registered model name")
+    parser.add_argument("version", nargs="?", help="model version (start, rerun, runs)")
+    parser.add_argument("--task", action="append", metavar="NOTEBOOK",
+                        help="set: a task notebook, in order (repeatable; default: generated evaluate/approve/deploy)")  # fmt: skip
+    parser.add_argument("--dir", help="set: where the default notebooks are written")
+    parser.add_argument("--param", action="append", metavar="K=V", help="set: a parameter for every task (repeatable)")
+    parser.add_argument("--from-task", help="start: the task to start from (default: the first)")
+
+
+@command("deploy-job", "Set, show, start, rerun or list a registered model's deployment job.", _deploy_job_arguments)
+def _deploy_job(args: argparse.Namespace) -> int:
+    from .entities import DeploymentJob, DeploymentJobRun
+    from .registry.deployment import run_action
+    from .registry.fluent import registry_client
+
+    params = {}
+    for item in args.param or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"error: --param {item!r} must look like key=value", file=sys.stderr)
+            return 2
+        params[key] = value
+    out = run_action(registry_client(), args.action, args.name, args.version, args.task, args.dir, params,
+                     args.from_task)  # fmt: skip
+    if isinstance(out, DeploymentJob):
+        print(f"{out.name!r} deployment job {out.job_id}: " + " -> ".join(f"{t.name} ({t.notebook})" for t in out.tasks))
+        if out.parameters:
+            print("parameters: " + ", ".join(f"{k}={v!r}" for k, v in out.parameters.items()))
+    elif isinstance(out, DeploymentJobRun):
+        print(f"started deployment job run {out.run_id} for {out.name!r} version {out.version} "
+              f"(worker pid {out.worker_pid}); follow it with: jupyter-lifecycle deploy-job runs {out.name} {out.version}")  # fmt: skip
+    elif out is None:
+        print(f"{args.name!r} has no deployment job any more")
+    else:
+        _print_table(out)
+    return 0
+
+
+def _approve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="registered model name")
+    parser.add_argument("version", help="model version")
+    parser.add_argument("--stage", help="the requested stage (needed only when several requests are pending)")
+    parser.add_argument("--comment", help="why")
+
+
+def _decide(args: argparse.Namespace, approve: bool) -> None:
+    from .registry.deployment import decide
+    from .registry.fluent import registry_client
+
+    request = decide(registry_client(), args.name, args.version, approve, args.stage, args.comment)
+    print(f"{request.status.lower()} the request to move {args.name!r} version {request.version} to {request.to_stage}")
+
+
+@command("approve", "Approve a model version's pending transition request (a waiting deployment job goes on).",
+         _approve_arguments)  # fmt: skip
+def _approve(args: argparse.Namespace) -> None:
+    _decide(args, True)
+
+
+@command("reject", "Reject a model version's pending transition request (a waiting deployment job stops).",
+         _approve_arguments)  # fmt: skip
+def _reject(args: argparse.Namespace) -> None:
+    _decide(args, False)
+
+
 # ---- store care (jupyter_lifecycle/store/backup.py, store/doctor.py) ----------
 
 
@@ -261,13 +334,92 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-w", "--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--max-request-size", type=int, default=None, metavar="BYTES",
                         help="largest request body accepted (default $JUPYTER_LIFECYCLE_SERVE_MAX_REQUEST_BYTES or 100 MiB)")  # fmt: skip
+    parser.add_argument("--env-manager", choices=["local", "virtualenv"], default="local",
+                        help="virtualenv: serve from an isolated environment built from the model's requirements.txt")
+    parser.add_argument("--log-requests", action="store_true",
+                        help="append every request and prediction to the store's inference table")
+    parser.add_argument("--endpoint-id", default=None, help=argparse.SUPPRESS)  # set by serve() for its child
 
 
 @command("serve", "Serve a model over REST with MLflow's scoring protocol (/invocations, /ping, ...).", _serve_arguments)
 def _serve(args: argparse.Namespace) -> None:
-    from .serving import serve
+    if args.env_manager == "virtualenv":
+        import os
 
-    serve(args.model_uri, host=args.host, port=args.port, workers=args.workers, max_request_bytes=args.max_request_size)
+        from .config import HOME_ENV, db_path, resolve_home
+        from .scoring.environment import ensure_environment
+
+        python = str(ensure_environment(args.model_uri, quiet=False))
+        # The same command, run inside the environment (where it serves locally).
+        argv = [python, "-m", "jupyter_lifecycle.cli", "serve", args.model_uri, "--host", args.host,
+                "--port", str(args.port), "--workers", str(args.workers)]  # fmt: skip
+        if args.max_request_size is not None:
+            argv += ["--max-request-size", str(args.max_request_size)]
+        if args.log_requests:
+            argv.append("--log-requests")
+        if args.endpoint_id:
+            argv += ["--endpoint-id", args.endpoint_id]
+        os.environ[HOME_ENV] = str(db_path(resolve_home()))
+        sys.stdout.flush()
+        os.execv(python, argv)
+    from .serving import run_endpoint
+
+    run_endpoint(args.model_uri, host=args.host, port=args.port, workers=args.workers,
+                 max_request_bytes=args.max_request_size, log_requests=args.log_requests,
+                 endpoint_id=args.endpoint_id)  # fmt: skip
+
+
+def _endpoints_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", nargs="?", choices=["list", "stop"], default="list",
+                        help="list (default) or stop endpoints")
+    parser.add_argument("endpoint_ids", nargs="*", metavar="ENDPOINT_ID", help="endpoints to stop (ep-...)")
+    parser.add_argument("--all", action="store_true", help="list: stopped endpoints too; stop: every running one")
+
+
+@command("endpoints", "List model endpoints (running, dead, with --all stopped ones) or stop them.", _endpoints_arguments)
+def _endpoints(args: argparse.Namespace) -> int:
+    from .serving import endpoints, stop_endpoint
+
+    if args.action == "list":
+        if args.endpoint_ids:
+            print("error: `endpoints list` takes no ids (did you mean `endpoints stop ID`?)", file=sys.stderr)
+            return 2
+        _print_table(endpoints(all=args.all))
+        return 0
+    ids = list(args.endpoint_ids)
+    if args.all:
+        ids += [e for e, status in endpoints()[["endpoint_id", "status"]].itertuples(index=False)
+                if status != "STOPPED"]  # fmt: skip
+    if not ids:
+        print("error: name the endpoints to stop (ep-...), or pass --all", file=sys.stderr)
+        return 2
+    for endpoint_id in dict.fromkeys(ids):
+        row = stop_endpoint(endpoint_id)
+        print(f"{row.endpoint_id}: {row.status}")
+    return 0
+
+
+def _build_docker_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model_uri", metavar="MODEL_URI", help="runs:/<run_id>/model, models:/<name>@<alias>, a path...")
+    parser.add_argument("-n", "--name", required=True, metavar="IMAGE", help="image name (and tag), e.g. fraud:3")
+    parser.add_argument("-d", "--directory", default=None, help="where to write the build context (default docker-IMAGE)")
+    parser.add_argument("--no-build", action="store_true", help="only write the context, even where docker works")
+    parser.add_argument("--force", action="store_true", help="replace the context folder if it exists")
+
+
+@command("build-docker", "Write a Docker build context serving a model (and build it when docker works).",
+         _build_docker_arguments)  # fmt: skip
+def _build_docker(args: argparse.Namespace) -> None:
+    from .serving.docker import PORT, build_docker
+
+    context = build_docker(args.model_uri, args.name, args.directory, build=not args.no_build, force=args.force)
+    print(f"build context for {args.model_uri}: {context.path}")
+    if context.built:
+        print(f"built image {context.image}; serve it with: {context.run_command}")
+    else:
+        why = "" if args.no_build else " (docker is not on the PATH or its daemon does not answer)"
+        print(f"not built{why}; build it with:\n  {context.build_command}\nthen serve it on port {PORT} with:\n"
+              f"  {context.run_command}")
 
 
 def _scoring_notebook_arguments(parser: argparse.ArgumentParser) -> None:

@@ -319,6 +319,81 @@ class ModelVersion(_Fields):
     """The logged model's params (MLflow 3's ``ModelParam`` list: ``key``, ``value``)."""
     metrics: list[Metric] | None = None
     """The logged model's metrics."""
+    deployment_job_state: ModelVersionDeploymentJobState | None = None
+    """The latest deployment job run of this version (MLflow 3's field); ``None`` before any."""
+
+
+@dataclass(frozen=True)
+class ModelVersionDeploymentJobState(_Fields):
+    """Where a version's deployment job is (MLflow 3's ``ModelVersionDeploymentJobState``).
+
+    ``job_state``: ``CONNECTED`` while the model has the job, else ``NOT_FOUND``;
+    ``run_state``: ``PENDING``, ``RUNNING``, ``APPROVAL`` (waiting for an
+    approval), ``SUCCEEDED`` or ``FAILED``. ``tasks`` maps each task to its
+    status, ``error`` says why a failed run stopped.
+    """
+
+    job_id: str
+    run_id: str
+    job_state: str
+    run_state: str
+    current_task_name: str | None
+    tasks: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class DeploymentTask(_Fields):
+    """One task of a deployment job: a notebook run with papermill."""
+
+    name: str
+    notebook: str
+
+
+@dataclass(frozen=True)
+class DeploymentJob(_Fields):
+    """A registered model's deployment job: notebook tasks run in order for each new version."""
+
+    job_id: str
+    name: str
+    tasks: list[DeploymentTask]
+    parameters: dict[str, Any]
+    creation_timestamp: int
+    last_updated_timestamp: int
+
+
+@dataclass(frozen=True)
+class DeploymentTaskRun(_Fields):
+    """One task of a deployment job run: its status and the executed notebook kept in the store."""
+
+    index: int
+    name: str
+    notebook: str
+    status: str
+    output_notebook: str | None = None
+    error: str | None = None
+    start_timestamp: int | None = None
+    end_timestamp: int | None = None
+
+
+@dataclass(frozen=True)
+class DeploymentJobRun(_Fields):
+    """A run of a deployment job for one model version."""
+
+    run_id: str
+    job_id: str
+    name: str
+    version: int
+    status: str
+    current_task_name: str | None
+    tasks: list[DeploymentTaskRun]
+    parameters: dict[str, Any]
+    error: str | None
+    worker_pid: int | None
+    creation_timestamp: int
+    last_updated_timestamp: int
+    end_timestamp: int | None = None
+    user_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -254,3 +254,23 @@ def test_concurrent_scoring_notebooks_get_distinct_files(server: Jupyter, seeded
     body = call(server, "POST", "scoring-notebooks", expect=404, json={"model_uri": "models:/" + "n" * 300 + "/1"})
     assert "no registered model" in body["message"]
     assert not any(len(p.name.encode()) > 255 for p in (server.root / "scoring").iterdir())
+
+
+def test_endpoints_are_listed_and_stopped_over_rest(server: Jupyter, seeded: dict[str, str]) -> None:
+    config.set_store(server.store)
+    try:
+        ep = lc.serve("models:/iris@champion")
+    finally:
+        config.set_store(None)
+    try:
+        (listed,) = [e for e in call(server, "GET", "endpoints")["endpoints"] if e["endpoint_id"] == ep.endpoint_id]
+        assert (listed["status"], listed["version"], listed["url"], listed["pid"]) == ("RUNNING", "1", ep.url, ep.pid)
+        stopped = call(server, "POST", "endpoints", ep.endpoint_id, "stop")["endpoint"]
+        assert stopped["status"] == "STOPPED" and stopped["end_time"] >= stopped["start_time"]
+        assert ep.endpoint_id not in [e["endpoint_id"] for e in call(server, "GET", "endpoints")["endpoints"]]
+        assert ep.endpoint_id in [e["endpoint_id"] for e in get(server, "endpoints", all="true")["endpoints"]]
+        assert "ep-0000" in call(server, "POST", "endpoints", "ep-0000", "stop", expect=404)["message"]
+        assert "'maybe'" in get(server, "endpoints", all="maybe", expect=400)["message"]
+    finally:
+        if ep.status != "STOPPED":
+            ep.stop()

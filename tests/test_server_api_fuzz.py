@@ -114,6 +114,8 @@ def api(server: Jupyter, seeded: dict[str, str]) -> Iterator[tuple[Jupyter, dict
         "path": ["fuzz.ipynb", "sub/fuzz.ipynb", "../out.ipynb"],
         "stage": ["Staging", "Production", "Archived", "None"],
         "notebook_path": [str(server.root / "saved.ipynb")],
+        "endpoint_id": ["ep-000000000000", "ep-0"],
+        "all": ["true", "false"],
     }
     yield server, document, known
     print("\nrequests by operation and status:", dict(sorted(TRIED.items())))

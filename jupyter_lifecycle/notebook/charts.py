@@ -34,8 +34,9 @@ if TYPE_CHECKING:
     from ..tracking.client import Client
 
 __all__ = [
-    "RunList", "chart_data", "differing_cells", "downsample", "enable_renderer", "final_metrics", "log_sampled",
-    "metric_history", "param_vs_metric", "parallel_coordinates", "params_diff", "resolve_runs", "run_labels",
+    "RunList", "chart_data", "differing_cells", "downsample", "drift", "drift_frame", "enable_renderer",
+    "final_metrics", "log_sampled", "metric_history", "param_vs_metric", "parallel_coordinates", "params_diff",
+    "resolve_runs", "run_labels", "traffic_frame",
 ]  # fmt: skip
 
 RunsLike: TypeAlias = "str | Run | pd.DataFrame | Sequence[Any]"
@@ -730,3 +731,156 @@ def params_diff(runs: RunsLike, only_differences: bool = False, client: Client |
         {labels[r.info.run_id]: [r.data.params.get(k) for k in keys] for r in found}, index=pd.Index(keys, name="param")
     )
     return ParamsDiff(frame, {k: differs[k] for k in keys})
+
+
+# ---- drift and traffic of a served model (issue #16, part 4) -------------------------------------
+
+DRIFT_BINS = 20
+DRIFT_TOP_CATEGORIES = 20
+
+
+def _training_frame(model_name: str, version: str | None, training: Any) -> tuple[pd.DataFrame | None, str]:
+    """The training data to compare with, and what it is: given, or the version's logged training dataset."""
+    if training is not None:
+        frame = getattr(training, "df", training)  # a PandasDataset or a DataFrame
+        if not isinstance(frame, pd.DataFrame):
+            raise InvalidInput(f"training must be a DataFrame or an lc.data.from_pandas dataset, not {type(training).__name__}")
+        return frame, "training (given)"
+    if version is None:
+        return None, "no version served"
+    import json
+    from pathlib import Path
+
+    from ..client import Client
+
+    client = Client()
+    run_id = client.get_model_version(model_name, version).run_id
+    if not run_id:
+        return None, f"version {version} has no run"
+    for item in client.get_run(run_id).inputs.dataset_inputs:
+        context = {t.key: t.value for t in item.tags}.get("mlflow.data.context")
+        if context not in ("training", "train"):
+            continue
+        uri = json.loads(item.dataset.source or "{}").get("uri") if item.dataset.source_type == "local" else None
+        path = Path(uri.removeprefix("file://")) if uri else None
+        if path is not None and path.is_file() and path.suffix in (".csv", ".parquet", ".pq"):
+            data = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+            return data, f"training ({item.dataset.name}, {path.name})"
+        return None, (f"training dataset {item.dataset.name!r} of version {version} is not a CSV or Parquet file "
+                      "here: pass training=")  # fmt: skip
+    return None, f"version {version}'s run logged no training dataset (lc.log_input(..., context='training'))"
+
+
+def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
+    """Population stability index of two share vectors (0: same; > 0.2 is commonly read as drift)."""
+    e, a = np.clip(expected, 1e-4, None), np.clip(actual, 1e-4, None)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def drift_frame(served: pd.DataFrame, training: pd.DataFrame | None,
+                features: Sequence[str] | None = None) -> pd.DataFrame:  # fmt: skip
+    """Per-feature distributions (share of rows per bin or category) of served inputs and training data.
+
+    Columns: feature, bin (label), x (bin middle, NaN for categories), share,
+    data (``served`` or ``training``), psi (per feature, when training is given).
+    Numeric features share bin edges over both sides.
+    """
+    columns = list(features) if features is not None else [c for c in served.columns]
+    missing = [c for c in columns if c not in served.columns]
+    if missing:
+        raise InvalidInput(f"no served input column {missing[0]!r}; the served columns: {', '.join(map(str, served.columns))}")
+    rows: list[dict[str, Any]] = []
+    for column in columns:
+        sides = {"served": served[column].dropna()}
+        if training is not None and column in training.columns:
+            sides["training"] = training[column].dropna()
+        numeric = all(pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) for s in sides.values())
+        shares: dict[str, np.ndarray] = {}
+        if numeric:
+            values = np.concatenate([s.to_numpy(dtype=float) for s in sides.values()])
+            low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+            edges = np.linspace(low, high if high > low else low + 1, DRIFT_BINS + 1)
+            middles = (edges[:-1] + edges[1:]) / 2
+            labels = [f"{a:.4g}–{b:.4g}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+            for name, side in sides.items():
+                counts, _ = np.histogram(side.to_numpy(dtype=float), bins=edges)
+                shares[name] = counts / max(1, counts.sum())
+        else:
+            top = pd.concat(list(sides.values())).astype(str).value_counts().index[:DRIFT_TOP_CATEGORIES].tolist()
+            labels, middles = top, np.full(len(top), np.nan)
+            for name, side in sides.items():
+                counts = side.astype(str).value_counts().reindex(top, fill_value=0).to_numpy()
+                shares[name] = counts / max(1, len(side))
+        psi = _psi(shares["training"], shares["served"]) if "training" in shares else np.nan
+        for name, share in shares.items():
+            rows += [{"feature": str(column), "bin": label, "x": x, "share": float(s), "data": name, "psi": psi}
+                     for label, x, s in zip(labels, middles, share, strict=True)]  # fmt: skip
+    return pd.DataFrame(rows, columns=["feature", "bin", "x", "share", "data", "psi"])
+
+
+def traffic_frame(log: pd.DataFrame, buckets: int = 50) -> pd.DataFrame:
+    """Requests per time bucket: start, requests, errors (status >= 400), latency p50 and p99 (ms)."""
+    if log.empty:
+        return pd.DataFrame(columns=["start", "requests", "errors", "latency_p50_ms", "latency_p99_ms"])
+    span = (log.timestamp.max() - log.timestamp.min()).total_seconds()
+    width = pd.Timedelta(seconds=max(1.0, math.ceil(span / buckets)))
+    grouped = log.groupby(log.timestamp.dt.floor(width))
+    frame = pd.DataFrame({
+        "requests": grouped.size(),
+        "errors": grouped.status_code.apply(lambda s: int((s >= 400).sum())),
+        "latency_p50_ms": grouped.latency_ms.quantile(0.5),
+        "latency_p99_ms": grouped.latency_ms.quantile(0.99),
+    })  # fmt: skip
+    frame.index.name = "start"
+    return frame.reset_index()
+
+
+def drift(model: str, version: str | int | None = None, training: Any = None, since: Any = None,
+          features: Sequence[str] | None = None) -> alt.VConcatChart:  # fmt: skip
+    """A served model's inputs against its training data, and its traffic: one inline chart.
+
+    Top: per feature, the distribution of the inputs the endpoints served
+    (``lc.inference_log``) against the training data, with the population
+    stability index in the title (> 0.2 is commonly read as drift). The
+    training data is ``training`` (a DataFrame or an ``lc.data`` dataset) or
+    else the dataset the version's run logged with context ``training`` when
+    its source is a CSV or Parquet file. Below: requests and errors over
+    time, and latency p50/p99. ``model`` is a registered model name or an
+    endpoint id; ``version`` defaults to the newest version served.
+    """
+    from ..serving import inference_log
+
+    log = inference_log(model, version=version, since=since)
+    if log.empty:
+        raise NotFound(f"no logged requests for {model!r}{f' version {version}' if version is not None else ''}: "
+                       "serve it with lc.serve(..., log_requests=True) and send requests")  # fmt: skip
+    served_version = str(version) if version is not None else str(log.model_version.dropna().iloc[-1])
+    name = str(log.model_name.dropna().iloc[-1]) if log.model_name.notna().any() else model
+    ok = log[log.status_code < 400]
+    served = pd.concat(list(ok.inputs), ignore_index=True) if len(ok) else pd.DataFrame()
+    reference, described = _training_frame(name, served_version, training)
+    frame = drift_frame(served, reference, features)
+    frame["panel"] = [f"{f} (PSI {p:.2f})" if not np.isnan(p) else f for f, p in zip(frame.feature, frame.psi, strict=True)]
+    base = alt.Chart(_inline(frame)).properties(width=180, height=110)
+    numeric = base.mark_line(interpolate="step-after", point=False).encode(
+        x=alt.X("bin:N", sort=None, title=None, axis=alt.Axis(labels=False, ticks=False)),
+        y=alt.Y("share:Q", title="share of rows"),
+        color=alt.Color("data:N", title=None, scale=alt.Scale(domain=["served", "training"])),
+        tooltip=["feature:N", "bin:N", "data:N", alt.Tooltip("share:Q", format=".1%")],
+    )
+    distributions = (
+        numeric.facet(facet=alt.Facet("panel:N", title=None), columns=3)
+        .resolve_scale(x="independent")
+        .properties(title=f"{name} v{served_version}: served inputs ({len(served)} rows) against {described}")
+    )
+    traffic = traffic_frame(log)
+    when = alt.X("start:T", title="time (UTC)")
+    volume = alt.Chart(_inline(traffic)).mark_bar().encode(
+        x=when, y=alt.Y("requests:Q", title="requests"), tooltip=["start:T", "requests:Q", "errors:Q"]
+    ).properties(width=560, height=100, title="volume")
+    latency_data = traffic.melt(id_vars=["start"], value_vars=["latency_p50_ms", "latency_p99_ms"], var_name="quantile",
+                                value_name="ms")  # fmt: skip
+    latency = alt.Chart(_inline(latency_data)).mark_line(point=True).encode(
+        x=when, y=alt.Y("ms:Q", title="latency (ms)"), color=alt.Color("quantile:N", title=None)
+    ).properties(width=560, height=100, title="latency")
+    return alt.vconcat(distributions, volume, latency)

@@ -295,6 +295,11 @@ def model_version_html(version: Any) -> str:
         "description": version.description,
         "files": getattr(version, "storage_location", None),
     }
+    job = getattr(version, "deployment_job_state", None)
+    if job is not None:
+        tasks = ", ".join(f"{task} {status}" for task, status in job.tasks.items())
+        facts["deployment job"] = f"{job.run_state} (task {job.current_task_name}; {tasks})"
+        facts["deployment error"] = job.error
     return _card(f"Model {version.name} version {version.version}", facts, _pairs("tag", version.tags))
 
 

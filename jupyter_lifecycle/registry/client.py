@@ -13,8 +13,16 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..entities import STAGES, ModelVersion, RegisteredModel, RegistryActivity, TransitionRequest
-from ..errors import AlreadyExists, InvalidInput, NotFound
+from ..entities import (
+    STAGES,
+    DeploymentJob,
+    DeploymentJobRun,
+    ModelVersion,
+    RegisteredModel,
+    RegistryActivity,
+    TransitionRequest,
+)
+from ..errors import AlreadyExists, InvalidInput, InvalidState, NotFound
 from ..models.model import mlmodel_model_id, mlmodel_run_id
 from ..models.uri import logged_model_id, parse_runs_uri, resolve_model_uri
 from ..store import Store
@@ -59,9 +67,15 @@ class RegistryClient:
     ) -> RegisteredModel:
         """Create an empty registered model; ``AlreadyExists`` if the name is taken.
 
-        ``deployment_job_id`` is accepted for MLflow compatibility and ignored.
+        ``deployment_job_id`` names an existing deployment job (another
+        model's, see ``set_deployment_job``) whose tasks and parameters this
+        model's job copies.
         """
-        return self._registry.create_registered_model(name, _tags(tags), description, self._user())
+        job = self.store.deployment.get_job_by_id(deployment_job_id) if deployment_job_id else None
+        model = self._registry.create_registered_model(name, _tags(tags), description, self._user())
+        if job is not None:
+            self.store.deployment.set_job(name, job.tasks, job.parameters, self._user())
+        return model
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         """A registered model with its tags, aliases and latest version per stage."""
@@ -75,7 +89,14 @@ class RegistryClient:
     def update_registered_model(
         self, name: str, description: str | None = None, deployment_job_id: str | None = None
     ) -> RegisteredModel:
-        """Set a model's description."""
+        """Set a model's description; ``deployment_job_id`` copies that job's tasks (``""`` removes the job)."""
+        if deployment_job_id == "":
+            self.delete_deployment_job(name)
+        elif deployment_job_id is not None:
+            job = self.store.deployment.get_job_by_id(deployment_job_id)
+            self.store.deployment.set_job(name, job.tasks, job.parameters, self._user())
+        if description is None and deployment_job_id is not None:
+            return self.get_registered_model(name)
         return self._registry.update_registered_model(name, description, self._user())
 
     def delete_registered_model(self, name: str) -> None:
@@ -144,9 +165,16 @@ class RegistryClient:
             run_id = parse_runs_uri(text)[0] if text.startswith("runs:") else mlmodel_run_id(folder)
         if ":" not in text or len(text.partition(":")[0]) == 1:
             text = str(folder)  # a local path: keep where it was, absolute
-        return self._registry.create_model_version(
+        version = self._registry.create_model_version(
             name, folder, text, run_id, _tags(tags), description, run_link, self._user(), model_id
         )
+        job = self.store.deployment.get_job(name)
+        if job is None:
+            return version
+        from .deployment import start_run
+
+        start_run(self.store, job, version.version, 0, self._user())  # the model's job runs for each new version
+        return self.get_model_version(name, version.version)
 
     def copy_model_version(self, src_model_uri: str, dst_name: str) -> ModelVersion:
         """Register the version a ``models:/`` URI names as a new version of ``dst_name`` (created if needed)."""
@@ -341,6 +369,85 @@ class RegistryClient:
         from .frames import activity_frame
 
         return activity_frame(self.list_activity(name, version))
+
+    # ---- deployment jobs ---------------------------------------------------
+
+    def set_deployment_job(
+        self,
+        name: str,
+        tasks: list[Any] | None = None,
+        *,
+        parameters: dict[str, Any] | None = None,
+        directory: str | os.PathLike[str] | None = None,
+    ) -> DeploymentJob:
+        """Give a registered model a deployment job: notebooks run in order for each new version.
+
+        ``tasks`` are notebook paths (or ``(name, path)`` pairs, or
+        ``{"name", "notebook"}`` dicts), each of which must exist now; left
+        out, the default ``evaluate``, ``approve`` and ``deploy`` notebooks
+        are written to ``directory`` (default ``./<name>_deployment_job``;
+        existing files are kept). ``parameters`` are passed to every task
+        with papermill, besides ``model_uri``, ``model_name`` and ``version``.
+        """
+        from .deployment import check_tasks, write_default_notebooks
+
+        self.get_registered_model(name)  # a clear error before any file is written
+        if tasks is None:
+            tasks = list(write_default_notebooks(name, directory))
+        elif directory is not None:
+            raise InvalidInput("directory= is where the default notebooks go: give either tasks or directory")
+        if parameters is not None and not isinstance(parameters, dict):
+            raise InvalidInput(f"parameters must be a dict of papermill parameters, not {type(parameters).__name__}")
+        return self.store.deployment.set_job(name, check_tasks(tasks), dict(parameters or {}), self._user())
+
+    def get_deployment_job(self, name: str) -> DeploymentJob:
+        """The deployment job of a registered model; ``NotFound`` when it has none."""
+        self.get_registered_model(name)
+        job = self.store.deployment.get_job(name)
+        if job is None:
+            raise NotFound(f"registered model {name!r} has no deployment job; set one with set_deployment_job({name!r})")
+        return job
+
+    def delete_deployment_job(self, name: str) -> None:
+        """Remove a model's deployment job (its past runs stay); new versions then start nothing."""
+        self.store.deployment.delete_job(name, self._user())
+
+    def start_deployment_job(self, name: str, version: Version, from_task: str | int | None = None) -> DeploymentJobRun:
+        """Run the model's deployment job for ``version`` in a background worker, from ``from_task`` (default: the first).
+
+        Returns the PENDING run at once; ``Conflict`` when the version already
+        has a run in progress (two never run at once).
+        """
+        from .deployment import start_run, task_index
+
+        job = self.get_deployment_job(name)
+        return start_run(self.store, job, version_number(version), task_index(job, from_task), self._user())
+
+    def rerun_deployment_job(self, name: str, version: Version) -> DeploymentJobRun:
+        """Run the job again for ``version`` from the task that failed in its latest run."""
+        number = version_number(version)
+        runs = self.store.deployment.runs(name, number)
+        if not runs or runs[-1].status != "FAILED":
+            state = runs[-1].status if runs else "never run"
+            raise InvalidState(f"{name!r} version {number}'s latest deployment job run is {state}, not FAILED: "
+                               "start_deployment_job runs it again from the start")  # fmt: skip
+        failed = next((t for t in runs[-1].tasks if t.status == "FAILED"), None)
+        return self.start_deployment_job(name, number, failed.name if failed else None)
+
+    def get_deployment_job_runs(self, name: str, version: Version | None = None) -> list[DeploymentJobRun]:
+        """The deployment job runs of a version (or of every version), oldest first, with each task's executed notebook."""
+        return self.store.deployment.runs(name, None if version is None else version_number(version))
+
+    def wait_for_deployment_job(
+        self, name: str, version: Version, timeout: float | None = None, until: tuple[str, ...] = ("SUCCEEDED", "FAILED")
+    ) -> DeploymentJobRun:
+        """Wait until the latest run of ``version``'s job reaches a state in ``until``; ``InvalidState`` on timeout."""
+        from .deployment import wait_for_run
+
+        runs = self.get_deployment_job_runs(name, version)
+        if not runs:
+            raise NotFound(f"{name!r} version {version} has no deployment job run")
+        return wait_for_run(self.store, runs[-1].run_id, timeout, until=until)
 
     def lineage(self, model_uri: str) -> Lineage:
         """Where a model came from: version -> run -> notebook revision -> executed cells."""

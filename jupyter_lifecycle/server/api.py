@@ -163,6 +163,7 @@ def _version(version: ModelVersion) -> dict[str, Any]:
         "description": version.description,
         "aliases": version.aliases,
         "model_uri": f"models:/{version.name}/{version.version}",
+        "deployment_job_state": dict(version.deployment_job_state) if version.deployment_job_state else None,
     }
 
 
@@ -205,6 +206,29 @@ def transition_stage(client: Client, name: str, version: str, stage: Any, archiv
         raise InvalidInput(f"archive_existing_versions must be true or false (a JSON boolean), got {shown(archive_existing)}")
     client.transition_model_version_stage(name, version, stage, archive_existing_versions=archive_existing)
     return model_detail(client, name)
+
+
+def _endpoint(row: Any, home: Path) -> dict[str, Any]:
+    from ..serving import Endpoint
+
+    handle = Endpoint(row, home)
+    return {"endpoint_id": row.endpoint_id, "model_uri": row.model_uri, "model_name": row.model_name,
+            "version": row.model_version, "url": handle.url if row.port else None, "port": row.port, "pid": row.pid,
+            "status": row.status, "status_message": row.status_message, "start_time": row.start_time,
+            "end_time": row.end_time, "requests_served": row.requests_served, "log_requests": row.log_requests}  # fmt: skip
+
+
+def endpoints(client: Client, include_stopped: bool = False) -> dict[str, Any]:
+    """Model endpoints of the store, newest first: running and dead ones (stopped ones too with ``include_stopped``)."""
+    rows = client.store.endpoints.list(include_ended=include_stopped)
+    return {"endpoints": [_endpoint(row, client.store.home) for row in rows]}
+
+
+def stop_endpoint(client: Client, endpoint_id: str) -> dict[str, Any]:
+    """Stop an endpoint (its server process on this host); the endpoint after."""
+    from ..serving import stop_endpoint as stop
+
+    return {"endpoint": _endpoint(stop(endpoint_id, home=client.store.home), client.store.home)}
 
 
 def revisions(client: Client, notebook_path: str | None = None, max_results: int = 200) -> dict[str, Any]:

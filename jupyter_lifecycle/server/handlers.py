@@ -204,6 +204,31 @@ class ScoringNotebookHandler(LifecycleHandler):
         self.reply(call)
 
 
+class EndpointsHandler(LifecycleHandler):
+    """``GET endpoints?all=true``."""
+
+    @web.authenticated
+    def get(self) -> None:
+        """Model endpoints: running and dead ones (stopped ones too with ``all=true``)."""
+
+        def call() -> dict[str, Any]:
+            every = self.get_query_argument("all", "false")
+            if every not in ("true", "false"):
+                raise InvalidInput(f"all must be true or false, got {shown(every)}")
+            return api.endpoints(self.client, every == "true")
+
+        self.reply(call)
+
+
+class EndpointStopHandler(LifecycleHandler):
+    """``POST endpoints/<endpoint_id>/stop``."""
+
+    @web.authenticated
+    def post(self, endpoint_id: str) -> None:
+        """Stop an endpoint's server."""
+        self.reply(lambda: api.stop_endpoint(self.client, endpoint_id))
+
+
 class OpenAPIHandler(LifecycleHandler):
     """``GET openapi.json``."""
 
@@ -228,6 +253,8 @@ ROUTES: list[tuple[str, type[LifecycleHandler]]] = [
     ("models/([^/]+)/versions/([0-9]+)/stage", StageHandler),
     ("revisions", RevisionsHandler),
     ("scoring-notebooks", ScoringNotebookHandler),
+    ("endpoints", EndpointsHandler),
+    ("endpoints/(ep-[0-9a-f]+)/stop", EndpointStopHandler),
     (r"openapi\.json", OpenAPIHandler),
 ]
 

@@ -33,7 +33,7 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _answer(description: str, schema: dict[str, Any], *errors: int) -> dict[str, Any]:
-    why = {400: "invalid argument (the message names it)", 404: "no such run, experiment, model, version or alias",
+    why = {400: "invalid argument (the message names it)", 404: "no such run, experiment, model, version, alias or endpoint",
            409: "the file exists: nothing was written"}  # fmt: skip
     return {
         "200": {"description": description, **_json(schema)},
@@ -137,6 +137,16 @@ PATHS: dict[str, dict[str, Any]] = {
         })},  # fmt: skip
         "responses": _answer("where it was written, relative to the server root",
                              {"type": "object", "required": ["path", "model_uri"]}, 400, 404, 409),
+    }},
+    "/endpoints": {"get": {
+        "summary": "model endpoints: running and dead ones (all=true: stopped ones too)", "operationId": "endpoints",
+        "parameters": [_query("all", "include stopped endpoints", {"type": "string", "enum": ["true", "false"]})],
+        "responses": _answer("endpoints, newest first", _listing("endpoints"), 400),
+    }},
+    "/endpoints/{endpoint_id}/stop": {"post": {
+        "summary": "stop an endpoint's server (SIGTERM, then SIGKILL)", "operationId": "stopEndpoint",
+        "parameters": [_path("endpoint_id", "an endpoint id", "^ep-[0-9a-f]+$")],
+        "responses": _answer("the endpoint, stopped", {"type": "object", "required": ["endpoint"]}, 404),
     }},
     "/openapi.json": {"get": {
         "summary": "this document", "operationId": "openapi",

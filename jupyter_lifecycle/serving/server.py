@@ -32,14 +32,18 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import config
 from ..errors import InvalidInput, LifecycleError
 from ..scoring.model import ScoringModel
 from . import protocol
 from .openapi import openapi_document
+
+if TYPE_CHECKING:
+    from .inference import RequestRecorder
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +98,12 @@ async def _answer_and_linger(stream: Any, response: Response, unread: int) -> No
 class ScoringApp:
     """Routing and answers, independent of the HTTP library: ``respond(method, path, ...)``."""
 
-    def __init__(self, model: ScoringModel, max_request_bytes: int | None = None) -> None:
+    def __init__(self, model: ScoringModel, max_request_bytes: int | None = None,
+                 recorder: RequestRecorder | None = None) -> None:  # fmt: skip
         from .._version import __version__
 
         self.model = model
+        self.recorder = recorder
         self.max_request_bytes = max_request_bytes or config.SERVE_MAX_REQUEST_BYTES
         metadata = {**model.describe(), "version": __version__}
         self._static: dict[str, Response] = {
@@ -112,15 +118,12 @@ class ScoringApp:
         """The status, content type and body answering one request."""
         path = path.split("?", 1)[0]
         if path == "/invocations":
-            if method != "POST":
-                return _error(405, "BAD_REQUEST", f"{method} /invocations is not allowed: use POST")
-            try:
-                return 200, JSON, protocol.dumps(protocol.invocations(body, content_type, self.model))
-            except LifecycleError as exc:
-                return exc.http_status, JSON, protocol.dumps(exc.to_dict())
-            except Exception as exc:  # a bug here must still answer in JSON
-                log.exception("scoring failed")
-                return _error(500, "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
+            if self.recorder is None:
+                return self._invocations(method, content_type, body)
+            started, t0 = time.time(), time.perf_counter()
+            scored = self._invocations(method, content_type, body)
+            self.recorder.record(started, (time.perf_counter() - t0) * 1000, scored[0], content_type, body, scored[2])
+            return scored
         answer = self._static.get(path)
         if answer is None:
             known = ", ".join(["/invocations", *self._static])
@@ -128,6 +131,17 @@ class ScoringApp:
         if method not in ("GET", "HEAD"):
             return _error(405, "BAD_REQUEST", f"{method} {path} is not allowed: use GET")
         return answer
+
+    def _invocations(self, method: str, content_type: str | None, body: bytes) -> Response:
+        if method != "POST":
+            return _error(405, "BAD_REQUEST", f"{method} /invocations is not allowed: use POST")
+        try:
+            return 200, JSON, protocol.dumps(protocol.invocations(body, content_type, self.model))
+        except LifecycleError as exc:
+            return exc.http_status, JSON, protocol.dumps(exc.to_dict())
+        except Exception as exc:  # a bug here must still answer in JSON
+            log.exception("scoring failed")
+            return _error(500, "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
 
     def too_large(self, size: int | None) -> Response:
         """The 413 answer for a body over the limit."""
@@ -268,6 +282,8 @@ async def _serve_forever(app: ScoringApp, sockets: list[socket.socket], worker_p
     # run on this loop, so none is mid-flight here), then close keep-alive connections.
     server.stop()
     await server.close_all_connections()
+    if app.recorder is not None:
+        app.recorder.close()  # the inference log's last batch, before a worker exits
 
 
 def serve(
@@ -277,12 +293,14 @@ def serve(
     workers: int = 1,
     max_request_bytes: int | None = None,
     on_ready: Callable[[str], None] | None = None,
+    recorder: RequestRecorder | None = None,
 ) -> None:
     """Serve ``model_uri`` over HTTP until SIGTERM or SIGINT (Ctrl+C), then shut down gracefully.
 
     Binds ``127.0.0.1`` unless ``host`` says otherwise; ``port=0`` picks a
     free port. With ``workers > 1`` the model is loaded once and that many
-    processes are forked, all accepting on the same socket.
+    processes are forked, all accepting on the same socket. ``recorder``
+    counts (and with ``log_requests``, logs) every ``/invocations`` answer.
     """
     from ..scoring.model import load_scoring_model
 
@@ -291,7 +309,7 @@ def serve(
     if workers > 1 and not hasattr(os, "fork"):
         raise InvalidInput("--workers > 1 needs fork(), which this platform lacks: run one worker per port instead")
     model = load_scoring_model(model_uri)
-    app = ScoringApp(model, max_request_bytes)
+    app = ScoringApp(model, max_request_bytes, recorder)
     # Everything loaded so far (pandas, the model's libraries) lives as long as
     # the server: keep it out of the cyclic GC's scans, which otherwise add
     # multi-millisecond pauses to some requests, and out of copy-on-write

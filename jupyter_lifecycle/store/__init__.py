@@ -15,6 +15,8 @@ from .buffer import MetricBuffer
 from .capture import CaptureStore
 from .database import Database, check_home
 from .datasets import DatasetStore
+from .deployment import DeploymentStore
+from .endpoints import EndpointStore
 from .models import LoggedModelStore
 from .registry import RegistryStore
 from .trace_writer import TraceWriter
@@ -38,11 +40,13 @@ class Store:
         self.tracking = TrackingStore(self.db, self.home)
         self.metric_buffer = MetricBuffer(self.tracking)
         self.registry = RegistryStore(self.db, self.home)
+        self.deployment = DeploymentStore(self.db, self.home, self.registry)
         self.capture = CaptureStore(self.db, self.home)
         self.models = LoggedModelStore(self.db, self.home)
         self.datasets = DatasetStore(self.db, self.home)
         self.traces = TraceStore(self.db, self.home)
         self.trace_writer = TraceWriter(self.traces)
+        self.endpoints = EndpointStore(self.db, self.home)
 
     @property
     def db_path(self) -> Path:

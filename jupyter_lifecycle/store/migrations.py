@@ -537,9 +537,119 @@ def m0010_search_index(conn: sqlite3.Connection) -> None:
     )
 
 
+def m0011_deployment_jobs(conn: sqlite3.Connection) -> None:
+    """Deployment jobs (issue #16): a registered model's notebook tasks, and their runs per version.
+
+    A run's ``status`` is MLflow 3's run state (PENDING, RUNNING, APPROVAL,
+    SUCCEEDED, FAILED); the partial unique index lets at most one run per
+    version be active, so two workers never deploy the same version at once,
+    whichever processes start them. Executed notebooks are files under the
+    store home (``output_notebook`` is relative to it).
+    """
+    _statements(
+        conn,
+        """
+        CREATE TABLE deployment_jobs (
+            name TEXT PRIMARY KEY,                   -- the registered model
+            job_id TEXT NOT NULL UNIQUE,             -- hex UUID
+            tasks TEXT NOT NULL,                     -- JSON [{"name": ..., "notebook": absolute path}]
+            parameters TEXT NOT NULL DEFAULT '{}',   -- JSON, passed to every task with papermill
+            creation_timestamp INTEGER NOT NULL,
+            last_updated_timestamp INTEGER NOT NULL
+        );
+        CREATE TABLE deployment_job_runs (
+            run_id TEXT PRIMARY KEY,                 -- hex UUID
+            job_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            current_task TEXT,
+            parameters TEXT NOT NULL DEFAULT '{}',
+            error TEXT,
+            worker_pid INTEGER,
+            worker_host TEXT,
+            user_id TEXT,
+            creation_timestamp INTEGER NOT NULL,
+            last_updated_timestamp INTEGER NOT NULL,
+            end_timestamp INTEGER
+        );
+        CREATE INDEX deployment_job_runs_by_version ON deployment_job_runs (name, version, creation_timestamp);
+        CREATE UNIQUE INDEX one_active_deployment_job_per_version ON deployment_job_runs (name, version)
+            WHERE status IN ('PENDING', 'RUNNING', 'APPROVAL');
+        CREATE TABLE deployment_task_runs (
+            run_id TEXT NOT NULL REFERENCES deployment_job_runs(run_id) ON DELETE CASCADE,
+            task_index INTEGER NOT NULL,
+            name TEXT NOT NULL,                      -- the registered model (renames update it)
+            task_name TEXT NOT NULL,
+            notebook TEXT NOT NULL,
+            status TEXT NOT NULL,                    -- PENDING, RUNNING, SUCCEEDED, FAILED, SKIPPED
+            output_notebook TEXT,
+            error TEXT,
+            start_timestamp INTEGER,
+            end_timestamp INTEGER,
+            PRIMARY KEY (run_id, task_index)
+        ) WITHOUT ROWID
+        """,
+    )
+
+
+def m0012_endpoints(conn: sqlite3.Connection) -> None:
+    """Model endpoints started from a notebook or the CLI, and their inference table (issue #16, parts 3-4).
+
+    ``endpoints`` holds one row per scoring-server process: what it serves,
+    where, its pid (and the host and time it was seen, for the liveness
+    check of ``store/liveness.py``) and the count of requests it answered.
+    ``inference_log`` holds each ``/invocations`` request of an endpoint
+    started with ``log_requests``: the raw request and response bodies (as
+    managed MLflow's inference tables keep them), status, latency and time.
+    """
+    _statements(
+        conn,
+        """
+        CREATE TABLE endpoints (
+            endpoint_id TEXT PRIMARY KEY,            -- 'ep-' + 12 hex digits
+            model_uri TEXT NOT NULL,
+            model_name TEXT,                         -- the registered model, for models:/ URIs
+            model_version TEXT,                      -- resolved when the endpoint started
+            host TEXT NOT NULL,                      -- address bound
+            port INTEGER,                            -- NULL until the server has bound
+            pid INTEGER,
+            owner_host TEXT NOT NULL,                -- liveness.HOST of the process
+            pid_time INTEGER,                        -- epoch ms at which pid was known to exist
+            workers INTEGER NOT NULL,
+            env_manager TEXT NOT NULL,
+            log_requests INTEGER NOT NULL,
+            log_path TEXT,
+            status TEXT NOT NULL CHECK (status IN ('STARTING', 'RUNNING', 'STOPPED', 'FAILED')),
+            status_message TEXT,
+            start_time INTEGER NOT NULL,
+            end_time INTEGER,
+            requests_served INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX endpoints_by_model ON endpoints (model_name, status);
+        CREATE TABLE inference_log (
+            request_id INTEGER PRIMARY KEY,
+            endpoint_id TEXT NOT NULL,
+            model_uri TEXT NOT NULL,
+            model_name TEXT,
+            model_version TEXT,
+            timestamp_ms INTEGER NOT NULL,
+            latency_ms REAL NOT NULL,
+            status_code INTEGER NOT NULL,
+            content_type TEXT,
+            request BLOB NOT NULL,
+            response BLOB NOT NULL
+        );
+        CREATE INDEX inference_log_by_model ON inference_log (model_name, model_version, timestamp_ms);
+        CREATE INDEX inference_log_by_endpoint ON inference_log (endpoint_id, timestamp_ms)
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m0001_tracking, m0002_capture, m0003_models, m0004_registry, m0005_run_summaries, m0006_run_owners,
-    m0007_datasets, m0008_logged_model_entities, m0009_traces, m0010_search_index,
+    m0007_datasets, m0008_logged_model_entities, m0009_traces, m0010_search_index, m0011_deployment_jobs,
+    m0012_endpoints,
 ]
 """Applied in this order; each is recorded by its function name."""
 

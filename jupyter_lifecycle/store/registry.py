@@ -26,6 +26,7 @@ from ..entities import (
     ACTIVE_STAGES,
     STAGES,
     ModelVersion,
+    ModelVersionDeploymentJobState,
     Param,
     RegisteredModel,
     RegistryActivity,
@@ -385,7 +386,8 @@ class RegistryStore:
                 "UPDATE registered_models SET name = ?, last_updated_timestamp = ? WHERE name = ?", (new_name, now, name)
             )
             for table in ("registered_model_tags", "model_versions", "model_version_tags", "model_version_files",
-                          "registered_model_aliases", "transition_requests", "registry_activity"):  # fmt: skip
+                          "registered_model_aliases", "transition_requests", "registry_activity", "deployment_jobs",
+                          "deployment_job_runs", "deployment_task_runs"):  # fmt: skip
                 conn.execute(f"UPDATE {table} SET name = ? WHERE name = ?", (new_name, name))
             self._log(conn, "RENAMED_MODEL", new_name, user, now, old_name=name, new_name=new_name)
 
@@ -407,7 +409,8 @@ class RegistryStore:
         with self.db.write() as conn:
             model_id = self._require_model(conn, name)[0]
             versions = [r[0] for r in conn.execute("SELECT version FROM model_versions WHERE name = ?", (name,))]
-            for table in ("registered_model_aliases", "transition_requests", "model_version_files",
+            for table in ("deployment_task_runs", "deployment_job_runs", "deployment_jobs",
+                          "registered_model_aliases", "transition_requests", "model_version_files",
                           "model_version_tags", "model_versions", "registered_model_tags", "registered_models"):  # fmt: skip
                 conn.execute(f"DELETE FROM {table} WHERE name = ?", (name,))
             self._log(conn, "DELETED_MODEL", name, user, now, deleted_versions=versions)
@@ -510,6 +513,7 @@ class RegistryStore:
         ids = sorted({r[15] for r in rows if r[15]})
         logged = {m.model_id: m for m in LoggedModelStore(self.db, self.home)._models(
             f"m.model_id IN ({', '.join('?' * len(ids))})", ids)} if ids else {}  # fmt: skip
+        jobs = version_states(conn, [(r[0], r[1]) for r in rows])
         return [
             ModelVersion(
                 name=r[0], version=r[1], creation_timestamp=r[2], last_updated_timestamp=r[3], description=r[4],
@@ -518,6 +522,7 @@ class RegistryStore:
                 storage_location=str(self.home / r[12]), model_id=r[15],
                 params=[Param(k, v) for k, v in logged[r[15]].params.items()] if r[15] in logged else None,
                 metrics=list(logged[r[15]].metrics) if r[15] in logged else None,
+                deployment_job_state=jobs.get((r[0], r[1])),
             )  # fmt: skip
             for r in rows
         ]
@@ -556,8 +561,10 @@ class RegistryStore:
             stage, location = self._require_version(conn, name, version)
             aliases = [r[0] for r in conn.execute(
                 "SELECT alias FROM registered_model_aliases WHERE name = ? AND version = ?", (name, version))]  # fmt: skip
-            for table in ("registered_model_aliases", "transition_requests", "model_version_files",
-                          "model_version_tags", "model_versions"):  # fmt: skip
+            conn.execute("DELETE FROM deployment_task_runs WHERE run_id IN (SELECT run_id FROM deployment_job_runs"
+                         " WHERE name = ? AND version = ?)", (name, version))  # fmt: skip
+            for table in ("deployment_job_runs", "registered_model_aliases", "transition_requests",
+                          "model_version_files", "model_version_tags", "model_versions"):  # fmt: skip
                 conn.execute(f"DELETE FROM {table} WHERE name = ? AND version = ?", (name, version))
             conn.execute("UPDATE registered_models SET last_updated_timestamp = ? WHERE name = ?", (now, name))
             self._log(conn, "DELETED_VERSION", name, user, now, version, from_stage=stage, removed_aliases=aliases)
@@ -814,6 +821,28 @@ class RegistryStore:
         with self.db.write() as conn:
             self._require_version(conn, name, version)
             self._log(conn, "NEW_COMMENT", name, user, now, version, comment=comment)
+
+
+def version_states(conn: sqlite3.Connection, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], ModelVersionDeploymentJobState]:
+    """The latest deployment job run of each ``(name, version)``, as MLflow 3's state objects."""
+    if not keys:
+        return {}
+    names = sorted({k[0] for k in keys})
+    marks = ", ".join("?" * len(names))
+    rows = conn.execute(
+        f"SELECT r.run_id, r.job_id, r.name, r.version, r.status, r.current_task, r.error,"
+        f" EXISTS (SELECT 1 FROM deployment_jobs j WHERE j.name = r.name AND j.job_id = r.job_id)"
+        f" FROM deployment_job_runs r WHERE r.name IN ({marks}) ORDER BY r.creation_timestamp, r.rowid", names,
+    ).fetchall()  # fmt: skip
+    wanted = set(keys)
+    latest = {(r[2], r[3]): r for r in rows if (r[2], r[3]) in wanted}
+    out = {}
+    for key, r in latest.items():
+        tasks = dict(conn.execute("SELECT task_name, status FROM deployment_task_runs WHERE run_id = ?"
+                                  " ORDER BY task_index", (r[0],)).fetchall())  # fmt: skip
+        out[key] = ModelVersionDeploymentJobState(job_id=r[1], run_id=r[0], job_state="CONNECTED" if r[7] else "NOT_FOUND",
+                                                  run_state=r[4], current_task_name=r[5], tasks=tasks, error=r[6])  # fmt: skip
+    return out
 
 
 def _limit(max_results: object, offset: object) -> str:
