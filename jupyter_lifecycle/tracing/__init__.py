@@ -4,15 +4,10 @@ No IPython here: the inline view lives in ``notebook/traces.py``.
 """
 
 from .entities import Span, SpanEvent, SpanStatus, SpanStatusCode, SpanType, Trace, TraceData, TraceInfo, TraceState
-from .fluent import (
-    delete_trace_tag,
-    delete_traces,
-    flush_trace_async_logging,
+from .queries import delete_trace_tag, delete_traces, flush_trace_async_logging, get_trace, search_traces, set_trace_tag
+from .spans import (
     get_current_active_span,
     get_last_active_trace_id,
-    get_trace,
-    search_traces,
-    set_trace_tag,
     start_span,
     start_span_no_context,
     trace,

@@ -1,0 +1,135 @@
+"""Stored traces: ``get_trace``, ``search_traces``, trace tags, ``delete_traces``, flushing the writer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import InvalidInput
+from ..store import Store
+from ..tracking import fluent as tracking
+from .entities import Span, Trace, TraceData, TraceInfo, TraceState
+from .spans import _current
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["delete_trace_tag", "delete_traces", "flush_trace_async_logging", "get_trace", "search_traces",
+           "set_trace_tag"]  # fmt: skip
+
+
+def flush_trace_async_logging() -> None:
+    """Write every finished trace now (also done after each cell, before reads, and at exit)."""
+    from ..store import trace_writer
+
+    trace_writer.flush_all()
+
+
+def _store() -> Store:
+    store = tracking.client().store
+    store.trace_writer.flush()
+    return store
+
+
+def _trace_from(info: dict[str, Any], spans: Sequence[dict[str, Any]]) -> Trace:
+    trace_info = TraceInfo(
+        trace_id=info["trace_id"], experiment_id=info["experiment_id"], request_time=info["request_time"],
+        state=TraceState(info["state"]), execution_duration=info["execution_duration"],
+        request_preview=info["request_preview"], response_preview=info["response_preview"],
+        client_request_id=info["client_request_id"], trace_metadata=info["trace_metadata"], tags=info["tags"],
+    )  # fmt: skip
+    return Trace(trace_info, TraceData([Span.from_dict(s) for s in spans]))
+
+
+def get_trace(trace_id: str) -> Trace:
+    """The trace with this id (``NotFound`` when there is none)."""
+    info, spans = _store().traces.get(trace_id)
+    return _trace_from(info, [json.loads(s) for s in spans])
+
+
+COLUMNS = ["trace_id", "trace", "client_request_id", "state", "request_time", "execution_duration", "request",
+           "response", "trace_metadata", "tags", "spans", "assessments"]  # fmt: skip
+"""MLflow 3's ``search_traces`` DataFrame columns."""
+
+
+def search_traces(
+    experiment_ids: Sequence[str] | None = None,
+    filter_string: str | None = None,
+    max_results: int | None = None,
+    order_by: Sequence[str] | None = None,
+    run_id: str | None = None,
+    return_type: Literal["pandas", "list"] = "pandas",
+    model_id: str | None = None,
+    include_spans: bool = True,
+) -> pd.DataFrame | list[Trace]:
+    """Traces matching MLflow's filter grammar, newest first: a DataFrame (MLflow's columns) or a list.
+
+    Filters: ``attributes.status`` (or ``trace.status``, ``state``), ``timestamp_ms``,
+    ``execution_time_ms``, ``name``, ``run_id``, ``client_request_id``; ``tags.<key>``;
+    ``metadata.<key>``; ``span.name`` and ``span.type``; joined with AND, e.g.
+    ``"attributes.status = 'OK' and tags.env = 'dev'"``. Without ``experiment_ids``
+    (or ``run_id``) the current experiment's traces.
+    """
+    if return_type not in ("pandas", "list"):
+        raise InvalidInput(f"return_type must be 'pandas' or 'list', got {return_type!r}")
+    store = _store()
+    if experiment_ids is None and run_id is None and model_id is None:
+        experiment_ids = [tracking._current_experiment_id(tracking.client())]
+    if return_type == "list":
+        found = store.traces.search(
+            experiment_ids, filter_string, max_results, order_by, run_id, model_id, include_spans
+        )
+        return [_trace_from(info, json.loads(spans) if spans else []) for info, spans in found]
+    import pandas as pd
+
+    rows, payload = store.traces.search_frame(
+        experiment_ids, filter_string, max_results, order_by, run_id, model_id, include_spans
+    )
+    frame = pd.DataFrame.from_records(
+        [(*row, *decoded, []) for row, decoded in zip(rows, payload, strict=True)],
+        columns=["trace_id", "trace", "client_request_id", "state", "request_time", "execution_duration",
+                 "request", "response", "trace_metadata", "tags", "spans", "assessments"],
+    )  # fmt: skip
+    return frame[COLUMNS]
+
+
+def _loads(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def set_trace_tag(trace_id: str, key: str, value: Any) -> None:
+    """Set a tag on a trace (in progress or stored)."""
+    key = str(key)
+    if not key:
+        raise InvalidInput("a trace tag key must not be empty")
+    span = _current.get()
+    if span is not None and span._owner is not None and span.trace_id == trace_id:
+        span._owner.tags[key] = str(value)
+        return
+    _store().traces.set_tag(trace_id, key, str(value))
+
+
+def delete_trace_tag(trace_id: str, key: str) -> None:
+    """Remove a tag from a stored trace."""
+    _store().traces.delete_tag(trace_id, str(key))
+
+
+def delete_traces(
+    experiment_id: str,
+    max_timestamp_millis: int | None = None,
+    max_traces: int | None = None,
+    trace_ids: Sequence[str] | None = None,
+) -> int:
+    """Delete an experiment's traces: older than ``max_timestamp_millis``, the oldest ``max_traces``, or by id.
+
+    Returns how many were deleted. As in MLflow, at least one criterion is required.
+    """
+    if max_timestamp_millis is None and max_traces is None and trace_ids is None:
+        raise InvalidInput("delete_traces needs max_timestamp_millis, max_traces or trace_ids")
+    return _store().traces.delete(experiment_id, max_timestamp_millis, max_traces, trace_ids)
