@@ -11,10 +11,12 @@ from pathlib import Path
 
 from .. import config
 from ..errors import StoreError
+from .assessments import AssessmentStore
 from .buffer import MetricBuffer
 from .capture import CaptureStore
 from .database import Database, check_home
 from .datasets import DatasetStore
+from .eval_datasets import EvalDatasetStore
 from .models import LoggedModelStore
 from .registry import RegistryStore
 from .trace_writer import TraceWriter
@@ -43,6 +45,8 @@ class Store:
         self.datasets = DatasetStore(self.db, self.home)
         self.traces = TraceStore(self.db, self.home)
         self.trace_writer = TraceWriter(self.traces)
+        self.assessments = AssessmentStore(self.db)
+        self.eval_datasets = EvalDatasetStore(self.db)
 
     @property
     def db_path(self) -> Path:

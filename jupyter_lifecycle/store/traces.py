@@ -41,6 +41,10 @@ _SPANS = (
     "(SELECT '[' || group_concat(content, ',') || ']' FROM"
     " (SELECT content FROM spans s WHERE s.trace_id = t.trace_id ORDER BY start_time_ns, span_id))"
 )
+_ASSESSMENTS = (
+    "(SELECT '[' || group_concat(content, ',') || ']' FROM"
+    " (SELECT content FROM assessments a WHERE a.trace_id = t.trace_id ORDER BY create_time, rowid))"
+)
 _INFO_COLUMNS = (
     "t.trace_id, t.experiment_id, t.request_time, t.execution_duration, t.state, t.request_preview, "
     "t.response_preview, t.client_request_id, t.tags_json, t.metadata_json"
@@ -118,7 +122,9 @@ class TraceStore:
                 raise NotFound(f"trace {trace_id!r} not found: check the id (lc.search_traces() lists traces)")
             spans = [r[0] for r in conn.execute(
                 "SELECT content FROM spans WHERE trace_id = ? ORDER BY start_time_ns, span_id", (trace_id,))]  # fmt: skip
-        return _info(row), spans
+            assessments = [json.loads(r[0]) for r in conn.execute(
+                "SELECT content FROM assessments WHERE trace_id = ? ORDER BY create_time, rowid", (trace_id,))]  # fmt: skip
+        return {**_info(row), "assessments": assessments}, spans
 
     def _query(
         self,
@@ -170,8 +176,8 @@ class TraceStore:
         where, params = self._query(experiment_ids, filter_string, max_results, order_by, run_id, model_id)
         spans = f", {_SPANS}" if include_spans else ", NULL"
         with self.db.read() as conn:
-            rows = conn.execute(f"SELECT {_INFO_COLUMNS}{spans} FROM traces t{where}", params).fetchall()
-        return [(_info(row), row[-1]) for row in rows]
+            rows = conn.execute(f"SELECT {_INFO_COLUMNS}, {_ASSESSMENTS}{spans} FROM traces t{where}", params).fetchall()
+        return [({**_info(row), "assessments": json.loads(row[-2] or "[]")}, row[-1]) for row in rows]
 
     def search_frame(
         self,
@@ -187,14 +193,15 @@ class TraceStore:
 
         Returns rows of ``(trace_id, trace JSON text, client_request_id, state,
         request_time, execution_duration)`` and, per row, the decoded
-        ``[request, response, metadata, tags, spans]``: the JSON is assembled
-        in SQL and decoded with one ``json.loads`` instead of five per trace.
+        ``[request, response, metadata, tags, spans, assessments]``: the JSON is assembled
+        in SQL and decoded with one ``json.loads`` instead of six per trace.
         """
         where, params = self._query(experiment_ids, filter_string, max_results, order_by, run_id, model_id)
         spans = _SPANS if include_spans else "NULL"
         # MATERIALIZED: the spans subquery runs once per trace, not once per use below
         sql = f"""
-            WITH found AS MATERIALIZED (SELECT t.*, {spans} AS spans FROM traces t{where})
+            WITH found AS MATERIALIZED (SELECT t.*, {spans} AS spans, {_ASSESSMENTS} AS assessments
+                                        FROM traces t{where})
             SELECT trace_id,
                 '{{"info": ' || json_object(
                     'trace_id', trace_id,
@@ -204,12 +211,14 @@ class TraceStore:
                                     || printf('.%03dZ', request_time % 1000),
                     'state', state, 'trace_metadata', json(metadata_json), 'tags', json(tags_json),
                     'request_preview', request_preview, 'response_preview', response_preview,
-                    'client_request_id', client_request_id, 'execution_duration_ms', execution_duration
+                    'client_request_id', client_request_id, 'execution_duration_ms', execution_duration,
+                    'assessments', json(coalesce(assessments, '[]'))
                 ) || ', "data": {{"spans": ' || coalesce(spans, '[]') || '}}}}',
                 client_request_id, state, request_time, execution_duration,
                 -- concatenated, not json_array(json(...)): SQLite would parse the spans again
                 '[' || {_REQUEST} || ',' || {_RESPONSE} || ','
-                    || metadata_json || ',' || tags_json || ',' || coalesce(spans, '[]') || ']'
+                    || metadata_json || ',' || tags_json || ',' || coalesce(spans, '[]') || ','
+                    || coalesce(assessments, '[]') || ']'
             FROM found
         """
         with self.db.read() as conn:
@@ -263,7 +272,7 @@ class TraceStore:
             params.append(max_traces)
         with self.db.write() as conn:
             doomed = [(row[0],) for row in conn.execute(sql, params).fetchall()]
-            for table in ("spans", "trace_tags", "trace_metadata", "traces"):
+            for table in ("spans", "trace_tags", "trace_metadata", "assessments", "traces"):
                 conn.executemany(f"DELETE FROM {table} WHERE trace_id = ?", doomed)
         return len(doomed)
 

@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
+from .assessments import Assessment
+
 __all__ = [
     "Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType", "Trace", "TraceData", "TraceInfo",
     "TraceState", "dump_json",
@@ -368,6 +370,8 @@ class TraceInfo:
     client_request_id: str | None = None
     trace_metadata: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    assessments: list[Assessment] = field(default_factory=list)
+    """Feedback and expectations logged on the trace, oldest first."""
 
     @property
     def request_id(self) -> str:
@@ -405,6 +409,8 @@ class TraceInfo:
                 out[key] = getattr(self, key)
         if self.execution_duration is not None:
             out["execution_duration_ms"] = self.execution_duration
+        if self.assessments:  # left out when empty, as protobuf does
+            out["assessments"] = [assessment.to_dictionary() for assessment in self.assessments]
         return out
 
     @classmethod
@@ -422,6 +428,7 @@ class TraceInfo:
             client_request_id=data.get("client_request_id"),
             trace_metadata=dict(data.get("trace_metadata") or {}),
             tags=dict(data.get("tags") or {}),
+            assessments=[Assessment.from_dictionary(a) for a in data.get("assessments") or []],
         )
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..errors import InvalidInput
 from ..store import Store
 from ..tracking import fluent as tracking
+from .assessments import Assessment
 from .entities import Span, Trace, TraceData, TraceInfo, TraceState
 from .spans import _current
 
@@ -38,6 +39,7 @@ def _trace_from(info: dict[str, Any], spans: Sequence[dict[str, Any]]) -> Trace:
         state=TraceState(info["state"]), execution_duration=info["execution_duration"],
         request_preview=info["request_preview"], response_preview=info["response_preview"],
         client_request_id=info["client_request_id"], trace_metadata=info["trace_metadata"], tags=info["tags"],
+        assessments=[Assessment.from_dictionary(a) for a in info.get("assessments") or []],
     )  # fmt: skip
     return Trace(trace_info, TraceData([Span.from_dict(s) for s in spans]))
 
@@ -87,7 +89,7 @@ def search_traces(
         experiment_ids, filter_string, max_results, order_by, run_id, model_id, include_spans
     )
     frame = pd.DataFrame.from_records(
-        [(*row, *decoded, []) for row, decoded in zip(rows, payload, strict=True)],
+        [(*row, *decoded) for row, decoded in zip(rows, payload, strict=True)],
         columns=["trace_id", "trace", "client_request_id", "state", "request_time", "execution_duration",
                  "request", "response", "trace_metadata", "tags", "spans", "assessments"],
     )  # fmt: skip
