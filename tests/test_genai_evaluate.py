@@ -183,3 +183,14 @@ def test_a_long_evaluation_shows_a_progress_bar(home: Path, capsys: pytest.Captu
     assert "Evaluating" in shown and "25/25" in shown
     genai.evaluate(rows[:3], scorers=[is_concise])  # a short one shows none
     assert "Evaluating" not in capsys.readouterr().err
+
+
+def test_compare_two_evaluations(home: Path) -> None:
+    good = genai.evaluate(DATA, predict_fn=answer, scorers=[scorers.ContainsExpectedFacts()])
+    bad = genai.evaluate(DATA, predict_fn=lambda question: "no idea", scorers=[scorers.ContainsExpectedFacts()])
+    comparison = lc.compare([good, bad])  # evaluation results, as MLflow users hold them
+    assert [r.info.run_id for r in comparison.runs] == [good.run_id, bad.run_id]
+    means = comparison.metrics[("contains_expected_facts/mean", "last")]
+    assert list(means) == pytest.approx([2 / 3, 0.0])
+    assert comparison.chart is not None  # single values: bars of the final metrics
+    assert "contains_expected_facts/mean" in comparison._repr_html_()
