@@ -119,6 +119,19 @@ def test_predict_fn_that_raises_is_recorded_and_the_row_still_scored(home: Path)
     assert result.metrics == {"exact_match/mean": pytest.approx(1 / 3)}
 
 
+def test_each_row_is_its_own_trace_even_inside_a_span_and_is_linked_to_the_model(home: Path) -> None:
+    model = lc.initialize_logged_model(name="qa-agent")
+    with lc.start_span("notebook-cell"):
+        result = genai.evaluate(DATA[:2], predict_fn=answer, scorers=[is_concise], model_id=model.model_id)
+    ids = list(result.result_df["trace_id"])
+    assert len(set(ids)) == 2
+    for trace_id in ids:
+        trace = lc.get_trace(trace_id)
+        assert [s.name for s in trace.data.spans if s.parent_id is None] == ["answer"]
+        assert trace.info.trace_metadata["mlflow.modelId"] == model.model_id
+    assert lc.get_active_model_id() is None  # made active only during the evaluation
+
+
 def test_evaluate_recorded_outputs_and_stored_traces(home: Path) -> None:
     # outputs given in the data: a trace is made per row to hold its assessments
     given = [{**row, "outputs": ANSWERS[row["inputs"]["question"]]} for row in DATA]

@@ -10,6 +10,7 @@ the active one, or a new one.
 
 from __future__ import annotations
 
+import contextvars
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -224,25 +225,14 @@ def _run_rows(
     rows: list[_Row], scorers: list[Scorer], predict_fn: Callable[..., Any] | None, run_id: str,
     finished: dict[str, Trace],
 ) -> None:  # fmt: skip
-    traced = None
-    if predict_fn is not None:
-        function = predict_fn
-        if not hasattr(function, "__name__"):  # a callable object: trace a function that calls it
-
-            def predict(**inputs: Any) -> Any:
-                return predict_fn(**inputs)
-
-            function = predict
-        traced = tracing_spans.trace(name=function.__name__, span_type="CHAIN")(function)
+    name = getattr(predict_fn, "__name__", "predict")
     metadata = {SOURCE_RUN_ID: run_id}
     with _progress(len(rows)) as bar:
         for row in rows:
-            if traced is not None:
-                try:
-                    row.outputs = traced(**row.inputs)
-                except Exception as exc:  # the trace records it; the row is still scored
-                    row.error_message = f"{type(exc).__name__}: {exc}"
-                row.trace = finished.get(tracing_spans.get_last_active_trace_id() or "")
+            if predict_fn is not None:
+                # In a context of its own: each row is a new trace even if evaluate runs inside a span.
+                trace_id = contextvars.copy_context().run(_predict, predict_fn, name, row)
+                row.trace = finished.get(trace_id)
             elif row.trace is None:
                 span = tracing_spans.start_span_no_context("evaluation_row", span_type="CHAIN", inputs=row.inputs)
                 span.end(outputs=row.outputs)
@@ -273,6 +263,19 @@ def _run_rows(
                     feedback.metadata = {**(feedback.metadata or {}), **metadata}
                 row.feedbacks.extend(made)
             bar.update(1)
+
+
+def _predict(predict_fn: Callable[..., Any], name: str, row: _Row) -> str:
+    """Call ``predict_fn(**inputs)`` under a new trace; an exception is recorded on it and on the row."""
+    tracing_spans._current.set(None)
+    try:
+        with tracing_spans.start_span(name, span_type="CHAIN") as span:
+            span.set_inputs(row.inputs)
+            row.outputs = predict_fn(**row.inputs)
+            span.set_outputs(row.outputs)
+    except Exception as exc:  # the span records it; the row is still scored
+        row.error_message = f"{type(exc).__name__}: {exc}"
+    return span.trace_id
 
 
 def _aggregate(rows: list[_Row], scorers: list[Scorer]) -> dict[str, float]:
