@@ -176,7 +176,8 @@ class TraceStore:
         where, params = self._query(experiment_ids, filter_string, max_results, order_by, run_id, model_id)
         spans = f", {_SPANS}" if include_spans else ", NULL"
         with self.db.read() as conn:
-            rows = conn.execute(f"SELECT {_INFO_COLUMNS}, {_ASSESSMENTS}{spans} FROM traces t{where}", params).fetchall()
+            assessments = _ASSESSMENTS if _any_assessments(conn) else "NULL"
+            rows = conn.execute(f"SELECT {_INFO_COLUMNS}, {assessments}{spans} FROM traces t{where}", params).fetchall()
         return [({**_info(row), "assessments": json.loads(row[-2] or "[]")}, row[-1]) for row in rows]
 
     def search_frame(
@@ -200,7 +201,7 @@ class TraceStore:
         spans = _SPANS if include_spans else "NULL"
         # MATERIALIZED: the spans subquery runs once per trace, not once per use below
         sql = f"""
-            WITH found AS MATERIALIZED (SELECT t.*, {spans} AS spans, {_ASSESSMENTS} AS assessments
+            WITH found AS MATERIALIZED (SELECT t.*, {spans} AS spans, @ASSESSMENTS@ AS assessments
                                         FROM traces t{where})
             SELECT trace_id,
                 '{{"info": ' || json_object(
@@ -211,8 +212,8 @@ class TraceStore:
                                     || printf('.%03dZ', request_time % 1000),
                     'state', state, 'trace_metadata', json(metadata_json), 'tags', json(tags_json),
                     'request_preview', request_preview, 'response_preview', response_preview,
-                    'client_request_id', client_request_id, 'execution_duration_ms', execution_duration,
-                    'assessments', json(coalesce(assessments, '[]'))
+                    'client_request_id', client_request_id, 'execution_duration_ms', execution_duration
+                    @ASSESSMENTS_KEY@
                 ) || ', "data": {{"spans": ' || coalesce(spans, '[]') || '}}}}',
                 client_request_id, state, request_time, execution_duration,
                 -- concatenated, not json_array(json(...)): SQLite would parse the spans again
@@ -222,6 +223,11 @@ class TraceStore:
             FROM found
         """
         with self.db.read() as conn:
+            if _any_assessments(conn):
+                sql = sql.replace("@ASSESSMENTS@", _ASSESSMENTS)
+                sql = sql.replace("@ASSESSMENTS_KEY@", ", 'assessments', json(coalesce(assessments, '[]'))")
+            else:  # no per-trace lookup, no "assessments" key (left out when empty, as MLflow does): the common case
+                sql = sql.replace("@ASSESSMENTS@", "NULL").replace("@ASSESSMENTS_KEY@", "")
             rows = conn.execute(sql, params).fetchall()
         payload = json.loads("[" + ",".join(row[-1] for row in rows) + "]")
         return [row[:-1] for row in rows], payload
@@ -306,6 +312,10 @@ def _span_clause(cond: Condition, params: list[object]) -> str:
     sql, values = value_sql(column, cond, numeric=False)
     params += values
     return f"t.trace_id IN (SELECT trace_id FROM spans WHERE {sql})"
+
+
+def _any_assessments(conn: Any) -> bool:
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM assessments)").fetchone()[0] == 1
 
 
 def _info(row: Sequence[Any]) -> dict[str, Any]:
