@@ -81,10 +81,16 @@ class TraceStore:
         """Insert finished traces and their spans in one transaction (a trace written again is replaced)."""
         if not batch:
             return
+        batch = list({row.trace_id: (row, spans) for row, spans in batch}.values())  # a trace put twice: the last
         with self.db.write() as conn:
-            ids = [(row.trace_id,) for row, _ in batch]
+            # Only a trace written before (a span ended after its root) has rows to replace; looking them up
+            # once costs less than three DELETEs per trace.
+            ids = json.dumps([row.trace_id for row, _ in batch])
+            again = conn.execute(
+                "SELECT trace_id FROM traces WHERE trace_id IN (SELECT value FROM json_each(?))", (ids,)
+            ).fetchall()
             for table in ("spans", "trace_tags", "trace_metadata"):
-                conn.executemany(f"DELETE FROM {table} WHERE trace_id = ?", ids)
+                conn.executemany(f"DELETE FROM {table} WHERE trace_id = ?", again)
             conn.executemany(
                 "INSERT OR REPLACE INTO traces (trace_id, experiment_id, name, client_request_id, request_time,"
                 " execution_duration, state, request_preview, response_preview, run_id, model_id, tags_json,"
@@ -182,21 +188,22 @@ class TraceStore:
         run_id: str | None = None,
         model_id: str | None = None,
         include_spans: bool = True,
-    ) -> tuple[list[tuple[Any, ...]], list[Any]]:
+    ) -> tuple[list[tuple[Any, ...]], list[Any], list[str]]:
         """What ``search_traces`` puts in a DataFrame, built by SQLite in one pass.
 
         Returns rows of ``(trace_id, trace JSON text, client_request_id, state,
-        request_time, execution_duration)`` and, per row, the decoded
-        ``[request, response, metadata, tags, spans]``: the JSON is assembled
-        in SQL and decoded with one ``json.loads`` instead of five per trace.
+        request_time, execution_duration)``; per row the decoded ``[request,
+        response, metadata, tags]`` (the JSON assembled in SQL and decoded with
+        one ``json.loads`` for all rows); and per row its spans as JSON array
+        text, left for the caller to decode when (and if) they are read.
         """
         where, params = self._query(experiment_ids, filter_string, max_results, order_by, run_id, model_id)
         spans = _SPANS if include_spans else "NULL"
         # MATERIALIZED: the spans subquery runs once per trace, not once per use below
         sql = f"""
-            WITH found AS MATERIALIZED (SELECT t.*, {spans} AS spans FROM traces t{where})
+            WITH found AS MATERIALIZED (SELECT t.*, coalesce({spans}, '[]') AS spans FROM traces t{where})
             SELECT trace_id,
-                '{{"info": ' || json_object(
+                json_object(
                     'trace_id', trace_id,
                     'trace_location', json_object('type', 'MLFLOW_EXPERIMENT',
                                                   'mlflow_experiment', json_object('experiment_id', experiment_id)),
@@ -205,17 +212,19 @@ class TraceStore:
                     'state', state, 'trace_metadata', json(metadata_json), 'tags', json(tags_json),
                     'request_preview', request_preview, 'response_preview', response_preview,
                     'client_request_id', client_request_id, 'execution_duration_ms', execution_duration
-                ) || ', "data": {{"spans": ' || coalesce(spans, '[]') || '}}}}',
+                ),
                 client_request_id, state, request_time, execution_duration,
-                -- concatenated, not json_array(json(...)): SQLite would parse the spans again
-                '[' || {_REQUEST} || ',' || {_RESPONSE} || ','
-                    || metadata_json || ',' || tags_json || ',' || coalesce(spans, '[]') || ']'
+                -- concatenated, not json_array(json(...)): SQLite would parse the parts again
+                '[' || {_REQUEST} || ',' || {_RESPONSE} || ',' || metadata_json || ',' || tags_json || ']',
+                spans
             FROM found
         """
         with self.db.read() as conn:
             rows = conn.execute(sql, params).fetchall()
-        payload = json.loads("[" + ",".join(row[-1] for row in rows) + "]")
-        return [row[:-1] for row in rows], payload
+        payload = json.loads("[" + ",".join(row[6] for row in rows) + "]")
+        # The trace's JSON joined here, not in SQL: SQLite would copy every span's text twice
+        found = [(r[0], f'{{"info": {r[1]}, "data": {{"spans": {r[7]}}}}}', r[2], r[3], r[4], r[5]) for r in rows]
+        return found, payload, [row[7] for row in rows]
 
     def set_tag(self, trace_id: str, key: str, value: str) -> None:
         """Set one tag on a stored trace."""

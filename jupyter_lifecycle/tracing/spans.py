@@ -97,11 +97,18 @@ class _TraceInProgress:
     def span_ended(self, span: Span) -> None:
         if span is self.root:
             self._finish()
+        elif self.root is not None and self.root._ended:
+            # A span that outlived its root (a generator left open, a thread still working, a
+            # start_span_no_context span): the trace is written again with it ended; the store
+            # replaces the earlier version.
+            span._owner = None
+            self.store.trace_writer.put(self.rows)
 
     def _finish(self) -> None:
         global _last_trace_id
         for span in self.spans:
-            span._owner = None
+            if span._ended:  # the others stay attached, so that their end still reaches the store
+                span._owner = None
         _last_trace_id = self.trace_id
         # The rows (and the spans' JSON) are built by the writer thread, not the traced code.
         self.store.trace_writer.put(self.rows)
@@ -334,18 +341,43 @@ def _decorate(func: F, name: str | None, span_type: str, attributes: dict[str, A
 
         @functools.wraps(func)
         async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
-            context, span = begin(args, kwargs)
+            # `yield from` semantics by hand (async generators have no `yield from`): asend/athrow/aclose
+            # reach the wrapped generator, and the span is current only while its code runs.
+            span = _open_span(span_name, encoded, _current.get())
+            span.set_inputs(inputs(args, kwargs))
+            generator = func(*args, **kwargs)
             items: list[Any] = []
-            try:
-                async for item in func(*args, **kwargs):
-                    items.append(item)
-                    yield item
-            except BaseException as exc:
-                span.set_outputs(items)
-                context.__exit__(type(exc), exc, exc.__traceback__)
-                raise
-            span.set_outputs(items)
-            context.__exit__(None, None, None)
+            sent: Any = None
+            thrown: BaseException | None = None
+            while True:
+                token = _current.set(span)
+                try:
+                    if thrown is not None:
+                        exc, thrown = thrown, None
+                        item = await generator.athrow(exc)
+                    else:
+                        item = await generator.asend(sent)
+                except StopAsyncIteration:
+                    _end_generator_span(span, items, token, None)
+                    return
+                except BaseException as exc:
+                    _end_generator_span(span, items, token, exc)
+                    raise
+                _current.reset(token)
+                items.append(item)
+                try:
+                    sent = yield item
+                except GeneratorExit:  # the caller stopped early (aclose)
+                    token = _current.set(span)
+                    try:
+                        await generator.aclose()
+                    except BaseException as exc:
+                        _end_generator_span(span, items, token, exc)
+                        raise
+                    _end_generator_span(span, items, token, None)
+                    raise
+                except BaseException as exc:  # athrow(): handed to the wrapped generator
+                    thrown = exc
 
         return agen_wrapper  # type: ignore[return-value]
 
@@ -369,37 +401,43 @@ def _decorate(func: F, name: str | None, span_type: str, attributes: dict[str, A
 
         @functools.wraps(func)
         def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
-            # The span is current only while the generator's own code runs
-            # (each next()), never in the caller between items.
-            parent = _current.get()
-            span = _open_span(span_name, encoded, parent)
+            # `yield from` semantics by hand, so that the span is current only while the
+            # generator's own code runs (each next/send/throw), never in the caller between items.
+            span = _open_span(span_name, encoded, _current.get())
             span.set_inputs(inputs(args, kwargs))
             generator = func(*args, **kwargs)
             items: list[Any] = []
+            sent: Any = None
+            thrown: BaseException | None = None
             while True:
                 token = _current.set(span)
                 try:
-                    item = next(generator)
-                except StopIteration:
-                    _current.reset(token)
-                    break
+                    if thrown is not None:
+                        exc, thrown = thrown, None
+                        item = generator.throw(exc)
+                    else:
+                        item = generator.send(sent)
+                except StopIteration as stop:
+                    _end_generator_span(span, items, token, None)
+                    return stop.value
                 except BaseException as exc:
-                    _current.reset(token)
-                    span.set_outputs(items)
-                    span.record_exception(exc)
-                    span.end()
+                    _end_generator_span(span, items, token, exc)
                     raise
                 _current.reset(token)
                 items.append(item)
                 try:
-                    yield item
-                except GeneratorExit:  # the caller stopped early
-                    generator.close()
-                    span.set_outputs(items)
-                    span.end()
+                    sent = yield item
+                except GeneratorExit:  # the caller stopped early (close)
+                    token = _current.set(span)
+                    try:
+                        generator.close()
+                    except BaseException as exc:
+                        _end_generator_span(span, items, token, exc)
+                        raise
+                    _end_generator_span(span, items, token, None)
                     raise
-            span.set_outputs(items)
-            span.end()
+                except BaseException as exc:  # throw(): handed to the wrapped generator
+                    thrown = exc
 
         return gen_wrapper  # type: ignore[return-value]
 
@@ -416,6 +454,17 @@ def _decorate(func: F, name: str | None, span_type: str, attributes: dict[str, A
         return result
 
     return wrapper  # type: ignore[return-value]
+
+
+def _end_generator_span(
+    span: Span, items: list[Any], token: contextvars.Token[Span | None], exc: BaseException | None
+) -> None:
+    """Leave a traced generator's span (no longer current) and end it with the items it yielded."""
+    _current.reset(token)
+    span.set_outputs(items)
+    if exc is not None and not isinstance(exc, GeneratorExit):
+        span.record_exception(exc)
+    span.end()
 
 
 def update_current_trace(
