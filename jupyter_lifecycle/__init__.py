@@ -121,6 +121,8 @@ _LAZY.update({name: ("capture.revisions", name) for name in (
 _LAZY["autolog"] = ("autologging", "autolog")
 # Datasets (pandas, numpy): loaded on first use, as `mlflow.data`.
 _LAZY["data"] = ("data", None)
+# GenAI prompts (issue #15): loaded on first use, as `mlflow.genai`.
+_LAZY["genai"] = ("genai", None)
 # Models in MLflow's format (cloudpickle, pandas, scikit-learn): loaded on first use.
 _LAZY.update({"pyfunc": ("pyfunc", None), "sklearn": ("sklearn", None), "models": ("models", None),
               "xgboost": ("xgboost", None), "lightgbm": ("lightgbm", None),
@@ -179,6 +181,8 @@ __all__ = [
     "set_experiment_tags", "set_registry_uri",
     # datasets (loaded on first use)
     "data",
+    # GenAI prompts (loaded on first use)
+    "genai",
     # system metrics
     "disable_system_metrics_logging", "enable_system_metrics_logging", "set_system_metrics_samples_before_logging",
     "set_system_metrics_sampling_interval",

@@ -16,6 +16,7 @@ from .capture import CaptureStore
 from .database import Database, check_home
 from .datasets import DatasetStore
 from .models import LoggedModelStore
+from .prompts import PromptStore
 from .registry import RegistryStore
 from .trace_writer import TraceWriter
 from .traces import TraceStore
@@ -43,6 +44,7 @@ class Store:
         self.datasets = DatasetStore(self.db, self.home)
         self.traces = TraceStore(self.db, self.home)
         self.trace_writer = TraceWriter(self.traces)
+        self.prompts = PromptStore(self.db, self.home)
 
     @property
     def db_path(self) -> Path:
