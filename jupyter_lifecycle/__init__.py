@@ -123,6 +123,8 @@ _LAZY["autolog"] = ("autologging", "autolog")
 _LAZY["data"] = ("data", None)
 # GenAI prompts (issue #15): loaded on first use, as `mlflow.genai`.
 _LAZY["genai"] = ("genai", None)
+# OpenAI autolog (lc.openai.autolog, as mlflow.openai.autolog): loaded on first use.
+_LAZY["openai"] = ("autologging.openai", None)
 # Models in MLflow's format (cloudpickle, pandas, scikit-learn): loaded on first use.
 _LAZY.update({"pyfunc": ("pyfunc", None), "sklearn": ("sklearn", None), "models": ("models", None),
               "xgboost": ("xgboost", None), "lightgbm": ("lightgbm", None),
@@ -181,8 +183,8 @@ __all__ = [
     "set_experiment_tags", "set_registry_uri",
     # datasets (loaded on first use)
     "data",
-    # GenAI prompts (loaded on first use)
-    "genai",
+    # GenAI prompts, OpenAI autolog (loaded on first use)
+    "genai", "openai",
     # system metrics
     "disable_system_metrics_logging", "enable_system_metrics_logging", "set_system_metrics_samples_before_logging",
     "set_system_metrics_sampling_interval",

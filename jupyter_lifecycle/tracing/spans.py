@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import json
 import os
 import random
 import sys
@@ -138,6 +139,9 @@ class _TraceInProgress:
             metadata.setdefault(TRACE_INPUTS, request[:MAX_PREVIEW])
         if response is not None:
             metadata.setdefault(TRACE_OUTPUTS, response[:MAX_PREVIEW])
+        usage = _token_usage(self.spans)
+        if usage:
+            metadata.setdefault(TOKEN_USAGE, json.dumps(usage))
         tags = {TRACE_NAME: root.name, **self.tags}
         row = TraceRow(
             trace_id=self.trace_id, experiment_id=self.experiment_id, name=root.name,
@@ -155,6 +159,29 @@ class _TraceInProgress:
             for s in self.spans
         ]  # fmt: skip
         return row, spans
+
+
+TOKEN_USAGE = "mlflow.trace.tokenUsage"
+"""Trace metadata: the token usage of its LLM spans added up, as MLflow records it."""
+CHAT_USAGE = "mlflow.chat.tokenUsage"
+"""Span attribute: one LLM call's token usage (``input_tokens``, ``output_tokens``, ``total_tokens``)."""
+
+
+def _token_usage(spans: list[Span]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for span in spans:
+        text = span._attributes.get(CHAT_USAGE)
+        if text is None:
+            continue
+        try:
+            usage = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(usage, dict):
+            for key in ("input_tokens", "output_tokens", "total_tokens"):
+                if isinstance(usage.get(key), int):
+                    total[key] = total.get(key, 0) + usage[key]
+    return total
 
 
 def _preview(explicit: str | None, value: str | None) -> str | None:
