@@ -442,6 +442,11 @@ def test_search_traces_extract_fields_and_lazy_spans(home: Path) -> None:
     spans = rows[1]["spans"]  # decoded when read; behaves as the list of MLflow's span dicts
     assert spans == lc.get_trace(rows[1]["trace_id"]).to_dict()["data"]["spans"]
     assert len(spans) == 2 and [s["name"] for s in spans] == ["predict", "a.b"] and spans[1]["name"] == "a.b"
+    with lc.start_span("big") as span:  # its request preview is cut at MAX_PREVIEW: not JSON, kept as text
+        span.set_inputs({"text": "x" * 3000})
+    frame = lc.search_traces(max_results=2)
+    assert frame.iloc[0]["request"] == '{"text": "' + "x" * (MAX_PREVIEW - 10)  # type: ignore[union-attr]
+    assert frame.iloc[1]["request"] == "plain text" and frame.iloc[1]["spans"][0]["name"] == "other"  # type: ignore[union-attr]
     with pytest.raises(InvalidInput, match="'predict.params'"):
         lc.search_traces(extract_fields=["predict.params"])
     with pytest.raises(InvalidInput, match="return_type='pandas'"):
