@@ -127,8 +127,10 @@ _LAZY.update({name: ("capture.revisions", name) for name in (
 _LAZY["autolog"] = ("autologging", "autolog")
 # Datasets (pandas, numpy): loaded on first use, as `mlflow.data`.
 _LAZY["data"] = ("data", None)
-# GenAI evaluation and datasets (pandas, tqdm): loaded on first use, as `mlflow.genai`.
+# GenAI evaluation, datasets and prompts (pandas, tqdm): loaded on first use, as `mlflow.genai`.
 _LAZY["genai"] = ("genai", None)
+# OpenAI autolog (lc.openai.autolog, as mlflow.openai.autolog): loaded on first use.
+_LAZY["openai"] = ("autologging.openai", None)
 # Models in MLflow's format (cloudpickle, pandas, scikit-learn): loaded on first use.
 _LAZY.update({"pyfunc": ("pyfunc", None), "sklearn": ("sklearn", None), "models": ("models", None),
               "xgboost": ("xgboost", None), "lightgbm": ("lightgbm", None),
@@ -187,6 +189,8 @@ __all__ = [
     "set_experiment_tags", "set_registry_uri",
     # datasets (loaded on first use)
     "data",
+    # GenAI evaluation, datasets and prompts; OpenAI autolog (loaded on first use)
+    "genai", "openai",
     # system metrics
     "disable_system_metrics_logging", "enable_system_metrics_logging", "set_system_metrics_samples_before_logging",
     "set_system_metrics_sampling_interval",
@@ -196,8 +200,6 @@ __all__ = [
     "trace", "update_current_trace",
     # feedback and expectations on traces
     "delete_assessment", "get_assessment", "log_assessment", "log_expectation", "log_feedback", "update_assessment",
-    # GenAI evaluation, datasets and prompts (loaded on first use)
-    "genai",
     # model registry
     "Lineage", "ModelVersion", "RegisteredModel", "RegistryActivity", "TransitionRequest", "lineage",
     "register_model", "search_model_versions", "search_registered_models",

@@ -18,6 +18,7 @@ from .database import Database, check_home
 from .datasets import DatasetStore
 from .eval_datasets import EvalDatasetStore
 from .models import LoggedModelStore
+from .prompts import PromptStore
 from .registry import RegistryStore
 from .trace_writer import TraceWriter
 from .traces import TraceStore
@@ -47,6 +48,7 @@ class Store:
         self.trace_writer = TraceWriter(self.traces)
         self.assessments = AssessmentStore(self.db)
         self.eval_datasets = EvalDatasetStore(self.db)
+        self.prompts = PromptStore(self.db, self.home)
 
     @property
     def db_path(self) -> Path:

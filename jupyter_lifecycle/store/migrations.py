@@ -515,6 +515,52 @@ def m0009_traces(conn: sqlite3.Connection) -> None:
     )
 
 
+def m0010_prompts(conn: sqlite3.Connection) -> None:
+    """Prompts (issue #15 part 6): named, versioned templates with aliases and tags.
+
+    Their own tables rather than MLflow's registered models tagged
+    ``mlflow.prompt.is_prompt``: a prompt version is a short text, not a folder
+    of files to copy, hash and make read-only, and keeping prompts apart
+    leaves ``search_registered_models`` and the registry's activity log as they
+    are. A trigger makes a version's template immutable, as registered
+    versions are.
+    """
+    _statements(
+        conn,
+        """
+        CREATE TABLE prompts (
+            name TEXT PRIMARY KEY,
+            creation_timestamp INTEGER NOT NULL,     -- epoch ms
+            last_updated_timestamp INTEGER NOT NULL,
+            last_version INTEGER NOT NULL DEFAULT 0, -- versions are never reused, even after a delete
+            tags_json TEXT NOT NULL DEFAULT '{}'      -- the prompt's tags (search_prompts filters on them)
+        );
+        CREATE TABLE prompt_versions (
+            name TEXT NOT NULL REFERENCES prompts(name) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            template TEXT NOT NULL,                  -- the text, or the chat messages as a JSON list
+            chat INTEGER NOT NULL DEFAULT 0,         -- 1 when template holds chat messages
+            commit_message TEXT,
+            creation_timestamp INTEGER NOT NULL,
+            tags_json TEXT NOT NULL DEFAULT '{}',     -- the version's tags
+            PRIMARY KEY (name, version)
+        ) WITHOUT ROWID;
+        CREATE TRIGGER prompt_versions_are_immutable BEFORE UPDATE OF name, version, template, chat ON prompt_versions
+        BEGIN
+            SELECT RAISE(ABORT, 'prompt versions are immutable: register a new version instead');
+        END;
+        CREATE TABLE prompt_aliases (
+            name TEXT NOT NULL REFERENCES prompts(name) ON DELETE CASCADE,
+            alias TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            PRIMARY KEY (name, alias),
+            FOREIGN KEY (name, version) REFERENCES prompt_versions(name, version) ON DELETE CASCADE
+        ) WITHOUT ROWID
+        """,
+    )
+
+
+
 def m0010_assessments(conn: sqlite3.Connection) -> None:
     """Feedback and expectations on traces, and GenAI evaluation datasets (issue #15 part 5).
 
@@ -565,7 +611,8 @@ def m0010_assessments(conn: sqlite3.Connection) -> None:
 
 MIGRATIONS: list[Migration] = [
     m0001_tracking, m0002_capture, m0003_models, m0004_registry, m0005_run_summaries, m0006_run_owners,
-    m0007_datasets, m0008_logged_model_entities, m0009_traces, m0010_assessments,
+    m0007_datasets, m0008_logged_model_entities, m0009_traces, m0010_prompts,
+    m0010_assessments,
 ]
 """Applied in this order; each is recorded by its function name."""
 

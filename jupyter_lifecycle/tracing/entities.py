@@ -135,7 +135,7 @@ def dump_json(value: Any) -> str:
     if value is None:
         return "null"
     try:
-        return json.dumps(value, default=_repr)
+        return _ENCODER.encode(value)  # type: ignore[no-any-return]  # json.dumps(value, default=_repr), minus its set-up
     except (TypeError, ValueError, RecursionError):  # circular structures, non-string keys...
         if isinstance(value, dict):  # keep the other arguments of a call readable
             return "{" + ", ".join(f"{json.dumps(str(k))}: {dump_json(v)}" for k, v in value.items()) + "}"
@@ -147,6 +147,9 @@ def _repr(value: Any) -> str:
         return repr(value)
     except Exception:  # a broken __repr__ must not break the traced code
         return f"<unrepresentable {type(value).__name__}>"
+
+
+_ENCODER = json.JSONEncoder(default=_repr)
 
 
 def _load(text: str | None) -> Any:

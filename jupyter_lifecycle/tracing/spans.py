@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import json
 import os
 import random
 import sys
@@ -97,11 +98,18 @@ class _TraceInProgress:
     def span_ended(self, span: Span) -> None:
         if span is self.root:
             self._finish()
+        elif self.root is not None and self.root._ended:
+            # A span that outlived its root (a generator left open, a thread still working, a
+            # start_span_no_context span): the trace is written again with it ended; the store
+            # replaces the earlier version.
+            span._owner = None
+            self.store.trace_writer.put(self.rows)
 
     def _finish(self) -> None:
         global _last_trace_id
         for span in self.spans:
-            span._owner = None
+            if span._ended:  # the others stay attached, so that their end still reaches the store
+                span._owner = None
         _last_trace_id = self.trace_id
         # The rows (and the spans' JSON) are built by the writer thread, not the traced code.
         self.store.trace_writer.put(self.rows)
@@ -131,6 +139,9 @@ class _TraceInProgress:
             metadata.setdefault(TRACE_INPUTS, request[:MAX_PREVIEW])
         if response is not None:
             metadata.setdefault(TRACE_OUTPUTS, response[:MAX_PREVIEW])
+        usage = _token_usage(self.spans)
+        if usage:
+            metadata.setdefault(TOKEN_USAGE, json.dumps(usage))
         tags = {TRACE_NAME: root.name, **self.tags}
         row = TraceRow(
             trace_id=self.trace_id, experiment_id=self.experiment_id, name=root.name,
@@ -148,6 +159,29 @@ class _TraceInProgress:
             for s in self.spans
         ]  # fmt: skip
         return row, spans
+
+
+TOKEN_USAGE = "mlflow.trace.tokenUsage"
+"""Trace metadata: the token usage of its LLM spans added up, as MLflow records it."""
+CHAT_USAGE = "mlflow.chat.tokenUsage"
+"""Span attribute: one LLM call's token usage (``input_tokens``, ``output_tokens``, ``total_tokens``)."""
+
+
+def _token_usage(spans: list[Span]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for span in spans:
+        text = span._attributes.get(CHAT_USAGE)
+        if text is None:
+            continue
+        try:
+            usage = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(usage, dict):
+            for key in ("input_tokens", "output_tokens", "total_tokens"):
+                if isinstance(usage.get(key), int):
+                    total[key] = total.get(key, 0) + usage[key]
+    return total
 
 
 def _preview(explicit: str | None, value: str | None) -> str | None:
@@ -334,18 +368,43 @@ def _decorate(func: F, name: str | None, span_type: str, attributes: dict[str, A
 
         @functools.wraps(func)
         async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
-            context, span = begin(args, kwargs)
+            # `yield from` semantics by hand (async generators have no `yield from`): asend/athrow/aclose
+            # reach the wrapped generator, and the span is current only while its code runs.
+            span = _open_span(span_name, encoded, _current.get())
+            span.set_inputs(inputs(args, kwargs))
+            generator = func(*args, **kwargs)
             items: list[Any] = []
-            try:
-                async for item in func(*args, **kwargs):
-                    items.append(item)
-                    yield item
-            except BaseException as exc:
-                span.set_outputs(items)
-                context.__exit__(type(exc), exc, exc.__traceback__)
-                raise
-            span.set_outputs(items)
-            context.__exit__(None, None, None)
+            sent: Any = None
+            thrown: BaseException | None = None
+            while True:
+                token = _current.set(span)
+                try:
+                    if thrown is not None:
+                        exc, thrown = thrown, None
+                        item = await generator.athrow(exc)
+                    else:
+                        item = await generator.asend(sent)
+                except StopAsyncIteration:
+                    _end_generator_span(span, items, token, None)
+                    return
+                except BaseException as exc:
+                    _end_generator_span(span, items, token, exc)
+                    raise
+                _current.reset(token)
+                items.append(item)
+                try:
+                    sent = yield item
+                except GeneratorExit:  # the caller stopped early (aclose)
+                    token = _current.set(span)
+                    try:
+                        await generator.aclose()
+                    except BaseException as exc:
+                        _end_generator_span(span, items, token, exc)
+                        raise
+                    _end_generator_span(span, items, token, None)
+                    raise
+                except BaseException as exc:  # athrow(): handed to the wrapped generator
+                    thrown = exc
 
         return agen_wrapper  # type: ignore[return-value]
 
@@ -369,37 +428,43 @@ def _decorate(func: F, name: str | None, span_type: str, attributes: dict[str, A
 
         @functools.wraps(func)
         def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
-            # The span is current only while the generator's own code runs
-            # (each next()), never in the caller between items.
-            parent = _current.get()
-            span = _open_span(span_name, encoded, parent)
+            # `yield from` semantics by hand, so that the span is current only while the
+            # generator's own code runs (each next/send/throw), never in the caller between items.
+            span = _open_span(span_name, encoded, _current.get())
             span.set_inputs(inputs(args, kwargs))
             generator = func(*args, **kwargs)
             items: list[Any] = []
+            sent: Any = None
+            thrown: BaseException | None = None
             while True:
                 token = _current.set(span)
                 try:
-                    item = next(generator)
-                except StopIteration:
-                    _current.reset(token)
-                    break
+                    if thrown is not None:
+                        exc, thrown = thrown, None
+                        item = generator.throw(exc)
+                    else:
+                        item = generator.send(sent)
+                except StopIteration as stop:
+                    _end_generator_span(span, items, token, None)
+                    return stop.value
                 except BaseException as exc:
-                    _current.reset(token)
-                    span.set_outputs(items)
-                    span.record_exception(exc)
-                    span.end()
+                    _end_generator_span(span, items, token, exc)
                     raise
                 _current.reset(token)
                 items.append(item)
                 try:
-                    yield item
-                except GeneratorExit:  # the caller stopped early
-                    generator.close()
-                    span.set_outputs(items)
-                    span.end()
+                    sent = yield item
+                except GeneratorExit:  # the caller stopped early (close)
+                    token = _current.set(span)
+                    try:
+                        generator.close()
+                    except BaseException as exc:
+                        _end_generator_span(span, items, token, exc)
+                        raise
+                    _end_generator_span(span, items, token, None)
                     raise
-            span.set_outputs(items)
-            span.end()
+                except BaseException as exc:  # throw(): handed to the wrapped generator
+                    thrown = exc
 
         return gen_wrapper  # type: ignore[return-value]
 
@@ -416,6 +481,17 @@ def _decorate(func: F, name: str | None, span_type: str, attributes: dict[str, A
         return result
 
     return wrapper  # type: ignore[return-value]
+
+
+def _end_generator_span(
+    span: Span, items: list[Any], token: contextvars.Token[Span | None], exc: BaseException | None
+) -> None:
+    """Leave a traced generator's span (no longer current) and end it with the items it yielded."""
+    _current.reset(token)
+    span.set_outputs(items)
+    if exc is not None and not isinstance(exc, GeneratorExit):
+        span.record_exception(exc)
+    span.end()
 
 
 def update_current_trace(
