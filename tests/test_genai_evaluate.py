@@ -14,7 +14,7 @@ import jupyter_lifecycle as lc
 from jupyter_lifecycle import genai
 from jupyter_lifecycle.errors import InvalidInput
 from jupyter_lifecycle.genai import scorers
-from jupyter_lifecycle.tracing import Expectation, Feedback, TraceState
+from jupyter_lifecycle.tracing import Expectation, Feedback, Trace, TraceState
 
 DATA = [
     {"inputs": {"question": "Capital of France?"},
@@ -184,6 +184,10 @@ def test_judge_answers_and_refusals(home: Path) -> None:
         genai.evaluate([{"inputs": "a"}], predict_fn=answer, scorers=[is_concise])
     with pytest.raises(InvalidInput, match="unknown column.*request"):
         genai.evaluate([{"request": "a", "outputs": "b"}], scorers=[is_concise])
+    elsewhere = lc.get_trace(result.result_df["trace_id"][0]).to_dict()
+    elsewhere["info"]["trace_id"] = "tr-" + "0" * 32  # a trace of another store
+    with pytest.raises(InvalidInput, match="'tr-0+' given in data is not in this store"):
+        genai.evaluate([Trace.from_dict(elsewhere)], scorers=[is_concise])
     with pytest.raises(InvalidInput, match="unknown aggregation 'avg'"):
         genai.scorer(aggregations=["avg"])(lambda outputs: 1)
 

@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput
 from ..tracing import Expectation, Feedback, Trace
 from ..tracing import spans as tracing_spans
 from ..tracing.assessments import SOURCE_RUN_ID, Assessment
 from ..tracing.feedback import log_assessments
-from ..tracing.queries import _store, get_trace
+from ..tracing.queries import _store
 from ..tracking import fluent as tracking
 from .datasets import EvaluationDataset
 from .scorers.base import AGGREGATIONS, Scorer
@@ -72,14 +72,10 @@ def _rows(data: Any) -> list[_Row]:
     if isinstance(data, EvaluationDataset):
         return [_Row(r["inputs"], r["outputs"], dict(r["expectations"] or {}), tags=r["tags"]) for r in data.records]
     if isinstance(data, pd.DataFrame):
-        if "trace" in data.columns:
-            data = [
-                {**({"trace": t if isinstance(t, Trace) else Trace.from_json(t)} if _present(t) else {}),
-                 **{k: row[k] for k in ("inputs", "outputs", "expectations", "tags") if k in row and _present(row[k])}}
-                for t, (_, row) in zip(data["trace"], data.iterrows(), strict=True)
-            ]  # fmt: skip
-        else:
-            data = [{k: v for k, v in row.items() if _present(v)} for row in data.to_dict("records")]
+        if "trace" in data.columns:  # search_traces' DataFrame: its other columns are the trace's own
+            keep = [k for k in ("trace", "inputs", "outputs", "expectations", "tags") if k in data.columns]
+            data = data[keep]
+        data = [{k: v for k, v in row.items() if _present(v)} for row in data.to_dict("records")]
     if isinstance(data, (dict, str)) or not isinstance(data, Sequence) or not len(data):
         raise InvalidInput(
             "data must be a non-empty DataFrame, list of dicts (inputs, outputs, expectations, trace), "
@@ -169,6 +165,14 @@ def evaluate(
     if predict_fn is not None and not callable(predict_fn):
         raise InvalidInput(f"predict_fn must be a function, got {predict_fn!r}")
 
+    given = [row.trace.info.trace_id for row in rows if row.trace is not None and predict_fn is None]
+    missing = _store().assessments.missing_traces(given) if given else []
+    if missing:
+        raise InvalidInput(
+            f"trace {missing[0]!r} given in data is not in this store: evaluate traces recorded here "
+            "(lc.search_traces()), or give inputs and outputs instead"
+        )
+
     started = tracking.active_run() is None
     run = tracking.start_run() if started else tracking.active_run()
     assert run is not None
@@ -237,14 +241,6 @@ def _run_rows(
                 span = tracing_spans.start_span_no_context("evaluation_row", span_type="CHAIN", inputs=row.inputs)
                 span.end(outputs=row.outputs)
                 row.trace = finished.get(span.trace_id)
-            else:
-                try:
-                    get_trace(row.trace.info.trace_id)
-                except NotFound:
-                    raise InvalidInput(
-                        f"trace {row.trace.info.trace_id!r} given in data is not in this store: "
-                        "evaluate traces recorded here (lc.search_traces()), or give inputs and outputs instead"
-                    ) from None
             assert row.trace is not None, "the row's trace was not recorded"
             trace_id = row.trace.info.trace_id
             have = {a.name for a in row.trace.info.assessments if isinstance(a, Expectation)}

@@ -27,14 +27,7 @@ class AssessmentStore:
         if not assessments:
             return
         with self.db.write() as conn:
-            trace_ids = sorted({a["trace_id"] for a in assessments})
-            known = {
-                row[0]
-                for row in conn.execute(
-                    f"SELECT trace_id FROM traces WHERE trace_id IN ({', '.join('?' for _ in trace_ids)})", trace_ids
-                )
-            }
-            missing = [t for t in trace_ids if t not in known]
+            missing = self.missing_traces([a["trace_id"] for a in assessments])
             if missing:
                 raise NotFound(
                     f"trace {missing[0]!r} not found: check the id (lc.search_traces() lists traces); "
@@ -50,6 +43,17 @@ class AssessmentStore:
                     for a in assessments
                 ],
             )  # fmt: skip
+
+    def missing_traces(self, trace_ids: Sequence[str]) -> list[str]:
+        """Those of ``trace_ids`` that the store does not hold, in order."""
+        ids = list(dict.fromkeys(trace_ids))
+        known = {
+            row[0]
+            for row in self.db.query(
+                "SELECT trace_id FROM traces WHERE trace_id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+            )
+        }
+        return [t for t in ids if t not in known]
 
     def get(self, trace_id: str, assessment_id: str) -> dict[str, Any]:
         """One assessment's JSON dictionary; ``NotFound`` when the trace has no such assessment."""
