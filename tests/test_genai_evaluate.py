@@ -155,12 +155,16 @@ def test_evaluate_recorded_outputs_and_stored_traces(home: Path) -> None:
 
 
 def test_judge_answers_and_refusals(home: Path) -> None:
-    rows = [{"inputs": {"q": "a"}, "outputs": "polite answer"}, {"inputs": {"q": "b"}, "outputs": "rude answer"}]
+    rows = [{"inputs": {"q": "a"}, "outputs": "polite answer"}, {"inputs": {"q": "b"}, "outputs": "<b>rude</b> answer"}]
     answers = iter(["Yes. It is polite.", "```json\n{\"result\": \"no\", \"rationale\": \"rude\"}\n```"])
     tone = scorers.Guidelines(name="tone", guidelines=["Be polite"], model=lambda prompt: next(answers))
     result = genai.evaluate(rows, scorers=[tone])
     assert list(result.result_df["tone/value"]) == ["yes", "no"]
     assert list(result.result_df["tone/rationale"]) == ["It is polite.", "rude"]
+    page = result._repr_html_()
+    assert "tone/mean" in page and "tone/value" in page and "polite answer" in page
+    assert "tone/rationale" not in page  # values only; the table has the rest
+    assert "<b>rude" not in page and "&lt;b&gt;rude&lt;/b&gt; answer" in page
 
     nonsense = scorers.RelevanceToQuery(model=lambda prompt: "perhaps")
     odd = genai.evaluate(rows, scorers=[nonsense])

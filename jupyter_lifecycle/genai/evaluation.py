@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = ["EvaluationResult", "evaluate"]
 
+MAX_SHOWN_ROWS = 20
+"""Rows of the results table shown inline; ``tables["eval_results"]`` holds them all."""
 PROGRESS_MIN_ROWS = 10
 """Evaluations of at least this many rows show a progress bar (tqdm)."""
 
@@ -51,6 +53,21 @@ class EvaluationResult:
     def __repr__(self) -> str:
         metrics = ", ".join(f"{k}={v:.3g}" for k, v in self.metrics.items())
         return f"EvaluationResult(run_id={self.run_id!r}, metrics={{{metrics}}}, rows={len(self.result_df)})"
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the metrics, then each row's inputs, outputs and scorer values (escaped)."""
+        import html
+
+        metrics = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.4g}</td></tr>" for k, v in self.metrics.items())
+        shown = [c for c in self.result_df.columns
+                 if c in ("trace_id", "inputs", "outputs", "error_message") or c.endswith("/value")]  # fmt: skip
+        rows = self.result_df[shown].head(MAX_SHOWN_ROWS).to_html(index=False, escape=True, na_rep="")
+        more = len(self.result_df) - MAX_SHOWN_ROWS
+        tail = f"<div>... {more} more rows in <code>tables['eval_results']</code></div>" if more > 0 else ""
+        return (
+            f'<div class="lc-evaluation"><b>Evaluation</b> run <code>{html.escape(self.run_id)}</code>, '
+            f"{len(self.result_df)} rows<table>{metrics}</table>{rows}{tail}</div>"
+        )
 
 
 @dataclass
