@@ -130,6 +130,10 @@ def test_each_row_is_its_own_trace_even_inside_a_span_and_is_linked_to_the_model
         assert [s.name for s in trace.data.spans if s.parent_id is None] == ["answer"]
         assert trace.info.trace_metadata["mlflow.modelId"] == model.model_id
     assert lc.get_active_model_id() is None  # made active only during the evaluation
+    runs = len(lc.search_runs())
+    with pytest.raises(lc.NotFound):
+        genai.evaluate(DATA[:1], predict_fn=answer, scorers=[is_concise], model_id="m-" + "0" * 32)
+    assert len(lc.search_runs()) == runs and lc.active_run() is None  # no run left behind
 
 
 def test_evaluate_recorded_outputs_and_stored_traces(home: Path) -> None:

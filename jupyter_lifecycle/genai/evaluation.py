@@ -190,6 +190,7 @@ def evaluate(
             "(lc.search_traces()), or give inputs and outputs instead"
         )
 
+    model_context = _active_model(model_id)  # before the run: an unknown model leaves no run behind
     started = tracking.active_run() is None
     run = tracking.start_run() if started else tracking.active_run()
     assert run is not None
@@ -200,10 +201,7 @@ def evaluate(
         finished[trace.info.trace_id] = trace
 
     tracing_spans.TRACE_END_HOOKS.append(collect)
-    model_context = _active_model(model_id)
     try:
-        if model_context is not None:
-            model_context.__enter__()
         try:
             _run_rows(rows, chosen, predict_fn, run_id, finished)
         finally:
@@ -229,11 +227,12 @@ def evaluate(
 
 
 def _active_model(model_id: str | None) -> Any:
+    """The logged model made active for the evaluation (``NotFound`` for an unknown id); exit to restore."""
     if model_id is None:
         return None
     from ..models.logged import set_active_model
 
-    return set_active_model(model_id=model_id)
+    return set_active_model(model_id=model_id).__enter__()
 
 
 def _progress(total: int) -> Any:
