@@ -192,6 +192,11 @@ def test_judge_answers_and_refusals(home: Path) -> None:
         genai.evaluate([{"inputs": "a"}], predict_fn=answer, scorers=[is_concise])
     with pytest.raises(InvalidInput, match="unknown column.*request"):
         genai.evaluate([{"request": "a", "outputs": "b"}], scorers=[is_concise])
+    async def app(q: str) -> str:
+        return q
+
+    with pytest.raises(InvalidInput, match="'app' is async"):
+        genai.evaluate(rows, predict_fn=app, scorers=[is_concise])
     elsewhere = lc.get_trace(result.result_df["trace_id"][0]).to_dict()
     elsewhere["info"]["trace_id"] = "tr-" + "0" * 32  # a trace of another store
     with pytest.raises(InvalidInput, match="'tr-0+' given in data is not in this store"):

@@ -11,6 +11,7 @@ the active one, or a new one.
 from __future__ import annotations
 
 import contextvars
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -181,6 +182,11 @@ def evaluate(
             raise InvalidInput(f"row {index} has no outputs and no trace: give outputs, a trace, or predict_fn")
     if predict_fn is not None and not callable(predict_fn):
         raise InvalidInput(f"predict_fn must be a function, got {predict_fn!r}")
+    if inspect.iscoroutinefunction(predict_fn) or inspect.isasyncgenfunction(predict_fn):
+        raise InvalidInput(
+            f"predict_fn {getattr(predict_fn, '__name__', predict_fn)!r} is async: rows run one after another, so "
+            "pass a plain function, e.g. predict_fn=lambda **inputs: asyncio.run(app(**inputs))"
+        )
 
     given = [row.trace.info.trace_id for row in rows if row.trace is not None and predict_fn is None]
     missing = _store().assessments.missing_traces(given) if given else []
