@@ -4,6 +4,10 @@ a scorer that raises, metrics on a run, assessments on the traces."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +185,7 @@ def test_judge_answers_and_refusals(home: Path) -> None:
     with pytest.raises(InvalidInput, match="calls no LLM service by URI"):
         scorers.Correctness(model="openai:/gpt-4o")  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="must be named inputs, outputs, expectations, trace"):
-        genai.scorer(lambda response: 1)
+        genai.scorer(name="r")(lambda response: 1)
     with pytest.raises(InvalidInput, match="not a scorer .decorate"):
         genai.evaluate(rows, scorers=[lambda outputs: 1])  # type: ignore[list-item]
     with pytest.raises(InvalidInput, match="two scorers are named 'is_concise'"):
@@ -201,18 +205,36 @@ def test_judge_answers_and_refusals(home: Path) -> None:
     elsewhere["info"]["trace_id"] = "tr-" + "0" * 32  # a trace of another store
     with pytest.raises(InvalidInput, match="'tr-0+' given in data is not in this store"):
         genai.evaluate([Trace.from_dict(elsewhere)], scorers=[is_concise])
+    with pytest.raises(InvalidInput, match="named '<lambda>'.*give one with name="):
+        genai.scorer(lambda outputs: 1)
+    odd_name = genai.scorer(name="odd")(lambda outputs: Feedback(name="a/b", value=1))
+    named = genai.evaluate(rows, scorers=[odd_name])
+    assert list(named.result_df["odd/error_code"]) == ["InvalidInput", "InvalidInput"] and named.metrics == {}
     with pytest.raises(InvalidInput, match="unknown aggregation 'avg'"):
-        genai.scorer(aggregations=["avg"])(lambda outputs: 1)
+        genai.scorer(name="a", aggregations=["avg"])(lambda outputs: 1)
 
 
-def test_a_long_evaluation_shows_a_progress_bar(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rows = [{"inputs": {"q": str(i)}, "outputs": str(i)} for i in range(25)]
-    result = genai.evaluate(rows, scorers=[is_concise])
-    assert result.metrics == {"is_concise/mean": 1.0}
-    shown = capsys.readouterr().err
-    assert "Evaluating" in shown and "25/25" in shown
-    genai.evaluate(rows[:3], scorers=[is_concise])  # a short one shows none
-    assert "Evaluating" not in capsys.readouterr().err
+def test_a_long_evaluation_shows_a_progress_bar(home: Path) -> None:
+    # In a script of its own: where IPython is running, tqdm.auto draws a widget instead of writing to stderr.
+    code = textwrap.dedent(
+        """
+        import sys
+        import jupyter_lifecycle as lc
+        lc.set_store(sys.argv[1])
+        concise = lc.genai.scorer(name="concise")(lambda outputs: len(outputs) < 5)
+        rows = [{"inputs": {"q": str(i)}, "outputs": str(i)} for i in range(int(sys.argv[2]))]
+        print(lc.genai.evaluate(rows, scorers=[concise]).metrics)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    long = subprocess.run([sys.executable, "-c", code, str(home), "25"], capture_output=True, text=True, timeout=300,
+                          env=env)  # fmt: skip
+    assert long.returncode == 0, long.stderr
+    assert "Evaluating" in long.stderr and "25/25" in long.stderr
+    assert long.stdout.strip() == "{'concise/mean': 1.0}"
+    short = subprocess.run([sys.executable, "-c", code, str(home), "3"], capture_output=True, text=True, timeout=300,
+                           env=env)  # fmt: skip
+    assert short.returncode == 0 and "Evaluating" not in short.stderr  # a short one shows none
 
 
 def test_compare_two_evaluations(home: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import statistics
 from collections.abc import Callable, Sequence
 from typing import Any, overload
@@ -29,6 +30,18 @@ AGGREGATIONS: dict[str, Callable[[list[float]], float]] = {
 """The aggregations a scorer can ask for (``aggregations=["mean", "p90"]``); MLflow's names."""
 
 
+def _check_name(name: object, what: str) -> None:
+    """A scorer's (or its feedback's) name names metrics (``<name>/mean``): MLflow's metric-key rules, no '/'."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InvalidInput(
+            f"{what} is named {name!r}: a name of letters, digits, underscores, dashes, periods, spaces and colons "
+            "is needed, as it names metrics (<name>/mean); give one with name=..."
+        )
+
+
+_NAME = re.compile(r"[\w.\- :]{1,200}")
+
+
 class Scorer:
     """A named judge of one row. Subclass it and define ``__call__``, or decorate a function with ``@scorer``.
 
@@ -39,8 +52,7 @@ class Scorer:
     source_type = "CODE"
 
     def __init__(self, name: str, aggregations: Sequence[str | Callable[[list[float]], float]] | None = None) -> None:
-        if not isinstance(name, str) or not name or "/" in name:
-            raise InvalidInput(f"a scorer needs a non-empty name without '/', got {name!r}")
+        _check_name(name, "a scorer")
         for aggregation in aggregations or ():
             if isinstance(aggregation, str) and aggregation not in AGGREGATIONS:
                 raise InvalidInput(f"unknown aggregation {aggregation!r}: use one of {', '.join(AGGREGATIONS)} or a function")
@@ -79,6 +91,7 @@ class Scorer:
             if isinstance(item, Feedback):
                 if item.name == "feedback":
                     item.name = self.name
+                _check_name(item.name, f"feedback of scorer {self.name!r}")
                 if item.source.source_type == "CODE" and item.source.source_id == "default":
                     item.source = self.source
                 out.append(item)
