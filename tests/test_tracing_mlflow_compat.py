@@ -148,3 +148,36 @@ def test_mlflow_reads_a_trace_exported_here(home: Path, tmp_path: Path) -> None:
     assert again.to_dict()["data"] == trace.to_dict()["data"]
     assert again.info.trace_id == trace.info.trace_id and again.info.tags == trace.info.tags
     assert [a.to_dictionary() for a in again.info.assessments] == [a.to_dictionary() for a in trace.info.assessments]
+
+
+PROMPTS = textwrap.dedent(
+    """
+    import json, sys, warnings
+    warnings.filterwarnings("ignore")
+    from mlflow.entities.model_registry.prompt_version import PromptVersion
+    cases = json.loads(open(sys.argv[1]).read())
+    out = []
+    for template, values in cases:
+        p = PromptVersion("p", 1, template)
+        out.append([sorted(p.variables), p.format(**values)])
+    print(json.dumps(out))
+    """
+)
+
+
+def test_prompts_format_as_mlflow_does(home: Path, tmp_path: Path) -> None:
+    cases = [
+        ("Answer {{question}} using {{ docs }}.", {"question": "why?", "docs": ["a", 1]}),
+        ("{{a.b}} and {{ c_1 }} twice {{c_1}}", {"a.b": 1.5, "c_1": None}),
+        ([{"role": "system", "content": "You are {{style}}."}, {"role": "user", "content": "{{q}}"}],
+         {"style": "brief", "q": 'say "hi"'}),
+    ]  # fmt: skip
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    out = subprocess.run(
+        [str(MLFLOW_PYTHON), "-c", PROMPTS, str(tmp_path / "cases.json")], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    theirs = json.loads(out.stdout.strip().splitlines()[-1])
+    for i, (template, values) in enumerate(cases):
+        ours = lc.genai.register_prompt(f"p{i}", template)
+        assert [sorted(ours.variables), ours.format(**values)] == theirs[i]

@@ -67,6 +67,7 @@ def test_otel_spans_are_captured_as_traces_and_inside_ours(home: Path) -> None:
     assert spans["library.inner"].parent_id == spans["library.call"].span_id
     assert spans["library.call"].get_attribute("answer") == 42 and spans["library.call"].trace_id == trace.info.trace_id
 
+    assert lc.tracing.capture_otel(provider) is processor  # a re-run cell adds no second processor
     processor.shutdown()
     with tracer.start_as_current_span("after shutdown") as ignored:
         pass

@@ -18,6 +18,7 @@ them. Both need the ``otel`` extra; the rest of tracing never imports OTel.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -132,7 +133,8 @@ def capture_otel(
     """Record the spans of an OpenTelemetry ``TracerProvider`` (default: the global one) into the store.
 
     Without an SDK provider set globally, one is created and set. Returns the
-    processor; ``processor.shutdown()`` stops recording.
+    processor; ``processor.shutdown()`` stops recording. Called again for the
+    same provider, it returns the processor already added.
     """
     try:
         from opentelemetry import trace as otel_trace
@@ -147,9 +149,16 @@ def capture_otel(
             raise InvalidInput(f"capture_otel needs an opentelemetry-sdk TracerProvider, got {type(provider).__name__}")
         provider = SdkTracerProvider()
         otel_trace.set_tracer_provider(provider)
+    found = _captured.get(provider)
+    if found is not None and not found._stopped and found.experiment_id == experiment_id:
+        return found  # called again (a re-run cell): one processor, so no span is recorded twice
     processor = LifecycleSpanProcessor(experiment_id)
     provider.add_span_processor(processor)  # type: ignore[arg-type]
+    _captured[provider] = processor
     return processor
+
+
+_captured: weakref.WeakKeyDictionary[Any, LifecycleSpanProcessor] = weakref.WeakKeyDictionary()
 
 
 def export_otlp(
