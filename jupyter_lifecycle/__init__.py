@@ -38,17 +38,23 @@ from .notebook import evaluation as _evaluation_display  # noqa: F401  (gives Ev
 from .notebook import traces as _trace_display  # noqa: F401  (gives Trace its HTML repr)
 from .registry import Lineage, lineage, register_model, search_model_versions, search_registered_models
 from .tracing import (
+    delete_assessment,
     delete_trace_tag,
     delete_traces,
     flush_trace_async_logging,
+    get_assessment,
     get_current_active_span,
     get_last_active_trace_id,
     get_trace,
+    log_assessment,
+    log_expectation,
+    log_feedback,
     search_traces,
     set_trace_tag,
     start_span,
     start_span_no_context,
     trace,
+    update_assessment,
     update_current_trace,
 )
 from .tracking.fluent import (
@@ -122,6 +128,10 @@ _LAZY.update({name: ("capture.revisions", name) for name in (
 _LAZY["autolog"] = ("autologging", "autolog")
 # Datasets (pandas, numpy): loaded on first use, as `mlflow.data`.
 _LAZY["data"] = ("data", None)
+# GenAI evaluation, datasets and prompts (pandas, tqdm): loaded on first use, as `mlflow.genai`.
+_LAZY["genai"] = ("genai", None)
+# OpenAI autolog (lc.openai.autolog, as mlflow.openai.autolog): loaded on first use.
+_LAZY["openai"] = ("autologging.openai", None)
 # Models in MLflow's format (cloudpickle, pandas, scikit-learn): loaded on first use.
 _LAZY.update({"pyfunc": ("pyfunc", None), "sklearn": ("sklearn", None), "models": ("models", None),
               "xgboost": ("xgboost", None), "lightgbm": ("lightgbm", None),
@@ -184,6 +194,8 @@ __all__ = [
     "set_experiment_tags", "set_registry_uri",
     # datasets (loaded on first use)
     "data",
+    # GenAI evaluation, datasets and prompts; OpenAI autolog (loaded on first use)
+    "genai", "openai",
     # system metrics
     "disable_system_metrics_logging", "enable_system_metrics_logging", "set_system_metrics_samples_before_logging",
     "set_system_metrics_sampling_interval",
@@ -191,6 +203,8 @@ __all__ = [
     "delete_trace_tag", "delete_traces", "flush_trace_async_logging", "get_current_active_span",
     "get_last_active_trace_id", "get_trace", "search_traces", "set_trace_tag", "start_span", "start_span_no_context",
     "trace", "update_current_trace",
+    # feedback and expectations on traces
+    "delete_assessment", "get_assessment", "log_assessment", "log_expectation", "log_feedback", "update_assessment",
     # model registry
     "Lineage", "ModelVersion", "RegisteredModel", "RegistryActivity", "TransitionRequest", "lineage",
     "register_model", "search_model_versions", "search_registered_models",

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORE = ["jupyter_lifecycle", "jupyter_lifecycle.store", "jupyter_lifecycle.tracking", "jupyter_lifecycle.models",
         "jupyter_lifecycle.tracing"]
 OPTIONAL_CORE = ["jupyter_lifecycle.registry", "jupyter_lifecycle.pyfunc", "jupyter_lifecycle.sklearn", "jupyter_lifecycle.data",
-                 "jupyter_lifecycle.xgboost", "jupyter_lifecycle.lightgbm"]
+                 "jupyter_lifecycle.xgboost", "jupyter_lifecycle.lightgbm", "jupyter_lifecycle.genai"]
 
 
 def test_core_imports_with_jupyter_parts_unimportable() -> None:
@@ -58,7 +58,7 @@ def test_core_imports_with_jupyter_parts_unimportable() -> None:
 # ---- the import graph, read from the source (imports inside functions count too) ----------
 
 PACKAGE = ROOT / "jupyter_lifecycle"
-PURE_CORE = ("store", "tracking", "models", "registry", "data", "tracing")
+PURE_CORE = ("store", "tracking", "models", "registry", "data", "tracing", "genai")
 UI_LIBRARIES = ("IPython", "ipywidgets", "ipykernel", "altair", "tornado", "jupyter_server")
 NOTEBOOK_LAYER_USERS = ("jupyter_lifecycle", "jupyter_lifecycle.notebook", "jupyter_lifecycle.server", "jupyter_lifecycle.cli")
 

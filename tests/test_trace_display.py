@@ -54,6 +54,26 @@ def test_trace_html_is_an_escaped_span_tree(home: Path) -> None:
     assert "http" not in page  # nothing loaded from a CDN
 
 
+def test_assessments_show_under_the_span_tree(home: Path) -> None:
+    trace = _sample()
+    assert "lc-trace-assessments" not in trace_html(trace)  # none yet
+    tool = next(s for s in trace.data.spans if s.name == "tool")
+    trace_id = trace.info.trace_id
+    lc.log_feedback(trace_id=trace_id, name="helpful", value="yes", rationale="<b>cites</b> the docs",
+                    source=lc.tracing.AssessmentSource("HUMAN", "ann"))  # fmt: skip
+    lc.log_feedback(trace_id=trace_id, name="tool_ok", error=RuntimeError("judge <down>"), span_id=tool.span_id)
+    lc.log_expectation(trace_id=trace_id, name="expected_response", value="done")
+    page = trace_html(lc.get_trace(trace_id))
+    table = page.split('<table class="lc-trace-assessments"', 1)[1]
+    rows = re.findall(r"<tr>(.*?)</tr>", table)[1:]
+    assert len(rows) == 3
+    assert ">helpful</b>" in rows[0] and "&quot;yes&quot;" in rows[0] and "color:#2e7d32" in rows[0]
+    assert "&lt;b&gt;cites&lt;/b&gt; the docs" in rows[0] and "HUMAN ann" in rows[0]
+    assert "error: RuntimeError: judge &lt;down&gt;" in rows[1] and ">tool</td>" in rows[1]  # the span it is about
+    assert ">expectation</td>" in rows[2] and "&quot;done&quot;" in rows[2]
+    assert "<b>cites" not in page
+
+
 def test_a_cell_shows_its_traces_and_the_traces_magic_lists_them(ipython: Any) -> None:
     run(ipython, "import jupyter_lifecycle as lc\n@lc.trace(span_type='LLM')\ndef ask(q):\n    return q.upper()")
     _, captured = run(ipython, "ask('hello')\nask('again')")

@@ -118,6 +118,107 @@ def test_a_generator_span_is_not_current_between_items(home: Path) -> None:
     assert _last().data.spans[0].outputs == [1, 2]
 
 
+
+def test_generator_send_throw_close_reach_the_traced_generator(home: Path) -> None:
+    closed: list[str] = []
+
+    @lc.trace
+    def echo() -> Any:
+        received = yield "ready"
+        while True:
+            try:
+                received = yield f"got {received}"
+            except KeyError as exc:
+                received = yield f"handled {exc.args[0]}"
+            except GeneratorExit:
+                closed.append(str(lc.get_current_active_span().name))  # type: ignore[union-attr]
+                raise
+
+    gen = echo()
+    assert next(gen) == "ready"
+    assert gen.send(1) == "got 1"
+    assert gen.throw(KeyError("k")) == "handled k"
+    assert gen.send(2) == "got 2"
+    gen.close()
+    assert closed == ["echo"]  # close() ran the generator's own cleanup, inside its span
+    span = _last().data.spans[0]
+    assert span.outputs == ["ready", "got 1", "handled k", "got 2"] and span.status.status_code is SpanStatusCode.OK
+
+    @lc.trace
+    def sub() -> Any:
+        yield 1
+        return "done"
+
+    def outer() -> Any:
+        result = yield from sub()  # the return value comes through
+        yield result
+
+    assert list(outer()) == [1, "done"]
+
+    gen = echo()
+    next(gen)
+    with pytest.raises(ValueError, match="not handled"):
+        gen.throw(ValueError("not handled"))
+    span = _last().data.spans[0]
+    assert span.status.status_code is SpanStatusCode.ERROR and span.events[0].name == "exception"
+
+
+def test_async_generator_asend_athrow_aclose_reach_the_traced_generator(home: Path) -> None:
+    closed: list[str] = []
+
+    @lc.trace
+    async def echo() -> Any:
+        received = yield "ready"
+        while True:
+            try:
+                await asyncio.sleep(0)
+                received = yield f"got {received}"
+            except KeyError as exc:
+                received = yield f"handled {exc.args[0]}"
+            except GeneratorExit:
+                await asyncio.sleep(0)
+                closed.append(str(lc.get_current_active_span().name))  # type: ignore[union-attr]
+                raise
+
+    async def drive() -> list[Any]:
+        gen = echo()
+        seen = [await gen.__anext__()]
+        assert lc.get_current_active_span() is None  # not current in the caller between items
+        seen.append(await gen.asend(1))
+        seen.append(await gen.athrow(KeyError("k")))
+        seen.append(await gen.asend(2))
+        await gen.aclose()
+        return seen
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(asyncio.run, drive()).result() == ["ready", "got 1", "handled k", "got 2"]
+    assert closed == ["echo"]
+    span = _last().data.spans[0]
+    assert span.outputs == ["ready", "got 1", "handled k", "got 2"] and span.status.status_code is SpanStatusCode.OK
+
+
+def test_a_span_ended_after_its_root_is_still_written(home: Path) -> None:
+    @lc.trace
+    def numbers() -> Any:
+        yield 1
+        yield 2
+
+    with lc.start_span("root") as root:
+        late = lc.start_span_no_context("late", parent_span=root)
+        left_open = numbers()
+        next(left_open)
+    lc.flush_trace_async_logging()
+    spans = _by_name(lc.get_trace(root.trace_id))
+    assert spans["late"].end_time_ns is None and spans["numbers"].end_time_ns is None  # written while open
+    late.set_outputs("after the root")
+    late.end()
+    left_open.close()
+    spans = _by_name(lc.get_trace(root.trace_id))
+    assert spans["late"].outputs == "after the root" and spans["late"].status.status_code is SpanStatusCode.OK
+    assert spans["late"].end_time_ns is not None and spans["late"].parent_id == root.span_id
+    assert spans["numbers"].outputs == [1] and spans["numbers"].end_time_ns is not None
+    assert lc.get_trace(root.trace_id).info.state is TraceState.OK
+
 def test_exception_is_recorded_and_reraised_unchanged(home: Path) -> None:
     error = ValueError("bad input 7")
 
@@ -313,6 +414,43 @@ def test_search_filters_tags_and_delete(home: Path) -> None:
         assert conn.execute("SELECT count(*) FROM spans").fetchone()[0] == 2
         assert conn.execute("SELECT count(*) FROM trace_tags").fetchone()[0] == 2
 
+
+
+def test_search_traces_extract_fields_and_lazy_spans(home: Path) -> None:
+    for i in range(2):
+        with lc.start_span("predict") as span:
+            span.set_inputs({"question": f"q{i}", "k": i})
+            with lc.start_span("a.b") as inner:
+                inner.set_inputs({"x.y": i})
+                inner.set_outputs([i, i])
+            span.set_outputs({"result": i * 10})
+    with lc.start_span("other") as span:
+        span.set_inputs("plain text")
+    frame = lc.search_traces(
+        extract_fields=["predict.inputs", "predict.outputs.result", "`a.b`.inputs.`x.y`", "`a.b`.outputs",
+                        "predict.inputs.missing", "other.inputs"],
+    )  # fmt: skip
+    assert list(frame.columns)[12:] == [  # type: ignore[union-attr]
+        "predict.inputs", "predict.outputs.result", "a.b.inputs.x.y", "a.b.outputs", "predict.inputs.missing",
+        "other.inputs",
+    ]  # fmt: skip
+    rows = frame.to_dict("records")  # type: ignore[union-attr]
+    assert rows[0]["other.inputs"] == "plain text" and rows[0]["predict.inputs"] is None
+    assert rows[1]["predict.inputs"] == {"question": "q1", "k": 1} and rows[1]["predict.outputs.result"] == 10
+    assert rows[2]["a.b.inputs.x.y"] == 0 and rows[2]["a.b.outputs"] == [0, 0]
+    assert rows[1]["predict.inputs.missing"] is None
+    spans = rows[1]["spans"]  # decoded when read; behaves as the list of MLflow's span dicts
+    assert spans == lc.get_trace(rows[1]["trace_id"]).to_dict()["data"]["spans"]
+    assert len(spans) == 2 and [s["name"] for s in spans] == ["predict", "a.b"] and spans[1]["name"] == "a.b"
+    with lc.start_span("big") as span:  # its request preview is cut at MAX_PREVIEW: not JSON, kept as text
+        span.set_inputs({"text": "x" * 3000})
+    frame = lc.search_traces(max_results=2)
+    assert frame.iloc[0]["request"] == '{"text": "' + "x" * (MAX_PREVIEW - 10)  # type: ignore[union-attr]
+    assert frame.iloc[1]["request"] == "plain text" and frame.iloc[1]["spans"][0]["name"] == "other"  # type: ignore[union-attr]
+    with pytest.raises(InvalidInput, match="'predict.params'"):
+        lc.search_traces(extract_fields=["predict.params"])
+    with pytest.raises(InvalidInput, match="return_type='pandas'"):
+        lc.search_traces(extract_fields=["predict.inputs"], return_type="list")
 
 def test_traces_are_written_at_exit_and_at_the_end_of_a_cell(home: Path, ipython: Any) -> None:
     script = textwrap.dedent(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import jupyter_lifecycle as lc
-from jupyter_lifecycle.tracing import SpanEvent, Trace
+from jupyter_lifecycle.tracing import AssessmentSource, SpanEvent, Trace
 
 from .test_models_mlflow_compat import MLFLOW_PYTHON, _skip_reason
 
@@ -35,6 +35,12 @@ READ = textwrap.dedent(
         "metadata": trace.info.trace_metadata,
         "request_preview": trace.info.request_preview,
         "experiment_id": trace.info.experiment_id,
+        "assessments": [{
+            "kind": type(a).__name__, "id": a.assessment_id, "name": a.name, "value": a.value,
+            "source": [a.source.source_type, a.source.source_id], "rationale": a.rationale,
+            "error": [a.error.error_code, a.error.error_message] if getattr(a, "error", None) else None,
+            "metadata": a.metadata, "span_id": a.span_id, "trace_id": a.trace_id, "created": a.create_time_ms,
+        } for a in trace.info.assessments],
         "spans": [{
             "name": s.name,
             "parent": by_id[s.parent_id].name if s.parent_id else None,
@@ -77,7 +83,19 @@ def test_mlflow_reads_a_trace_exported_here(home: Path, tmp_path: Path) -> None:
 
     with lc.start_run() as run:
         agent("what is an alias?")
-    trace = lc.get_trace(lc.get_last_active_trace_id())  # type: ignore[arg-type]
+    trace_id = lc.get_last_active_trace_id()
+    assert trace_id is not None
+    llm_span = next(s for s in lc.get_trace(trace_id).data.spans if s.name == "llm")
+    lc.log_feedback(
+        trace_id=trace_id, name="correct", value=True, rationale="cites the docs",
+        source=AssessmentSource("HUMAN", "me@example.com"), metadata={"round": "1"},
+    )  # fmt: skip
+    lc.log_feedback(trace_id=trace_id, name="scores", value={"fluency": 0.5, "tone": "ok"}, span_id=llm_span.span_id)
+    lc.log_feedback(trace_id=trace_id, name="judge", error=TimeoutError("judge timed out"),
+                    source=AssessmentSource("LLM_JUDGE", "my-judge"))  # fmt: skip
+    lc.log_expectation(trace_id=trace_id, name="expected_response", value="an alias")
+    lc.log_expectation(trace_id=trace_id, name="expected_facts", value=["alias", "version"])
+    trace = lc.get_trace(trace_id)
     exported = tmp_path / "trace.json"
     exported.write_text(trace.to_json())
     back = tmp_path / "back.json"
@@ -113,8 +131,53 @@ def test_mlflow_reads_a_trace_exported_here(home: Path, tmp_path: Path) -> None:
     assert {s["name"]: s for s in seen["spans"]} == ours
     assert ours["tool"]["status"] == "ERROR" and ours["tool"]["events"][0][0] == "exception"
     assert ours["llm"]["parent"] == "agent" and ours["tool"]["parent"] == "llm"
+    mine = [
+        {
+            "kind": type(a).__name__, "id": a.assessment_id, "name": a.name, "value": a.value,
+            "source": [a.source.source_type, a.source.source_id], "rationale": a.rationale,
+            "error": [a.error.error_code, a.error.error_message] if a.error else None,
+            "metadata": a.metadata, "span_id": a.span_id, "trace_id": a.trace_id, "created": a.create_time_ms,
+        }
+        for a in trace.info.assessments
+    ]  # fmt: skip
+    assert len(mine) == 5 and seen["assessments"] == mine
+    assert [a["kind"] for a in mine] == ["Feedback", "Feedback", "Feedback", "Expectation", "Expectation"]
 
     # MLflow's own JSON of the same trace reads back here unchanged
     again = Trace.from_json(back.read_text())
     assert again.to_dict()["data"] == trace.to_dict()["data"]
     assert again.info.trace_id == trace.info.trace_id and again.info.tags == trace.info.tags
+    assert [a.to_dictionary() for a in again.info.assessments] == [a.to_dictionary() for a in trace.info.assessments]
+
+
+PROMPTS = textwrap.dedent(
+    """
+    import json, sys, warnings
+    warnings.filterwarnings("ignore")
+    from mlflow.entities.model_registry.prompt_version import PromptVersion
+    cases = json.loads(open(sys.argv[1]).read())
+    out = []
+    for template, values in cases:
+        p = PromptVersion("p", 1, template)
+        out.append([sorted(p.variables), p.format(**values)])
+    print(json.dumps(out))
+    """
+)
+
+
+def test_prompts_format_as_mlflow_does(home: Path, tmp_path: Path) -> None:
+    cases = [
+        ("Answer {{question}} using {{ docs }}.", {"question": "why?", "docs": ["a", 1]}),
+        ("{{a.b}} and {{ c_1 }} twice {{c_1}}", {"a.b": 1.5, "c_1": None}),
+        ([{"role": "system", "content": "You are {{style}}."}, {"role": "user", "content": "{{q}}"}],
+         {"style": "brief", "q": 'say "hi"'}),
+    ]  # fmt: skip
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    out = subprocess.run(
+        [str(MLFLOW_PYTHON), "-c", PROMPTS, str(tmp_path / "cases.json")], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    theirs = json.loads(out.stdout.strip().splitlines()[-1])
+    for i, (template, values) in enumerate(cases):
+        ours = lc.genai.register_prompt(f"p{i}", template)
+        assert [sorted(ours.variables), ours.format(**values)] == theirs[i]

@@ -97,7 +97,8 @@ def _fetch_runs(c: Client, run_ids: list[str]) -> dict[str, Run]:
 def resolve_runs(runs: RunsLike, client: Client | None = None, max_runs: int = 100) -> RunList:
     """The ``Run`` objects meant by ``runs``, in the order given (newest first for a filter).
 
-    ``runs`` may be a run id, a ``Run`` (or ``ActiveRun``), a list of those, a
+    ``runs`` may be a run id, a ``Run`` (or ``ActiveRun``, or ``genai.evaluate``'s
+    result), a list of those, a
     DataFrame with a ``run_id`` column (what ``search_runs`` returns), or a
     filter string searched across every active experiment (at most
     ``max_runs`` runs). Runs are read again from the store (so they are
@@ -124,6 +125,8 @@ def resolve_runs(runs: RunsLike, client: Client | None = None, max_runs: int = 1
     wanted: list[str] = []
     for item in items:
         run_id = item if isinstance(item, str) else getattr(getattr(item, "info", None), "run_id", None)
+        if run_id is None and isinstance(getattr(item, "run_id", None), str):  # genai.evaluate's result
+            run_id = item.run_id
         if run_id is None:
             raise InvalidInput(f"cannot tell which run {item!r} is: pass run ids, Run objects or a DataFrame")
         if not _RUN_ID.match(run_id):

@@ -1,4 +1,4 @@
-"""Traces inline: a span tree with types, status, timeline bars and expandable inputs/outputs.
+"""Traces inline: a span tree with types, status, timeline bars and expandable inputs/outputs, and assessments.
 
 Plain escaped HTML with inline styles (JupyterLab strips ``<style>`` in
 untrusted output, and there is no script or CDN), so a trace also shows in an
@@ -19,7 +19,7 @@ from ..tracing import fluent as tracing
 from ..tracing.entities import Span
 from .display import fmt_time, register_repr
 
-__all__ = ["CellTraces", "attach", "trace_html"]
+__all__ = ["CellTraces", "assessments_html", "attach", "trace_html"]
 
 MAX_SHOWN = 10
 """Traces shown after one cell (as MLflow's notebook display); the rest are in ``%lifecycle traces``."""
@@ -127,7 +127,41 @@ def trace_html(trace: Trace) -> str:
         f'<table class="lc-trace" style="border-collapse:collapse;font-size:12px;margin:2px 0">'
         f"<thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
-    return f'<div class="lc-trace-view">{head}{table}</div>'
+    return f'<div class="lc-trace-view">{head}{table}{assessments_html(trace)}</div>'
+
+
+def _verdict_color(value: Any) -> str:
+    if value is True or (isinstance(value, str) and value.lower() == "yes"):
+        return _COLORS["OK"]
+    if value is False or (isinstance(value, str) and value.lower() == "no"):
+        return _COLORS["ERROR"]
+    return "inherit"
+
+
+def assessments_html(trace: Trace) -> str:
+    """The trace's feedback and expectations as a table (empty when it has none)."""
+    if not trace.info.assessments:
+        return ""
+    names = {span.span_id: span.name for span in trace.data.spans}
+    rows = []
+    for a in trace.info.assessments:
+        error = getattr(a, "error", None)
+        value = f"error: {error.error_code}: {error.error_message or ''}" if error is not None else _pretty(json.dumps(a.value))
+        color = _COLORS["ERROR"] if error is not None else _verdict_color(a.value)
+        rows.append(
+            "<tr>"
+            f'<td style="{_CELL}">{_e(a.kind)}</td><td style="{_CELL}"><b>{_e(a.name)}</b></td>'
+            f'<td style="{_CELL};color:{color}"><pre style="margin:0;white-space:pre-wrap">{_e(value)}</pre></td>'
+            f'<td style="{_CELL}">{_e(a.rationale)}</td>'
+            f'<td style="{_CELL}">{_e(a.source.source_type)} {_e(a.source.source_id)}</td>'
+            f'<td style="{_CELL}">{_e(names.get(a.span_id or "", ""))}</td>'
+            "</tr>"
+        )
+    header = "".join(f'<th style="{_CELL}">{h}</th>' for h in ("", "assessment", "value", "rationale", "source", "span"))
+    return (
+        f'<table class="lc-trace-assessments" style="border-collapse:collapse;font-size:12px;margin:4px 0">'
+        f"<thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 class CellTraces:

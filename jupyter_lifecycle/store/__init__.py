@@ -11,13 +11,16 @@ from pathlib import Path
 
 from .. import config
 from ..errors import StoreError
+from .assessments import AssessmentStore
 from .buffer import MetricBuffer
 from .capture import CaptureStore
 from .database import Database, check_home
 from .datasets import DatasetStore
 from .deployment import DeploymentStore
 from .endpoints import EndpointStore
+from .eval_datasets import EvalDatasetStore
 from .models import LoggedModelStore
+from .prompts import PromptStore
 from .registry import RegistryStore
 from .trace_writer import TraceWriter
 from .traces import TraceStore
@@ -47,6 +50,9 @@ class Store:
         self.traces = TraceStore(self.db, self.home)
         self.trace_writer = TraceWriter(self.traces)
         self.endpoints = EndpointStore(self.db, self.home)
+        self.assessments = AssessmentStore(self.db)
+        self.eval_datasets = EvalDatasetStore(self.db)
+        self.prompts = PromptStore(self.db, self.home)
 
     @property
     def db_path(self) -> Path:

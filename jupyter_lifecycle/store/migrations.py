@@ -646,10 +646,103 @@ def m0012_endpoints(conn: sqlite3.Connection) -> None:
     )
 
 
+def m0013_prompts(conn: sqlite3.Connection) -> None:
+    """Prompts (issue #15 part 6): named, versioned templates with aliases and tags.
+
+    Their own tables rather than MLflow's registered models tagged
+    ``mlflow.prompt.is_prompt``: a prompt version is a short text, not a folder
+    of files to copy, hash and make read-only, and keeping prompts apart
+    leaves ``search_registered_models`` and the registry's activity log as they
+    are. A trigger makes a version's template immutable, as registered
+    versions are.
+    """
+    _statements(
+        conn,
+        """
+        CREATE TABLE prompts (
+            name TEXT PRIMARY KEY,
+            creation_timestamp INTEGER NOT NULL,     -- epoch ms
+            last_updated_timestamp INTEGER NOT NULL,
+            last_version INTEGER NOT NULL DEFAULT 0, -- versions are never reused, even after a delete
+            tags_json TEXT NOT NULL DEFAULT '{}'      -- the prompt's tags (search_prompts filters on them)
+        );
+        CREATE TABLE prompt_versions (
+            name TEXT NOT NULL REFERENCES prompts(name) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            template TEXT NOT NULL,                  -- the text, or the chat messages as a JSON list
+            chat INTEGER NOT NULL DEFAULT 0,         -- 1 when template holds chat messages
+            commit_message TEXT,
+            creation_timestamp INTEGER NOT NULL,
+            tags_json TEXT NOT NULL DEFAULT '{}',     -- the version's tags
+            PRIMARY KEY (name, version)
+        ) WITHOUT ROWID;
+        CREATE TRIGGER prompt_versions_are_immutable BEFORE UPDATE OF name, version, template, chat ON prompt_versions
+        BEGIN
+            SELECT RAISE(ABORT, 'prompt versions are immutable: register a new version instead');
+        END;
+        CREATE TABLE prompt_aliases (
+            name TEXT NOT NULL REFERENCES prompts(name) ON DELETE CASCADE,
+            alias TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            PRIMARY KEY (name, alias),
+            FOREIGN KEY (name, version) REFERENCES prompt_versions(name, version) ON DELETE CASCADE
+        ) WITHOUT ROWID
+        """,
+    )
+
+
+def m0014_assessments(conn: sqlite3.Connection) -> None:
+    """Feedback and expectations on traces, and GenAI evaluation datasets (issue #15 part 5).
+
+    An assessment's full MLflow JSON is in ``content``; its trace, name and
+    kind are columns to list a trace's assessments in order. Evaluation
+    dataset records are keyed by a hash of their inputs, so merging the same
+    inputs again updates the record instead of adding one (as MLflow does).
+    """
+    _statements(
+        conn,
+        """
+        CREATE TABLE assessments (
+            assessment_id TEXT PRIMARY KEY,          -- 'a-' + 32 hex digits
+            trace_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('feedback', 'expectation')),
+            create_time INTEGER NOT NULL,            -- epoch ms
+            content TEXT NOT NULL                    -- MLflow's Assessment.to_dictionary() JSON
+        );
+        CREATE INDEX assessments_by_trace ON assessments (trace_id, create_time);
+        CREATE TABLE evaluation_datasets (
+            dataset_id TEXT PRIMARY KEY,             -- 'd-' + 32 hex digits
+            name TEXT NOT NULL UNIQUE,
+            experiment_ids_json TEXT NOT NULL DEFAULT '[]',
+            tags_json TEXT NOT NULL DEFAULT '{}',
+            digest TEXT NOT NULL,
+            created_time INTEGER NOT NULL,
+            last_update_time INTEGER NOT NULL,
+            created_by TEXT
+        );
+        CREATE TABLE evaluation_dataset_records (
+            dataset_id TEXT NOT NULL REFERENCES evaluation_datasets(dataset_id) ON DELETE CASCADE,
+            record_id TEXT NOT NULL,                 -- 'dr-' + 32 hex digits
+            input_hash TEXT NOT NULL,                -- sha256 of the inputs as sorted JSON
+            inputs_json TEXT NOT NULL,
+            outputs_json TEXT,
+            expectations_json TEXT NOT NULL DEFAULT '{}',
+            tags_json TEXT NOT NULL DEFAULT '{}',
+            source_json TEXT,
+            created_time INTEGER NOT NULL,
+            last_update_time INTEGER NOT NULL,
+            PRIMARY KEY (dataset_id, record_id),
+            UNIQUE (dataset_id, input_hash)
+        )                                            -- rowid: the order records were first added
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m0001_tracking, m0002_capture, m0003_models, m0004_registry, m0005_run_summaries, m0006_run_owners,
     m0007_datasets, m0008_logged_model_entities, m0009_traces, m0010_search_index, m0011_deployment_jobs,
-    m0012_endpoints,
+    m0012_endpoints, m0013_prompts, m0014_assessments,
 ]
 """Applied in this order; each is recorded by its function name."""
 

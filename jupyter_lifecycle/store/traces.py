@@ -41,6 +41,10 @@ _SPANS = (
     "(SELECT '[' || group_concat(content, ',') || ']' FROM"
     " (SELECT content FROM spans s WHERE s.trace_id = t.trace_id ORDER BY start_time_ns, span_id))"
 )
+_ASSESSMENTS = (
+    "(SELECT '[' || group_concat(content, ',') || ']' FROM"
+    " (SELECT content FROM assessments a WHERE a.trace_id = t.trace_id ORDER BY create_time, rowid))"
+)
 _INFO_COLUMNS = (
     "t.trace_id, t.experiment_id, t.request_time, t.execution_duration, t.state, t.request_preview, "
     "t.response_preview, t.client_request_id, t.tags_json, t.metadata_json"
@@ -81,10 +85,16 @@ class TraceStore:
         """Insert finished traces and their spans in one transaction (a trace written again is replaced)."""
         if not batch:
             return
+        batch = list({row.trace_id: (row, spans) for row, spans in batch}.values())  # a trace put twice: the last
         with self.db.write() as conn:
-            ids = [(row.trace_id,) for row, _ in batch]
+            # Only a trace written before (a span ended after its root) has rows to replace; looking them up
+            # once costs less than three DELETEs per trace.
+            ids = json.dumps([row.trace_id for row, _ in batch])
+            again = conn.execute(
+                "SELECT trace_id FROM traces WHERE trace_id IN (SELECT value FROM json_each(?))", (ids,)
+            ).fetchall()
             for table in ("spans", "trace_tags", "trace_metadata"):
-                conn.executemany(f"DELETE FROM {table} WHERE trace_id = ?", ids)
+                conn.executemany(f"DELETE FROM {table} WHERE trace_id = ?", again)
             conn.executemany(
                 "INSERT OR REPLACE INTO traces (trace_id, experiment_id, name, client_request_id, request_time,"
                 " execution_duration, state, request_preview, response_preview, run_id, model_id, tags_json,"
@@ -118,7 +128,9 @@ class TraceStore:
                 raise NotFound(f"trace {trace_id!r} not found: check the id (lc.search_traces() lists traces)")
             spans = [r[0] for r in conn.execute(
                 "SELECT content FROM spans WHERE trace_id = ? ORDER BY start_time_ns, span_id", (trace_id,))]  # fmt: skip
-        return _info(row), spans
+            assessments = [json.loads(r[0]) for r in conn.execute(
+                "SELECT content FROM assessments WHERE trace_id = ? ORDER BY create_time, rowid", (trace_id,))]  # fmt: skip
+        return {**_info(row), "assessments": assessments}, spans
 
     def _query(
         self,
@@ -170,8 +182,9 @@ class TraceStore:
         where, params = self._query(experiment_ids, filter_string, max_results, order_by, run_id, model_id)
         spans = f", {_SPANS}" if include_spans else ", NULL"
         with self.db.read() as conn:
-            rows = conn.execute(f"SELECT {_INFO_COLUMNS}{spans} FROM traces t{where}", params).fetchall()
-        return [(_info(row), row[-1]) for row in rows]
+            assessments = _ASSESSMENTS if _any_assessments(conn) else "NULL"
+            rows = conn.execute(f"SELECT {_INFO_COLUMNS}, {assessments}{spans} FROM traces t{where}", params).fetchall()
+        return [({**_info(row), "assessments": json.loads(row[-2] or "[]")}, row[-1]) for row in rows]
 
     def search_frame(
         self,
@@ -182,40 +195,60 @@ class TraceStore:
         run_id: str | None = None,
         model_id: str | None = None,
         include_spans: bool = True,
-    ) -> tuple[list[tuple[Any, ...]], list[Any]]:
-        """What ``search_traces`` puts in a DataFrame, built by SQLite in one pass.
+    ) -> tuple[list[tuple[Any, ...]], list[Any], list[str]]:
+        """What ``search_traces`` puts in a DataFrame, read in one pass.
 
         Returns rows of ``(trace_id, trace JSON text, client_request_id, state,
-        request_time, execution_duration)`` and, per row, the decoded
-        ``[request, response, metadata, tags, spans]``: the JSON is assembled
-        in SQL and decoded with one ``json.loads`` instead of five per trace.
+        request_time, execution_duration)``; per row the decoded ``[request,
+        response, metadata, tags, assessments]``; and per row its spans as JSON array text,
+        left for the caller to decode when (and if) they are read. The JSON
+        texts are joined as text, in SQL and here, never parsed and written
+        again, and the small parts of all rows are decoded by one ``json.loads``.
         """
         where, params = self._query(experiment_ids, filter_string, max_results, order_by, run_id, model_id)
-        spans = _SPANS if include_spans else "NULL"
-        # MATERIALIZED: the spans subquery runs once per trace, not once per use below
         sql = f"""
-            WITH found AS MATERIALIZED (SELECT t.*, {spans} AS spans FROM traces t{where})
-            SELECT trace_id,
-                '{{"info": ' || json_object(
-                    'trace_id', trace_id,
-                    'trace_location', json_object('type', 'MLFLOW_EXPERIMENT',
-                                                  'mlflow_experiment', json_object('experiment_id', experiment_id)),
-                    'request_time', strftime('%Y-%m-%dT%H:%M:%S', request_time / 1000, 'unixepoch')
-                                    || printf('.%03dZ', request_time % 1000),
-                    'state', state, 'trace_metadata', json(metadata_json), 'tags', json(tags_json),
-                    'request_preview', request_preview, 'response_preview', response_preview,
-                    'client_request_id', client_request_id, 'execution_duration_ms', execution_duration
-                ) || ', "data": {{"spans": ' || coalesce(spans, '[]') || '}}}}',
-                client_request_id, state, request_time, execution_duration,
-                -- concatenated, not json_array(json(...)): SQLite would parse the spans again
-                '[' || {_REQUEST} || ',' || {_RESPONSE} || ','
-                    || metadata_json || ',' || tags_json || ',' || coalesce(spans, '[]') || ']'
-            FROM found
+            SELECT t.trace_id,
+                '{{"trace_id": ' || json_quote(t.trace_id) || ', "trace_location": {{"type": "MLFLOW_EXPERIMENT", '
+                || '"mlflow_experiment": {{"experiment_id": ' || json_quote(t.experiment_id) || '}}}}, "request_time": "'
+                || strftime('%Y-%m-%dT%H:%M:%S', t.request_time / 1000, 'unixepoch') || printf('.%03dZ"', t.request_time % 1000)
+                || ', "state": ' || json_quote(t.state) || ', "trace_metadata": ' || t.metadata_json
+                || ', "tags": ' || t.tags_json || ', "request_preview": ' || json_quote(t.request_preview)
+                || ', "response_preview": ' || json_quote(t.response_preview)
+                || ', "client_request_id": ' || json_quote(t.client_request_id)
+                || ', "execution_duration_ms": ' || coalesce(t.execution_duration, 'null') || '}}',
+                t.client_request_id, t.state, t.request_time, t.execution_duration, t.metadata_json, t.tags_json
+            FROM traces t{where}
         """
         with self.db.read() as conn:
             rows = conn.execute(sql, params).fetchall()
-        payload = json.loads("[" + ",".join(row[-1] for row in rows) + "]")
-        return [row[:-1] for row in rows], payload
+            if not rows:
+                return [], [], []
+            # The spans in a second query, unordered: in the first, SQLite's sorter would copy all their text
+            found_spans = dict(conn.execute(
+                f"SELECT t.trace_id, {_SPANS} FROM traces t WHERE t.trace_id IN (SELECT value FROM json_each(?))",
+                (json.dumps([r[0] for r in rows]),),
+            ).fetchall()) if include_spans else {}  # fmt: skip
+            # and the assessments of those that have some (none at all is the common case: no query)
+            found_assessments = dict(conn.execute(
+                "SELECT trace_id, '[' || group_concat(content, ',') || ']' FROM (SELECT trace_id, content"
+                " FROM assessments WHERE trace_id IN (SELECT value FROM json_each(?)) ORDER BY create_time, rowid)"
+                " GROUP BY trace_id",
+                (json.dumps([r[0] for r in rows]),),
+            ).fetchall()) if _any_assessments(conn) else {}  # fmt: skip
+        span_texts = [found_spans.get(r[0]) or "[]" for r in rows]
+        decoded = json.loads("[" + ",".join(f"{r[6]},{r[7]}" for r in rows) + "]")
+        metadata, tags = decoded[0::2], decoded[1::2]
+        request = _decode_all([m.get("mlflow.traceInputs") for m in metadata])
+        response = _decode_all([m.get("mlflow.traceOutputs") for m in metadata])
+        assessment_texts = [found_assessments.get(r[0]) for r in rows]
+        payload = [
+            [*p, json.loads(a) if a else []]
+            for p, a in zip(zip(request, response, metadata, tags, strict=True), assessment_texts, strict=True)
+        ]
+        # The trace's JSON joined here, not in SQL: SQLite would copy every span's text twice
+        found = [(r[0], f'{{"info": {_with_assessments(r[1], a)}, "data": {{"spans": {spans}}}}}', r[2], r[3], r[4],
+                  r[5]) for r, spans, a in zip(rows, span_texts, assessment_texts, strict=True)]  # fmt: skip
+        return found, payload, span_texts
 
     def set_tag(self, trace_id: str, key: str, value: str) -> None:
         """Set one tag on a stored trace."""
@@ -263,7 +296,7 @@ class TraceStore:
             params.append(max_traces)
         with self.db.write() as conn:
             doomed = [(row[0],) for row in conn.execute(sql, params).fetchall()]
-            for table in ("spans", "trace_tags", "trace_metadata", "traces"):
+            for table in ("spans", "trace_tags", "trace_metadata", "assessments", "traces"):
                 conn.executemany(f"DELETE FROM {table} WHERE trace_id = ?", doomed)
         return len(doomed)
 
@@ -277,14 +310,28 @@ class TraceStore:
             raise NotFound(f"trace {trace_id!r} not found: check the id (lc.search_traces() lists traces)")
 
 
+def _decode_all(texts: list[str | None]) -> list[Any]:
+    """Each text as the JSON it holds (one ``json.loads`` for all); text that is not JSON stays text."""
+    try:
+        return json.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")  # type: ignore[no-any-return]
+    except ValueError:  # a preview cut at 1,000 characters is not JSON: decode one by one
+        out = []
+        for text in texts:
+            try:
+                out.append(None if text is None else json.loads(text))
+            except ValueError:
+                out.append(text)
+        return out
+
+
 def _as_json(expr: str) -> str:
     """SQL for a text that holds JSON as that JSON, other text as a JSON string, NULL as null."""
     return f"(CASE WHEN {expr} IS NULL THEN 'null' WHEN json_valid({expr}) THEN {expr} ELSE json_quote({expr}) END)"
 
 
 # a trace's request/response for the DataFrame: its (maybe truncated) input/output metadata
-_REQUEST = _as_json("""metadata_json ->> '$."mlflow.traceInputs"'""")
-_RESPONSE = _as_json("""metadata_json ->> '$."mlflow.traceOutputs"'""")
+_REQUEST = _as_json("""t.metadata_json ->> '$."mlflow.traceInputs"'""")
+_RESPONSE = _as_json("""t.metadata_json ->> '$."mlflow.traceOutputs"'""")
 
 
 def _span_clause(cond: Condition, params: list[object]) -> str:
@@ -297,6 +344,15 @@ def _span_clause(cond: Condition, params: list[object]) -> str:
     sql, values = value_sql(column, cond, numeric=False)
     params += values
     return f"t.trace_id IN (SELECT trace_id FROM spans WHERE {sql})"
+
+
+def _with_assessments(info: str, assessments: str | None) -> str:
+    """A trace info's JSON text with ``"assessments"`` added; left out when there are none, as MLflow does."""
+    return f'{info[:-1]}, "assessments": {assessments}}}' if assessments else info
+
+
+def _any_assessments(conn: Any) -> bool:
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM assessments)").fetchone()[0] == 1
 
 
 def _info(row: Sequence[Any]) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
+from .assessments import Assessment
+
 __all__ = [
     "Span", "SpanEvent", "SpanStatus", "SpanStatusCode", "SpanType", "Trace", "TraceData", "TraceInfo",
     "TraceState", "dump_json",
@@ -133,7 +135,7 @@ def dump_json(value: Any) -> str:
     if value is None:
         return "null"
     try:
-        return json.dumps(value, default=_repr)
+        return _ENCODER.encode(value)  # type: ignore[no-any-return]  # json.dumps(value, default=_repr), minus its set-up
     except (TypeError, ValueError, RecursionError):  # circular structures, non-string keys...
         if isinstance(value, dict):  # keep the other arguments of a call readable
             return "{" + ", ".join(f"{json.dumps(str(k))}: {dump_json(v)}" for k, v in value.items()) + "}"
@@ -145,6 +147,9 @@ def _repr(value: Any) -> str:
         return repr(value)
     except Exception:  # a broken __repr__ must not break the traced code
         return f"<unrepresentable {type(value).__name__}>"
+
+
+_ENCODER = json.JSONEncoder(default=_repr)
 
 
 def _load(text: str | None) -> Any:
@@ -368,6 +373,8 @@ class TraceInfo:
     client_request_id: str | None = None
     trace_metadata: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    assessments: list[Assessment] = field(default_factory=list)
+    """Feedback and expectations logged on the trace, oldest first."""
 
     @property
     def request_id(self) -> str:
@@ -405,6 +412,8 @@ class TraceInfo:
                 out[key] = getattr(self, key)
         if self.execution_duration is not None:
             out["execution_duration_ms"] = self.execution_duration
+        if self.assessments:  # left out when empty, as protobuf does
+            out["assessments"] = [assessment.to_dictionary() for assessment in self.assessments]
         return out
 
     @classmethod
@@ -422,6 +431,7 @@ class TraceInfo:
             client_request_id=data.get("client_request_id"),
             trace_metadata=dict(data.get("trace_metadata") or {}),
             tags=dict(data.get("tags") or {}),
+            assessments=[Assessment.from_dictionary(a) for a in data.get("assessments") or []],
         )
 
 

@@ -1,4 +1,4 @@
-"""``%lifecycle traces``: the GenAI traces of the current experiment (or a run) as a table."""
+"""``%lifecycle traces`` and ``%lifecycle prompts``: GenAI traces (of an experiment or a run) and prompts as tables."""
 
 from __future__ import annotations
 
@@ -44,4 +44,27 @@ def _traces(magics: LifecycleMagics, args: argparse.Namespace) -> Any:
         for t in found  # type: ignore[union-attr]
     ]  # fmt: skip
     columns = ["trace_id", "name", "state", "request_time", "execution_duration_ms", "request", "response", "run_id"]
+    return pd.DataFrame.from_records(rows, columns=columns)
+
+
+def _prompts_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("filter", nargs="*", help="MLflow filter string, e.g. name LIKE 'qa%%' (quotes optional)")
+    parser.add_argument("-n", "--max-results", type=int, default=100, help="at most this many prompts (default 100)")
+
+
+@subcommand(
+    "prompts", "Show the registered prompts as a table: name, newest version, aliases, tags.", _prompts_arguments
+)
+def _prompts(magics: LifecycleMagics, args: argparse.Namespace) -> Any:
+    import pandas as pd
+
+    from ... import genai
+
+    found = genai.search_prompts(" ".join(args.filter) or None, max_results=args.max_results)
+    rows = [
+        (p.name, p.latest_version, ", ".join(f"{alias}={version}" for alias, version in sorted(p.aliases.items())),
+         pd.Timestamp(p.last_updated_timestamp, unit="ms"), p.tags)
+        for p in found
+    ]  # fmt: skip
+    columns = ["name", "latest_version", "aliases", "last_updated", "tags"]
     return pd.DataFrame.from_records(rows, columns=columns)
