@@ -1,4 +1,4 @@
-"""SQL for assessments (feedback and expectations) on traces (migration m0010).
+"""SQL for assessments (feedback and expectations) on traces (migration m0014_assessments).
 
 Assessments go in and out as MLflow's JSON dictionaries; ``tracing.assessments``
 builds the entities (the store sits below it).

@@ -1,4 +1,4 @@
-"""SQL for GenAI evaluation datasets and their records (migration m0010).
+"""SQL for GenAI evaluation datasets and their records (migration m0014_assessments).
 
 A record is inputs, optional outputs, expectations, tags and a source; the
 same inputs merged again update the record (expectations and tags merged,

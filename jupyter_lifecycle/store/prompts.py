@@ -1,4 +1,4 @@
-"""SQL for prompts: versioned templates with aliases and tags (migration ``m0010_prompts``).
+"""SQL for prompts: versioned templates with aliases and tags (migration ``m0013_prompts``).
 
 Rows go out as plain dicts; ``jupyter_lifecycle.genai.prompts`` builds its
 ``PromptVersion``/``Prompt`` entities from them (the store sits below it).
