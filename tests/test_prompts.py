@@ -110,7 +110,7 @@ def test_search_prompts_and_the_magic(home: Path, ipython: Any) -> None:
     with pytest.raises(InvalidInput, match="unknown attribute 'colour'"):
         lc.genai.search_prompts("colour = 'red'")
 
-    result, captured = run(ipython, "%lifecycle prompts \"name LIKE 'qa%'\"")
+    result, captured = run(ipython, "%lifecycle prompts name LIKE 'qa%' -n 5")  # the filter typed as is
     table = "".join(o.data.get("text/html", "") for o in captured.outputs)
     assert result.success and "<td>qa-long</td>" in table and "<td>qa-short</td>" in table
     assert "summary" not in table and "<td>prod=1</td>" in table

@@ -52,9 +52,8 @@ def _prompts_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", "--max-results", type=int, default=100, help="at most this many prompts (default 100)")
 
 
-@subcommand(
-    "prompts", "Show the registered prompts as a table: name, newest version, aliases, tags.", _prompts_arguments
-)
+@subcommand("prompts", "Show the registered prompts as a table: name, newest version, aliases, tags.",
+            _prompts_arguments, rest="filter")  # fmt: skip
 def _prompts(magics: LifecycleMagics, args: argparse.Namespace) -> Any:
     import pandas as pd
 
