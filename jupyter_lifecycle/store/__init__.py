@@ -17,6 +17,7 @@ from .database import Database, check_home
 from .datasets import DatasetStore
 from .models import LoggedModelStore
 from .registry import RegistryStore
+from .sync import SyncStore
 from .trace_writer import TraceWriter
 from .traces import TraceStore
 from .tracking import TrackingStore
@@ -42,6 +43,7 @@ class Store:
         self.models = LoggedModelStore(self.db, self.home)
         self.datasets = DatasetStore(self.db, self.home)
         self.traces = TraceStore(self.db, self.home)
+        self.sync = SyncStore(self.db, self.home)
         self.trace_writer = TraceWriter(self.traces)
 
     @property
