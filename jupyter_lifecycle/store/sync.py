@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,16 +72,23 @@ class SyncStore:
                 out[run_id] = (int(top), int(count))
         return out
 
-    def metric_points(self, run_id: str, after_rowid: int, up_to_rowid: int) -> Iterator[tuple[int, str, float, int, int]]:
-        """``(rowid, key, value, timestamp, step)`` of a run's points with ``after < rowid <= up_to``, in order; NaN for NULL."""
-        with self.db.read() as conn:
-            cursor = conn.execute(
-                "SELECT rowid, key, value, timestamp, step FROM metrics WHERE run_id = ? AND rowid > ? AND rowid <= ?"
-                " ORDER BY rowid",
-                (run_id, after_rowid, up_to_rowid),
-            )
-            for row in cursor:
-                yield (row[0], row[1], math.nan if row[2] is None else row[2], row[3], row[4])
+    def metric_points(self, run_id: str, after_rowid: int, up_to_rowid: int, limit: int) -> list[tuple[int, str, float, int, int]]:
+        """Up to ``limit`` of a run's points with ``after < rowid <= up_to``, in order: ``(rowid, key, value, timestamp, step)``, NaN for NULL.
+
+        One query per call, so no read transaction stays open between
+        batches (a write from the same thread could not upgrade it).
+        """
+        rows = self.db.query(
+            "SELECT rowid, key, value, timestamp, step FROM metrics WHERE run_id = ? AND rowid > ? AND rowid <= ?"
+            " ORDER BY rowid LIMIT ?",
+            (run_id, after_rowid, up_to_rowid, limit),
+        )
+        return [(r[0], r[1], math.nan if r[2] is None else r[2], r[3], r[4]) for r in rows]
+
+    def count_points(self, run_id: str, after_rowid: int, up_to_rowid: int) -> int:
+        """How many of a run's points have ``after < rowid <= up_to``."""
+        return int(self.db.query("SELECT count(*) FROM metrics WHERE run_id = ? AND rowid > ? AND rowid <= ?",
+                                 (run_id, after_rowid, up_to_rowid))[0][0])  # fmt: skip
 
     # ---- writes for a pull ---------------------------------------------------
 

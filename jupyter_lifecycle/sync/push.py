@@ -107,6 +107,7 @@ class Pusher:
     def run(self) -> SyncReport:
         """Push everything selected; never raises for one object's failure (see the report)."""
         started = time.perf_counter()
+        self.store.metric_buffer.flush()  # points logged a moment ago are part of the push
         experiments = self._experiments()
         runs = self._runs([e.experiment_id for e in experiments])
         models = self._logged_models({e.experiment_id for e in experiments})
@@ -134,8 +135,8 @@ class Pusher:
     def _guard(self, what: str, work: Callable[[], None]) -> None:
         try:
             work()
-        except LifecycleError as exc:
-            self.report.error(f"{what}: {exc}")
+        except (LifecycleError, OSError, KeyError, ValueError) as exc:  # one object failing never stops the others
+            self.report.error(f"{what}: {exc if isinstance(exc, LifecycleError) else repr(exc)}")
         finally:
             self._tick()
 
@@ -260,9 +261,9 @@ class Pusher:
         tags.pop("mlflow.parentRunId", None)  # a local id: replaced by the parent's remote id when it was pushed
         if parent:
             tags["mlflow.parentRunId"] = parent
-        if run.info.notebook_path and "mlflow.source.name" not in tags:
+        if run.info.notebook_path:  # MLflow's UI shows these as the run's source
             tags["mlflow.source.name"] = run.info.notebook_path
-            tags.setdefault("mlflow.source.type", "NOTEBOOK")
+            tags["mlflow.source.type"] = "NOTEBOOK"
         return tags
 
     def _push_run(self, run: Run, mark: tuple[int, int]) -> None:
@@ -282,7 +283,7 @@ class Pusher:
         pushed_rowid = int(state.get("rowid", 0))
         if self.dry_run:
             self.report.count("updated" if known else "created", "run")
-            self.report.add(points=mark[1] if not known else self._count_after(info.run_id, pushed_rowid, mark[0]),
+            self.report.add(points=mark[1] if not known else self.store.sync.count_points(info.run_id, pushed_rowid, mark[0]),
                             files=sum(1 for p, f in files.items() if state.get("files", {}).get(p) != f))  # fmt: skip
             return
         assert remote_experiment is not None
@@ -309,13 +310,12 @@ class Pusher:
         params = [(k, v) for k, v in sorted(run.data.params.items()) if k not in set(state["params"])]
         new_tags = [(k, v) for k, v in sorted(tags.items()) if state["tags"].get(k) != v and k != "mlflow.runName"]
         gone = [k for k in state["tags"] if k not in tags]
-        points = self.store.sync.metric_points(info.run_id, pushed_rowid, mark[0])
         sent = 0
         while True:
             batch_params, params = params[:MAX_PARAMS_TAGS_PER_BATCH], params[MAX_PARAMS_TAGS_PER_BATCH:]
             batch_tags, new_tags = new_tags[:MAX_PARAMS_TAGS_PER_BATCH], new_tags[MAX_PARAMS_TAGS_PER_BATCH:]
             room = min(MAX_METRICS_PER_BATCH, MAX_ENTITIES_PER_BATCH - len(batch_params) - len(batch_tags))
-            batch_points = [p for _, p in zip(range(room), points, strict=False)]
+            batch_points = self.store.sync.metric_points(info.run_id, int(state["rowid"]), mark[0], room)
             if not (batch_params or batch_tags or batch_points):
                 break
             self.rest.call("POST", "runs/log-batch", {
@@ -349,9 +349,6 @@ class Pusher:
         state["fingerprint"] = fingerprint
         self.store.sync.put(self.remote, "run", info.run_id, remote_id, state)
         self.report.count("updated" if known else "created", "run")
-
-    def _count_after(self, run_id: str, after: int, top: int) -> int:
-        return sum(1 for _ in self.store.sync.metric_points(run_id, after, top))
 
     def _check_run(self, run: Run, remote_id: str, state: dict[str, Any]) -> bool:
         """Whether the remote run is as the last push left it (else a conflict is reported)."""
@@ -449,7 +446,7 @@ class Pusher:
                 body["source_run_id"] = run[0]
             created = self.rest.call("POST", "logged-models", body)["model"]["info"]
             remote_id = created["model_id"]
-            state = {"artifact_location": created["artifact_location"], "files": {}, "ready": False}
+            state = {"artifact_location": created["artifact_uri"], "files": {}, "ready": False}
             self.store.sync.put(self.remote, "logged_model", model.model_id, remote_id, state)
         for path, stamp in files.items():
             if state["files"].get(path) != stamp:
