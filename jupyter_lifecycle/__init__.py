@@ -131,6 +131,8 @@ _LAZY.update({name: ("models.logged", name) for name in (
     "ActiveModel", "delete_logged_model_tag", "finalize_logged_model", "get_active_model_id", "get_logged_model",
     "initialize_logged_model", "last_logged_model", "log_model_params", "set_active_model",
     "set_logged_model_tags")})  # fmt: skip
+# Sync with an MLflow tracking server (requests): loaded on first use.
+_LAZY["sync"] = ("sync", None)
 # Scoring (batch scoring, scoring notebooks): loaded on first use.
 _LAZY.update({"score": ("scoring", "score"), "generate_scoring_notebook": ("scoring", "generate_scoring_notebook")})
 
@@ -197,6 +199,8 @@ __all__ = [
     "set_logged_model_tags",
     # scoring (loaded on first use)
     "generate_scoring_notebook", "score",
+    # sync with an MLflow tracking server (loaded on first use)
+    "sync",
     # inline UI (loaded on first use)
     "browse", "charts", "compare",
     # notebook capture

@@ -291,7 +291,7 @@ def test_push_survives_the_server_dying_mid_push(home: Path, server: MlflowServe
     for i in range(4):
         run = client.create_run(lc.get_experiment_by_name("crash").experiment_id, run_name=f"r{i}")
         client.log_batch(run.info.run_id, metrics=[lc.Metric("x", float(s), 1_700_000_000_000 + s, s)
-                                                   for s in range(5000)])  # fmt: skip
+                                                   for s in range(3000)])  # fmt: skip
         client.set_terminated(run.info.run_id)
         run_ids.append(run.info.run_id)
     store = open_store()
@@ -317,4 +317,90 @@ out = [[r.data.tags["jupyter_lifecycle.run_id"], r.info.status, len(client.get_m
        for r in runs]
 """)
     assert isinstance(seen, list)
-    assert sorted(seen) == sorted([rid, "FINISHED", 5000] for rid in run_ids)
+    assert sorted(seen) == sorted([rid, "FINISHED", 3000] for rid in run_ids)
+
+
+MLFLOW_LOGS = """
+import mlflow, math
+mlflow.set_experiment(EXPERIMENT)
+with mlflow.start_run(run_name="theirs") as parent:
+    mlflow.log_params({"alpha": "0.5", "layers": "2"})
+    mlflow.set_tag("team", "vision")
+    for step in range(300):
+        mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+    mlflow.log_metric("odd", float("nan"))
+    mlflow.log_text("from mlflow", "notes/readme.txt")
+    with mlflow.start_run(run_name="theirs-child", nested=True):
+        mlflow.log_metric("acc", 0.75, step=3)
+with mlflow.start_run(run_name="failed") as failed:
+    mlflow.log_param("x", "1")
+client.set_terminated(failed.info.run_id, "FAILED")
+"""
+
+COMPARE = SNAPSHOT + "\nout = snapshot([EXPERIMENT])[EXPERIMENT]"
+
+
+def _compare_with_local(theirs: dict, experiment: str, remote_ids_are_local: bool = True) -> None:
+    """Every run of ``theirs`` (an MlflowClient snapshot) is in the local store with the same fields."""
+    client = lc.Client()
+    exp = client.get_experiment_by_name(experiment)
+    assert exp is not None
+    local_runs = client.search_runs([exp.experiment_id])
+    assert len(local_runs) == len(theirs["runs"])
+    by_name = {r.info.run_name: r for r in local_runs}
+    for remote_id, run in theirs["runs"].items():
+        mine = by_name[run["name"]]
+        if remote_ids_are_local:
+            assert mine.info.run_id == remote_id
+        assert (mine.info.status, mine.info.start_time, mine.info.end_time) == (run["status"], run["start_time"], run["end_time"])
+        assert mine.data.params == run["params"]
+        expected_tags = {k: v for k, v in run["tags"].items() if k != "mlflow.parentRunId"}
+        assert {k: v for k, v in mine.data.tags.items() if k != "mlflow.parentRunId"} == expected_tags
+        for key, points in run["history"].items():
+            local_points = [[m.step, m.timestamp, m.value] for m in client.get_metric_history(mine.info.run_id, key)]
+            assert sorted(map(str, local_points)) == sorted(map(str, points)), key
+        assert sorted(f.path for f in _walk(client, mine.info.run_id)) == run["files"]
+        if "mlflow.parentRunId" in run["tags"]:
+            parent_name = next(r["name"] for r in theirs["runs"].values() if r["remote_id"] == run["tags"]["mlflow.parentRunId"])
+            assert mine.data.tags["mlflow.parentRunId"] == by_name[parent_name].info.run_id
+
+
+def _walk(client: lc.Client, run_id: str, path: str | None = None) -> list[lc.FileInfo]:
+    out = []
+    for item in client.list_artifacts(run_id, path):
+        out += _walk(client, run_id, item.path) if item.is_dir else [item]
+    return out
+
+
+def test_pull_a_team_experiment_into_a_fresh_store(home: Path, server: MlflowServer) -> None:
+    theirs = server.mlflow("EXPERIMENT = 'team-pull'\n" + MLFLOW_LOGS + COMPARE)
+    assert isinstance(theirs, dict) and len(theirs["runs"]) == 3
+    report = sync.pull(server.uri, experiments=["team-pull"], progress=False)
+    assert report.ok and report.created == {"experiment": 1, "run": 3}, str(report)
+    assert report.metric_points == 302 and report.files == 1
+    _compare_with_local(theirs, "team-pull")
+    again = sync.pull(server.uri, experiments="team-pull", progress=False)
+    assert again.ok and not again.created and again.metric_points == 0 and again.unchanged["run"] == 3
+    with pytest.raises(lc.InvalidInput, match="--experiment"):
+        sync.pull(server.uri, experiments=[], progress=False)
+
+
+@pytest.mark.parametrize("layout", ["mlflow.db", "mlruns"])
+def test_import_what_mlflow_wrote(home: Path, tmp_path: Path, layout: str) -> None:
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    uri = f"sqlite:///{folder}/mlflow.db" if layout == "mlflow.db" else (folder / "mlruns").as_uri()
+    # MLflow 3.17 refuses its file store unless asked: mlruns/ folders are what older MLflow left behind
+    code = "import os\nos.environ['MLFLOW_ALLOW_FILE_STORE'] = 'true'\n" \
+           f"EXPERIMENT = 'imported'\nmlflow.set_tracking_uri({uri!r})\nclient = mlflow.MlflowClient()\n" \
+           f"import os\nos.chdir({str(folder)!r})\n" + MLFLOW_LOGS + COMPARE  # fmt: skip
+    runner = MlflowServer(tmp_path)  # only its .mlflow(): no server is started
+    theirs = runner.mlflow(code)
+    assert isinstance(theirs, dict) and len(theirs["runs"]) == 3
+    source = folder / "mlflow.db" if layout == "mlflow.db" else folder / "mlruns"
+    report = sync.import_mlflow(source, progress=False)
+    assert report.ok, str(report)
+    assert report.created["run"] == 3 and report.metric_points == 302 and report.files == 1
+    _compare_with_local(theirs, "imported")
+    again = sync.import_mlflow(source, progress=False)
+    assert again.ok and not again.created and again.metric_points == 0

@@ -156,3 +156,49 @@ class SyncStore:
             )
             for refresh in _REFRESH.values():
                 conn.execute(refresh, (run_id,))
+
+
+def read_mlflow_db(path: Path) -> dict[str, Any]:
+    """An ``mlflow.db`` written by MLflow's SQL tracking store, read as plain data (MLflow is not needed).
+
+    Returns ``{"experiments": [...], "runs": [...], "metrics": {run_id: [(key, value, timestamp, step)]}}``
+    with experiments and runs shaped like MLflow's REST JSON.
+    """
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not {"experiments", "runs", "metrics", "params", "tags"} <= tables:
+            from ..errors import InvalidInput
+
+            raise InvalidInput(f"{path} is not a database written by MLflow's tracking store (no runs/metrics tables)")
+        exp_tags: dict[str, list[dict[str, str]]] = {}
+        for key, value, eid in conn.execute("SELECT key, value, experiment_id FROM experiment_tags"):
+            exp_tags.setdefault(str(eid), []).append({"key": key, "value": value})
+        experiments = [
+            {"experiment_id": str(r[0]), "name": r[1], "artifact_location": r[2], "lifecycle_stage": r[3],
+             "creation_time": r[4], "last_update_time": r[5], "tags": exp_tags.get(str(r[0]), [])}
+            for r in conn.execute("SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time,"
+                                  " last_update_time FROM experiments")
+        ]  # fmt: skip
+        keyed: dict[str, dict[str, list[dict[str, str]]]] = {}
+        for table in ("params", "tags"):
+            for key, value, run in conn.execute(f"SELECT key, value, run_uuid FROM {table}"):
+                keyed.setdefault(run, {"params": [], "tags": []})[table].append({"key": key, "value": value})
+        metrics: dict[str, list[tuple[str, float, int, int]]] = {}
+        for key, value, ts, run, step, is_nan in conn.execute(
+            "SELECT key, value, timestamp, run_uuid, step, is_nan FROM metrics ORDER BY run_uuid, key, step, timestamp"
+        ):
+            metrics.setdefault(run, []).append((key, math.nan if is_nan else float(value), int(ts), int(step)))
+        runs = []
+        for r in conn.execute("SELECT run_uuid, name, user_id, status, start_time, end_time, lifecycle_stage,"
+                              " artifact_uri, experiment_id FROM runs"):  # fmt: skip
+            data = keyed.get(r[0], {"params": [], "tags": []})
+            runs.append({"info": {"run_id": r[0], "run_name": r[1], "user_id": r[2], "status": r[3],
+                                  "start_time": r[4], "end_time": r[5], "lifecycle_stage": r[6],
+                                  "artifact_uri": r[7], "experiment_id": str(r[8])},
+                         "data": {"params": data["params"], "tags": data["tags"]}})  # fmt: skip
+        return {"experiments": experiments, "runs": runs, "metrics": metrics}
+    finally:
+        conn.close()

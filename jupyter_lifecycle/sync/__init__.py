@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..store import Store, open_store
+from .pull import import_mlflow, pull
 from .push import Pusher
 from .report import SyncReport
 from .rest import RestClient
 
-__all__ = ["SyncReport", "push"]
+__all__ = ["SyncReport", "import_mlflow", "pull", "push"]
 
 
 def push(
