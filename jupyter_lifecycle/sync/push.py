@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -117,10 +118,10 @@ class Pusher:
             self.bar = tqdm(total=len(experiments) + len(runs) + len(models), unit="obj", desc=f"push {self.remote}")
         try:
             for experiment in experiments:
-                self._guard(f"experiment {experiment.name!r}", lambda e=experiment: self._push_experiment(e))
+                self._guard(f"experiment {experiment.name!r}", partial(self._push_experiment, experiment))
             self._push_runs(runs)
             for model in models:
-                self._guard(f"logged model {model.model_id}", lambda m=model: self._push_logged_model(m))
+                self._guard(f"logged model {model.model_id}", partial(self._push_logged_model, model))
             self._push_registry(runs)
         finally:
             if self.bar is not None:
@@ -469,7 +470,7 @@ class Pusher:
             versions = registry.search_model_versions(f"name = '{name.replace(chr(39), chr(39) * 2)}'", None, None)
             if scoped and not any(v.run_id in run_ids for v in versions):
                 continue
-            self._guard(f"registered model {name!r}", lambda n=name, vs=versions: self._push_model(n, vs))
+            self._guard(f"registered model {name!r}", partial(self._push_model, name, versions))
 
     def _push_model(self, name: str, versions: Iterable[Any]) -> None:
         model = self.store.registry.get_registered_model(name)
