@@ -404,3 +404,37 @@ def test_import_what_mlflow_wrote(home: Path, tmp_path: Path, layout: str) -> No
     _compare_with_local(theirs, "imported")
     again = sync.import_mlflow(source, progress=False)
     assert again.ok and not again.created and again.metric_points == 0
+
+
+def test_cli_and_magic_without_a_server(home: Path, tmp_path: Path, ipython: object,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """`sync push --dry-run` never contacts the server; `import` and `%lifecycle sync` go through the same code."""
+    import sys
+
+    lc.set_experiment("cli-exp")
+    with lc.start_run():
+        lc.log_metric("m", 1.0)
+        lc.log_metric("m", 2.0, step=1)
+    lc.flush()
+    unreachable = f"http://127.0.0.1:{_free_port()}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    dry = subprocess.run([sys.executable, "-m", "jupyter_lifecycle.cli", "sync", "push", unreachable, "--dry-run",
+                          "--experiment", "cli-exp", "--since", "2020-01-01"], capture_output=True, text=True, env=env)  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    assert "would push to" in dry.stdout and "run: 1 new" in dry.stdout and "2 metric points" in dry.stdout
+    later = subprocess.run([sys.executable, "-m", "jupyter_lifecycle.cli", "sync", "push", unreachable, "--dry-run",
+                            "--since", "2999-01-01"], capture_output=True, text=True, env=env)  # fmt: skip
+    assert later.returncode == 0 and "run:" not in later.stdout, later.stdout
+    down = subprocess.run([sys.executable, "-m", "jupyter_lifecycle.cli", "sync", "push", unreachable],
+                          capture_output=True, text=True, env=env)  # fmt: skip
+    assert down.returncode == 1 and "cannot reach the MLflow server" in down.stdout, down.stdout + down.stderr
+    bad = subprocess.run([sys.executable, "-m", "jupyter_lifecycle.cli", "sync", "push", "ftp://x"],
+                         capture_output=True, text=True, env=env)  # fmt: skip
+    assert bad.returncode == 1 and "not an MLflow tracking server URI" in bad.stderr
+    missing = subprocess.run([sys.executable, "-m", "jupyter_lifecycle.cli", "import", str(tmp_path / "nothing")],
+                             capture_output=True, text=True, env=env)  # fmt: skip
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
+    capsys.readouterr()
+    result = ipython.run_cell(f"%lifecycle sync push {unreachable} --dry-run")  # type: ignore[attr-defined]
+    shown = capsys.readouterr().out
+    assert result.success and f"would push to {unreachable}" in shown and "run: 1 new" in shown, shown

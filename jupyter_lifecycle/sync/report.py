@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -64,6 +65,9 @@ class SyncReport:
             lines.append("  (the objects above were not synced; the rest was. Run again after fixing them: "
                          "what was synced is not sent twice)")  # fmt: skip
         return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))  # IPython shows the report, not the dataclass fields
 
     def _repr_markdown_(self) -> str:
         return "```\n" + str(self) + "\n```"
