@@ -11,6 +11,9 @@ tmp folder, one worker), then:
   set_terminated), one run after another as a script would, into another
   experiment of the same server.
 
+The server is warmed up first (one small push), so neither side pays for its
+first requests.
+
 Both sides send the same number of runs, params and points. Prints runs/s and
 metric points/s side by side. Timings come from a shared, loaded machine:
 compare the two columns, not the absolute numbers.
@@ -75,6 +78,12 @@ def main() -> None:
     try:
         lc.set_store(work / "store")
         client = lc.Client()
+        # warm the server up (its first requests load code and fill caches) before timing either side
+        warm = client.create_run(client.create_experiment("bench-warmup"))
+        client.log_batch(warm.info.run_id, metrics=[lc.Metric("w", 1.0, 1_700_000_000_000 + i, i) for i in range(2000)])
+        client.set_terminated(warm.info.run_id)
+        client.flush()
+        lc.sync.push(server.uri, experiments=["bench-warmup"], progress=False)
         exp = client.create_experiment("bench-ours")
         for r in range(args.runs):
             run = client.create_run(exp, run_name=f"run-{r}")

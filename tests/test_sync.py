@@ -148,6 +148,7 @@ def _build_store() -> dict[str, str]:
             lc.log_metric("loss", 1.0 / (step + 1), step=step)
         lc.log_metric("weird", float("nan"), step=0)
         lc.log_metric("weird", float("inf"), step=1)
+        lc.log_input(lc.data.from_pandas(X, name="train"), context="training")
         lc.log_text("hello", "notes/hello.txt")
         lc.log_dict({"k": [1, 2]}, "config.json")
         with lc.start_run(run_name="child", nested=True) as child:
@@ -188,12 +189,16 @@ def test_push_everything_then_again_then_the_difference(home: Path, server: Mlfl
     assert report.created["registered_model"] == 1 and report.created["model_version"] == 2
     assert report.created["logged_model"] == 1
 
-    seen = server.mlflow(SNAPSHOT + """
+    seen = server.mlflow(SNAPSHOT + f"PARENT = {ids['parent']!r}" + """
 out = snapshot(["sync-a", "sync-b"])
 import mlflow.pyfunc, pandas as pd
 model = mlflow.pyfunc.load_model("models:/sync-model@champion")
 out["predict"] = [float(x) for x in model.predict(pd.DataFrame({"a": [0.0, 5.0], "b": [1.0, 0.0]}))]
 rm = client.get_registered_model("sync-model")
+logged = client.search_logged_models([client.get_experiment_by_name("sync-a").experiment_id])
+out["logged"] = [[m.name, m.tags.get("jupyter_lifecycle.model_id"), sorted({x.key for x in m.metrics})] for m in logged]
+run = client.get_run(out["sync-a"]["runs"][PARENT]["remote_id"])
+out["inputs"] = [[i.dataset.name, i.dataset.digest, {t.key: t.value for t in i.tags}] for i in run.inputs.dataset_inputs]
 out["model"] = {"description": rm.description, "tags": rm.tags, "aliases": rm.aliases}
 out["versions"] = {v.version: {"stage": v.current_stage, "description": v.description, "source": v.source,
                                "run_id": v.run_id, "model_id": v.model_id}
@@ -219,6 +224,10 @@ out["versions"] = {v.version: {"stage": v.current_stage, "description": v.descri
     assert "notes/hello.txt" in parent["files"] and "config.json" in parent["files"]
     assert "notebook/train.ipynb" in parent["files"] and "model/MLmodel" in parent["files"]
     assert list(seen["sync-b"]["runs"]) == [ids["other"]]
+    logged = lc.get_logged_model(ids["model_id"])
+    assert seen["logged"] == [["model", ids["model_id"], sorted({m.key for m in logged.metrics})]] and logged.metrics
+    train = lc.Client().get_run(ids["parent"]).inputs.dataset_inputs[0].dataset
+    assert seen["inputs"] == [["train", train.digest, {"mlflow.data.context": "training"}]]
     # the registry, and a model that loads and predicts over there as it does here
     assert seen["model"] == {"description": "the team's model", "tags": {"domain": "fraud"}, "aliases": {"champion": "1"}}
     assert seen["versions"]["1"]["stage"] == "Staging" and seen["versions"]["2"]["description"] == "second"

@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +34,7 @@ from .rest import MAX_ENTITIES_PER_BATCH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS
 LOCAL_RUN_TAG = "jupyter_lifecycle.run_id"  # on each pushed run: finds it again after an interrupted push
 LOCAL_VERSION_TAG = "jupyter_lifecycle.model_version"  # "name/version" of the local version a remote one is
 LOCAL_MODEL_TAG = "jupyter_lifecycle.model_id"
-WORKERS = 4  # runs pushed at once: the server works on one while we send the next
+WORKERS = int(os.environ.get("LIFECYCLE_SYNC_WORKERS", "2"))  # runs pushed at once
 
 
 def since_ms(since: Any) -> int | None:
@@ -304,8 +305,13 @@ class Pusher:
                         "start_time": info.start_time,
                         "tags": [{"key": k, "value": tags[k]} for k in (LOCAL_RUN_TAG, "mlflow.user", "mlflow.runName")
                                  if k in tags]}  # fmt: skip
-                remote_id = self.rest.call("POST", "runs/create", body)["run"]["info"]["run_id"]
+                created = self.rest.call("POST", "runs/create", body)["run"]["info"]
+                remote_id, artifact_uri = created["run_id"], created.get("artifact_uri")
+            else:
+                artifact_uri = None
             state = {"status": "RUNNING", "end_time": None, "rowid": 0, "params": [], "tags": {}, "files": {}}
+            if artifact_uri:
+                state["artifact_uri"] = artifact_uri
             self.store.sync.put(self.remote, "run", info.run_id, remote_id, state)
         # params (immutable) and tags (changed values), then metric points, in log_batch chunks
         params = [(k, v) for k, v in sorted(run.data.params.items()) if k not in set(state["params"])]
@@ -340,6 +346,7 @@ class Pusher:
                 pass
             state["tags"].pop(key, None)
         self._push_files(run, remote_id, folder, files, revisions, state)
+        self._push_inputs(run, remote_id, state)
         end = {"status": info.status, "end_time": info.end_time, "run_name": info.run_name}
         if (state.get("status"), state.get("end_time"), state.get("run_name")) != (info.status, info.end_time, info.run_name):
             body = {"run_id": remote_id, "status": info.status, "run_name": info.run_name or ""}
@@ -377,6 +384,8 @@ class Pusher:
     def _push_files(self, run: Run, remote_id: str, folder: Path, files: dict[str, list[int]],
                     revisions: dict[str, str], state: dict[str, Any]) -> None:  # fmt: skip
         sent = state.setdefault("files", {})
+        if not files and not revisions:
+            return
         artifact_uri = state.get("artifact_uri")
         if artifact_uri is None:
             artifact_uri = self.rest.call("GET", "runs/get", {"run_id": remote_id})["run"]["info"]["artifact_uri"]
@@ -392,6 +401,22 @@ class Pusher:
             uploaded += self._push_notebooks(run, artifact_uri, revisions)
             state["revisions"] = revisions
         self.report.add(files=uploaded)
+
+    def _push_inputs(self, run: Run, remote_id: str, state: dict[str, Any]) -> None:
+        """The datasets the run used (runs/log-inputs); a dataset input already there is linked once by MLflow."""
+        inputs = self.store.datasets.run_inputs([run.info.run_id]).get(run.info.run_id)
+        if inputs is None or not inputs.dataset_inputs:
+            return
+        sent = set(state.get("inputs", []))
+        new = [i for i in inputs.dataset_inputs if f"{i.dataset.name}/{i.dataset.digest}" not in sent]
+        if not new:
+            return
+        body = {"run_id": remote_id, "datasets": [{
+            "tags": [{"key": t.key, "value": t.value} for t in i.tags],
+            "dataset": {k: v for k, v in dict(i.dataset).items() if v is not None},
+        } for i in new]}  # fmt: skip
+        self.rest.call("POST", "runs/log-inputs", body)
+        state["inputs"] = sorted(sent | {f"{i.dataset.name}/{i.dataset.digest}" for i in new})
 
     def _push_notebooks(self, run: Run, artifact_uri: str, revisions: dict[str, str]) -> int:
         """The run's notebook (at its end, and at its start if different) and the cells it executed, as .ipynb."""
@@ -423,7 +448,8 @@ class Pusher:
         known = self.store.sync.get(self.remote, "logged_model", model.model_id)
         folder = self.store.models.folder(model.model_id)
         files = _files(folder)
-        if known and known[1].get("files") == files and known[1].get("ready"):
+        metrics = sum(1 for m in model.metrics if m.run_id)
+        if known and known[1].get("files") == files and known[1].get("ready") and known[1].get("metrics", 0) == metrics:
             self.report.count("unchanged", "logged_model")
             return
         if self.dry_run:
@@ -457,8 +483,32 @@ class Pusher:
         if not state["ready"]:
             self.rest.call("PATCH", f"logged-models/{remote_id}", {"model_id": remote_id, "status": "LOGGED_MODEL_READY"})
             state["ready"] = True
+        self._push_model_metrics(model, remote_id, state)
         self.store.sync.put(self.remote, "logged_model", model.model_id, remote_id, state)
         self.report.count("updated" if known else "created", "logged_model")
+
+    def _push_model_metrics(self, model: Any, remote_id: str, state: dict[str, Any]) -> None:
+        """A logged model's metrics, through its run's log-batch with ``model_id`` as MLflow 3 logs them.
+
+        The run's history already holds the same points: MLflow keeps one of
+        each identical point, so only the model's side gains them.
+        """
+        pending = [m for m in model.metrics if m.run_id][int(state.get("metrics", 0)):]
+        for i in range(0, len(pending), MAX_METRICS_PER_BATCH):
+            chunk = pending[i : i + MAX_METRICS_PER_BATCH]
+            by_run: dict[str, list[dict[str, Any]]] = {}
+            for m in chunk:
+                run = self.store.sync.get(self.remote, "run", m.run_id)
+                if run is None:
+                    continue
+                point = {"key": m.key, "value": _json_number(m.value), "timestamp": m.timestamp, "step": m.step,
+                         "model_id": remote_id}  # fmt: skip
+                if m.dataset_name:
+                    point.update(dataset_name=m.dataset_name, dataset_digest=m.dataset_digest)
+                by_run.setdefault(run[0], []).append(point)
+            for run_id, metrics in by_run.items():
+                self.rest.call("POST", "runs/log-batch", {"run_id": run_id, "metrics": metrics})
+            state["metrics"] = int(state.get("metrics", 0)) + len(chunk)
 
     # ---- the registry ------------------------------------------------------------
 
