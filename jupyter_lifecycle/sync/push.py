@@ -17,7 +17,6 @@ import datetime as dt
 import hashlib
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from .. import config
 from ..entities import Run, ViewType
 from ..errors import InvalidInput, LifecycleError, NotFound
 from ..store import Store
@@ -34,7 +34,6 @@ from .rest import MAX_ENTITIES_PER_BATCH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS
 LOCAL_RUN_TAG = "jupyter_lifecycle.run_id"  # on each pushed run: finds it again after an interrupted push
 LOCAL_VERSION_TAG = "jupyter_lifecycle.model_version"  # "name/version" of the local version a remote one is
 LOCAL_MODEL_TAG = "jupyter_lifecycle.model_id"
-WORKERS = int(os.environ.get("LIFECYCLE_SYNC_WORKERS", "2"))  # runs pushed at once
 
 
 def since_ms(since: Any) -> int | None:
@@ -230,7 +229,7 @@ class Pusher:
         waves: dict[int, list[Run]] = {}
         for run in runs:
             waves.setdefault(level(run), []).append(run)
-        with ThreadPoolExecutor(max_workers=1 if self.dry_run else WORKERS) as pool:
+        with ThreadPoolExecutor(max_workers=1 if self.dry_run else config.SYNC_WORKERS) as pool:
             for wave in sorted(waves):
                 list(pool.map(lambda r: self._guard(f"run {r.info.run_id}", lambda: self._push_run(r, marks.get(r.info.run_id, (0, 0)))),
                               waves[wave]))  # fmt: skip
