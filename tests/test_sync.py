@@ -447,3 +447,27 @@ def test_cli_and_magic_without_a_server(home: Path, tmp_path: Path, ipython: obj
     result = ipython.run_cell(f"%lifecycle sync push {unreachable} --dry-run")  # type: ignore[attr-defined]
     shown = capsys.readouterr().out
     assert result.success and f"would push to {unreachable}" in shown and "run: 1 new" in shown, shown
+
+
+@pytest.mark.slow
+def test_push_100k_metric_points(home: Path, server: MlflowServer) -> None:
+    """100,000 points in 4 runs (one of 70,000): every one arrives once, in log-batch requests of at most 1,000."""
+    client = lc.Client()
+    experiment = client.create_experiment("big")
+    sizes = [70_000, 10_000, 10_000, 10_000]
+    for n, size in enumerate(sizes):
+        run = client.create_run(experiment, run_name=f"big-{n}")
+        client.log_batch(run.info.run_id, metrics=[lc.Metric(f"k{i % 3}", i * 0.25, 1_700_000_000_000 + i, i)
+                                                   for i in range(size)])  # fmt: skip
+        client.set_terminated(run.info.run_id)
+    before = (server.folder / "server.log").read_text().count("runs/log-batch")
+    report = sync.push(server.uri, experiments=["big"], progress=False)
+    assert report.ok and report.metric_points == 100_000, str(report)
+    counts = server.mlflow("""
+exp = client.get_experiment_by_name("big")
+out = {r.info.run_name: sum(len(client.get_metric_history(r.info.run_id, k)) for k in r.data.metrics)
+       for r in client.search_runs([exp.experiment_id])}
+""")
+    assert counts == {f"big-{n}": size for n, size in enumerate(sizes)}
+    # packed to MLflow's limit of 1,000 entities per request (the first of each run also carries its tags)
+    assert 100 <= (server.folder / "server.log").read_text().count("runs/log-batch") - before <= 104

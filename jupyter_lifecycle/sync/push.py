@@ -295,7 +295,7 @@ class Pusher:
         tags = self._remote_tags(run, parent)
         if known:
             remote_id = known[0]
-            if not self._check_run(run, remote_id, state):
+            if not self._check_run(run, remote_id, state, tags):
                 return
         else:
             remote_id = self._find_adopted(remote_experiment, info.run_id) or ""
@@ -357,8 +357,12 @@ class Pusher:
         self.store.sync.put(self.remote, "run", info.run_id, remote_id, state)
         self.report.count("updated" if known else "created", "run")
 
-    def _check_run(self, run: Run, remote_id: str, state: dict[str, Any]) -> bool:
-        """Whether the remote run is as the last push left it (else a conflict is reported)."""
+    def _check_run(self, run: Run, remote_id: str, state: dict[str, Any], wanted: dict[str, str]) -> bool:
+        """Whether the remote run is as the last push left it (else a conflict is reported).
+
+        A remote value that already equals the local one is no conflict: a
+        push cut off after the request and before recording it left it so.
+        """
         try:
             remote = self.rest.call("GET", "runs/get", {"run_id": remote_id})["run"]
         except NotFound:
@@ -371,8 +375,9 @@ class Pusher:
                                  f"(remote id {remote_id}): restore it there to push its changes")  # fmt: skip
             return False
         rtags = {t["key"]: t["value"] for t in remote.get("data", {}).get("tags", [])}
-        changed = [k for k, v in state["tags"].items() if k != "mlflow.runName" and rtags.get(k) != v]
-        if rinfo.get("status") != state.get("status") and state.get("status") is not None:
+        changed = [k for k, v in state["tags"].items()
+                   if k != "mlflow.runName" and rtags.get(k) not in (v, wanted.get(k))]  # fmt: skip
+        if rinfo.get("status") not in (state.get("status"), run.info.status) and state.get("status") is not None:
             changed.append(f"status {state.get('status')} -> {rinfo.get('status')}")
         if changed:
             self.report.conflict(f"run {run.info.run_id} ({run.info.run_name}) was changed on the server since the "
@@ -573,6 +578,9 @@ class Pusher:
         for alias, version in model.aliases.items():
             target = numbers.get(version)
             if target is None or state["aliases"].get(alias) == target:
+                continue
+            if remote_aliases.get(alias) == target:  # already so (a push cut off before recording it)
+                state["aliases"][alias] = target
                 continue
             if alias in remote_aliases and remote_aliases[alias] != state["aliases"].get(alias):
                 self.report.conflict(f"registered model {name!r}: alias {alias!r} points at version "
