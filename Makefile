@@ -74,7 +74,7 @@ team-test: install mlflow-venv
 	$(AS_PG) $$PGBIN/pg_ctl -D $(PG_DIR)/data -l $(PG_DIR)/log -w \
 		-o "-p $(PG_PORT) -k $(PG_DIR) -c listen_addresses=127.0.0.1" start && \
 	$(AS_PG) $$PGBIN/createdb -h 127.0.0.1 -p $(PG_PORT) -U postgres mlflow && \
-	{ LIFECYCLE_SYNC_BACKEND=postgresql://postgres@127.0.0.1:$(PG_PORT)/mlflow \
+	{ LIFECYCLE_SYNC_BACKEND=postgresql+psycopg2://postgres@127.0.0.1:$(PG_PORT)/mlflow \
 		$(PY) -m pytest tests/test_sync.py -v $(PYTEST_ARGS); status=$$?; \
 	  $(AS_PG) $$PGBIN/pg_ctl -D $(PG_DIR)/data -m fast stop; rm -rf $(PG_DIR); exit $$status; }
 
