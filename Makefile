@@ -6,7 +6,7 @@ MLFLOW_VENV := .venv-mlflow
 MLFLOW_VERSION := 3.17.2
 PYTEST_ARGS ?=
 
-.PHONY: demo test stress bench install mlflow-venv browser-deps lint clean
+.PHONY: demo test stress bench install mlflow-venv browser-deps lint clean team-test
 
 # The lab extension is built by the install (pyproject.toml's build hook): reinstall when its sources change.
 $(VENV)/.installed: pyproject.toml labextension/package.json labextension/yarn.lock labextension/tsconfig.json \
@@ -59,6 +59,25 @@ stress: install
 	LIFECYCLE_STRESS_SCALE=full $(PY) -m pytest tests/stress tests/test_properties.py tests/test_server_api_fuzz.py \
 		-v -s --timeout=3600 $(PYTEST_ARGS)
 
+# The sync tests (tests/test_sync.py) against an MLflow server on PostgreSQL, as teams deploy it:
+# Debian's postgresql (installed if missing), a throwaway cluster on PG_PORT in .team-test-pg/
+# (run as user postgres when make runs as root), psycopg2-binary in the MLflow venv.
+PG_PORT ?= 55432
+PG_DIR := $(CURDIR)/.team-test-pg
+AS_PG := $(if $(filter 0,$(shell id -u)),runuser -u postgres --,)
+team-test: install mlflow-venv
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }
+	$(MLFLOW_VENV)/bin/python -m pip install -q psycopg2-binary
+	rm -rf $(PG_DIR) && mkdir -p $(PG_DIR) && $(if $(AS_PG),chown postgres $(PG_DIR),true)
+	PGBIN=$$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); \
+	$(AS_PG) $$PGBIN/initdb -D $(PG_DIR)/data -A trust -U postgres >/dev/null && \
+	$(AS_PG) $$PGBIN/pg_ctl -D $(PG_DIR)/data -l $(PG_DIR)/log -w \
+		-o "-p $(PG_PORT) -k $(PG_DIR) -c listen_addresses=127.0.0.1" start && \
+	$(AS_PG) $$PGBIN/createdb -h 127.0.0.1 -p $(PG_PORT) -U postgres mlflow && \
+	{ LIFECYCLE_SYNC_BACKEND=postgresql+psycopg2://postgres@127.0.0.1:$(PG_PORT)/mlflow \
+		$(PY) -m pytest tests/test_sync.py -v $(PYTEST_ARGS); status=$$?; \
+	  $(AS_PG) $$PGBIN/pg_ctl -D $(PG_DIR)/data -m fast stop; rm -rf $(PG_DIR); exit $$status; }
+
 bench: install mlflow-venv
 	$(PY) benchmarks/bench_tracking.py
 	$(PY) benchmarks/bench_models.py
@@ -69,6 +88,7 @@ bench: install mlflow-venv
 	$(PY) benchmarks/bench_datasets.py
 	$(PY) benchmarks/bench_tracing.py
 	$(PY) benchmarks/bench_scale.py
+	$(PY) benchmarks/bench_sync.py
 
 lint: install
 	$(VENV)/bin/ruff check jupyter_lifecycle tests benchmarks

@@ -144,6 +144,8 @@ _LAZY.update({name: ("models.logged", name) for name in (
     "ActiveModel", "delete_logged_model_tag", "finalize_logged_model", "get_active_model_id", "get_logged_model",
     "initialize_logged_model", "last_logged_model", "log_model_params", "set_active_model",
     "set_logged_model_tags")})  # fmt: skip
+# Sync with an MLflow tracking server (requests): loaded on first use.
+_LAZY["sync"] = ("sync", None)
 # Scoring (batch scoring, scoring notebooks): loaded on first use.
 _LAZY.update({"score": ("scoring", "score"), "generate_scoring_notebook": ("scoring", "generate_scoring_notebook")})
 # Model endpoints and their inference tables (issue #16): loaded on first use.
@@ -218,6 +220,8 @@ __all__ = [
     "generate_scoring_notebook", "score",
     # model endpoints and inference tables (loaded on first use)
     "Endpoint", "endpoints", "get_endpoint", "inference_log", "serve",
+    # sync with an MLflow tracking server (loaded on first use)
+    "sync",
     # inline UI (loaded on first use)
     "browse", "charts", "compare",
     # notebook capture

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .errors import LifecycleError
+from .errors import InvalidInput, LifecycleError
 
 Handler = Callable[[argparse.Namespace], int | None]
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
@@ -458,6 +458,46 @@ def _score(args: argparse.Namespace) -> None:
     path = score(args.model_uri, args.input, args.output, engine=args.engine, batch_size=args.batch_size,
                  scheduler=args.scheduler, progress=sys.stderr.isatty())  # fmt: skip
     print(path)
+
+def _sync_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["push", "pull"], help="push this store to the server, or pull experiments from it")
+    parser.add_argument("uri", metavar="URI", help="the MLflow tracking server, e.g. http://mlflow.internal:5000")
+    parser.add_argument("-e", "--experiment", action="append", metavar="NAME",
+                        help="an experiment to sync (repeatable; push: default all, pull: required)")
+    parser.add_argument("--since", metavar="DATE", help="push only runs started or ended at or after DATE (ISO, UTC)")
+    parser.add_argument("--dry-run", action="store_true", help="push: count what would be sent, send nothing")
+
+
+@command("sync", "Push this store to an MLflow tracking server, or pull experiments from one.", _sync_arguments)
+def _sync(args: argparse.Namespace) -> int:
+    from . import sync
+
+    if args.action == "pull" and (args.since or args.dry_run):
+        raise InvalidInput("--since and --dry-run apply to `sync push` only")
+    if args.action == "push":
+        report = sync.push(args.uri, experiments=args.experiment, since=args.since, dry_run=args.dry_run,
+                           progress=sys.stderr.isatty())  # fmt: skip
+    else:
+        report = sync.pull(args.uri, experiments=args.experiment or [], progress=sys.stderr.isatty())
+    print(report)
+    return 0 if report.ok else 1
+
+
+def _import_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="PATH_OR_URI", help="an MLflow mlruns/ folder, an mlflow.db file (or "
+                        "sqlite:///mlflow.db), or a tracking server's http(s):// URI")  # fmt: skip
+    parser.add_argument("-e", "--experiment", action="append", metavar="NAME",
+                        help="an experiment to import (repeatable; default all; needed for a server)")
+
+
+@command("import", "Import MLflow runs (mlruns/ folder, mlflow.db, or a server) into this store.", _import_arguments)
+def _import(args: argparse.Namespace) -> int:
+    from .sync import import_mlflow
+
+    report = import_mlflow(args.source, experiments=args.experiment, progress=sys.stderr.isatty())
+    print(report)
+    return 0 if report.ok else 1
+
 
 if __name__ == "__main__":
     sys.exit(main())

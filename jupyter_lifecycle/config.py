@@ -37,6 +37,9 @@ SERVE_MAX_REQUEST_BYTES = int(os.environ.get("JUPYTER_LIFECYCLE_SERVE_MAX_REQUES
 CHART_MAX_POINTS = int(os.environ.get("JUPYTER_LIFECYCLE_CHART_MAX_POINTS", "10000"))
 """Points a metric-history chart ships to the browser, shared between its lines."""
 
+SYNC_WORKERS = max(1, int(os.environ.get("JUPYTER_LIFECYCLE_SYNC_WORKERS", "2")))
+"""Runs a sync push sends at once (``lc.sync.push``): more help a server with several workers."""
+
 CHART_SERIES_POINTS = 1000
 """Most points one line of a chart keeps (min and max of each bucket)."""
 

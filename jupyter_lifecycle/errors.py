@@ -67,6 +67,14 @@ class StoreError(LifecycleError):
     error_code = "INTERNAL_ERROR"
 
 
+
+class RemoteError(LifecycleError):
+    """An MLflow tracking server refused a sync request or could not be reached."""
+
+    http_status = 502
+    error_code = "TEMPORARILY_UNAVAILABLE"
+
+
 def shown(value: object, limit: int = 80) -> str:
     """``repr(value)`` cut to ``limit`` characters, for naming a value in a message.
 

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CORE = ["jupyter_lifecycle", "jupyter_lifecycle.store", "jupyter_lifecycle.tracking", "jupyter_lifecycle.models",
         "jupyter_lifecycle.tracing"]
 OPTIONAL_CORE = ["jupyter_lifecycle.registry", "jupyter_lifecycle.pyfunc", "jupyter_lifecycle.sklearn", "jupyter_lifecycle.data",
-                 "jupyter_lifecycle.xgboost", "jupyter_lifecycle.lightgbm", "jupyter_lifecycle.genai"]
+                 "jupyter_lifecycle.xgboost", "jupyter_lifecycle.lightgbm", "jupyter_lifecycle.genai",
+                 "jupyter_lifecycle.sync"]
 
 
 def test_core_imports_with_jupyter_parts_unimportable() -> None:

@@ -22,6 +22,7 @@ from .eval_datasets import EvalDatasetStore
 from .models import LoggedModelStore
 from .prompts import PromptStore
 from .registry import RegistryStore
+from .sync import SyncStore
 from .trace_writer import TraceWriter
 from .traces import TraceStore
 from .tracking import TrackingStore
@@ -48,6 +49,7 @@ class Store:
         self.models = LoggedModelStore(self.db, self.home)
         self.datasets = DatasetStore(self.db, self.home)
         self.traces = TraceStore(self.db, self.home)
+        self.sync = SyncStore(self.db, self.home)
         self.trace_writer = TraceWriter(self.traces)
         self.endpoints = EndpointStore(self.db, self.home)
         self.assessments = AssessmentStore(self.db)

@@ -739,10 +739,37 @@ def m0014_assessments(conn: sqlite3.Connection) -> None:
     )
 
 
+def m0015_sync(conn: sqlite3.Connection) -> None:
+    """Sync with an MLflow tracking server (issue #19): which local object is which remote one.
+
+    One row per (remote, kind, local id): ``remote`` is the server's URI without
+    credentials, ``kind`` is experiment, run, logged_model, registered_model or
+    model_version (local id ``name/version``). ``state`` is JSON holding what
+    was last sent or received (the metric rowid reached, tag values,
+    artifact sizes, aliases...), so the next push sends only the difference and
+    a remote change made by someone else shows as a conflict.
+    """
+    _statements(
+        conn,
+        """
+        CREATE TABLE sync_objects (
+            remote TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            local_id TEXT NOT NULL,
+            remote_id TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT '{}',
+            synced_time INTEGER NOT NULL,             -- epoch ms, UTC
+            PRIMARY KEY (remote, kind, local_id)
+        );
+        CREATE INDEX sync_objects_by_remote_id ON sync_objects (remote, kind, remote_id)
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m0001_tracking, m0002_capture, m0003_models, m0004_registry, m0005_run_summaries, m0006_run_owners,
     m0007_datasets, m0008_logged_model_entities, m0009_traces, m0010_search_index, m0011_deployment_jobs,
-    m0012_endpoints, m0013_prompts, m0014_assessments,
+    m0012_endpoints, m0013_prompts, m0014_assessments, m0015_sync,
 ]
 """Applied in this order; each is recorded by its function name."""
 
