@@ -1,4 +1,4 @@
-"""SQL for syncing with an MLflow tracking server: the local-id -> remote-id map (m0010) and the bulk reads and writes a sync needs."""
+"""SQL for syncing with an MLflow tracking server: the local-id -> remote-id map (m0015_sync) and the bulk reads and writes a sync needs."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Push the local store to an MLflow tracking server: experiments, runs, artifacts, notebooks, logged models, the registry.
 
 Every object pushed is recorded in the store's sync map (``sync_objects``,
-migration m0010) with what was sent of it: the metrics rowid reached, tag
+migration m0015_sync) with what was sent of it: the metrics rowid reached, tag
 values, artifact sizes, aliases. A second push therefore sends only what
 changed, and a push cut off half-way (server stopped, network gone) resumes
 where it stopped: progress is saved after each batch, and MLflow ignores a
