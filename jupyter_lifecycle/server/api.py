@@ -8,13 +8,14 @@ values become ``null``, since JSON has no spelling for them.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
 
 from ..client import Client
 from ..entities import ModelVersion, RegisteredModel, Run
-from ..errors import Conflict, InvalidInput, NotFound, shown
+from ..errors import Conflict, InvalidInput, LifecycleError, NotFound, shown
 
 MAX_RUNS = 1000
 MAX_CHART_KEYS = 6
@@ -75,22 +76,57 @@ def experiments(client: Client) -> dict[str, Any]:
     }
 
 
+def _columns(columns: str | None) -> dict[str, set[str]] | None:
+    """``params.C,metrics.acc`` as ``{"params": {"C"}, "metrics": {"acc"}, "tags": set()}`` (``None``: every column)."""
+    if columns is None:
+        return None
+    wanted: dict[str, set[str]] = {"params": set(), "metrics": set(), "tags": set()}
+    for column in filter(None, (c.strip() for c in columns.split(","))):
+        kind, dot, key = column.partition(".")
+        if kind not in wanted or not dot or not key:
+            raise InvalidInput(f"column {column!r} must be params.<key>, metrics.<key> or tags.<key> "
+                               "(columns=params.C,metrics.acc)")  # fmt: skip
+        wanted[kind].add(key)
+    return wanted
+
+
 def runs(
     client: Client,
-    experiment_id: str,
+    experiment_ids: str | list[str],
     filter_string: str | None = None,
     order_by: list[str] | None = None,
     max_results: int = MAX_RUNS,
+    page_token: str | None = None,
+    columns: str | None = None,
 ) -> dict[str, Any]:
-    """An experiment's runs matching an MLflow filter string, with the metric and param keys they use."""
-    client.get_experiment(experiment_id)  # NotFound names the id
-    found = client.search_runs(
-        [experiment_id], filter_string or "", max_results=min(max_results, MAX_RUNS), order_by=order_by or None
-    )
+    """A page of runs of one or more experiments matching an MLflow filter string.
+
+    ``columns`` (``params.C,metrics.acc,tags.team``) keeps only those params,
+    metrics and tags in each run, so a grid page stays small; the key lists
+    are those of the page's runs whatever the columns. ``next_page_token``
+    fetches the next page (``None`` after the last).
+    """
+    ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
+    if not ids:
+        raise InvalidInput("give the experiment: runs?experiment_id=<id> (see GET experiments)")
+    for experiment_id in ids:
+        client.get_experiment(experiment_id)  # NotFound names the id
+    if max_results < 1 or max_results > MAX_RUNS:
+        raise InvalidInput(f"max_results must be between 1 and {MAX_RUNS}, got {max_results}")
+    wanted = _columns(columns)
+    found = client.search_runs(ids, filter_string or "", max_results=max_results, order_by=order_by or None,
+                               page_token=page_token or None)  # fmt: skip
+    summaries = [run_summary(r) for r in found]
+    if wanted is not None:
+        for summary in summaries:
+            for kind, keys in wanted.items():
+                summary[kind] = {k: v for k, v in summary[kind].items() if k in keys}
     return {
-        "runs": [run_summary(r) for r in found],
+        "runs": summaries,
         "metric_keys": sorted({k for r in found for k in r.data.metrics}),
         "param_keys": sorted({k for r in found for k in r.data.params}),
+        "tag_keys": sorted({k for r in found for k in r.data.tags if not k.startswith("mlflow.")}),
+        "next_page_token": found.token,
     }
 
 
@@ -275,3 +311,222 @@ def _claim_free_name(target: Path) -> Path:
         number += 1
         candidate = target.with_name(f"{target.stem}-{number}{target.suffix}")
     return candidate
+
+
+def _json_ready(value: Any) -> Any:
+    """``value`` with NaN/infinity as ``None`` and dates/numpy scalars as text or numbers, for ``json.dumps``."""
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    item = getattr(value, "item", None)  # numpy scalars
+    return _json_ready(item()) if callable(item) else str(value)
+
+
+def version_detail(client: Client, name: str, version: str) -> dict[str, Any]:
+    """One model version as its page shows it: signature, requirements, source-run metrics, lineage,
+    transition requests (pending first) and the activity log."""
+    import yaml
+
+    from ..models.uri import resolve_model_uri
+
+    found = client.get_model_version(name, version)
+    detail = _version(found) | {"name": found.name, "user_id": found.user_id,
+                                "last_updated_timestamp": found.last_updated_timestamp}  # fmt: skip
+    signature: Any = None
+    requirements: list[str] = []
+    flavors: list[str] = []
+    try:
+        folder = resolve_model_uri(found.source)
+    except LifecycleError:
+        folder = None  # a version whose files are gone still shows its registry data
+    if folder is not None and (folder / "MLmodel").is_file():
+        mlmodel = yaml.safe_load((folder / "MLmodel").read_text()) or {}
+        signature = mlmodel.get("signature")
+        for key in ("inputs", "outputs", "params"):
+            if signature and isinstance(signature.get(key), str):
+                signature[key] = json.loads(signature[key])
+        flavors = sorted(mlmodel.get("flavors") or {})
+    if folder is not None and (folder / "requirements.txt").is_file():
+        requirements = [line.strip() for line in (folder / "requirements.txt").read_text().splitlines()
+                        if line.strip() and not line.startswith("#")]  # fmt: skip
+    lineage = client.lineage(f"models:/{found.name}/{found.version}").to_dict()
+    requests = client.list_transition_requests(found.name, found.version, include_resolved=True)
+    requests.sort(key=lambda r: (r.status != "PENDING", -r.creation_timestamp))
+    return _json_ready({
+        "version": detail,
+        "signature": signature,
+        "requirements": requirements,
+        "flavors": flavors,
+        "metrics": (lineage.get("run") or {}).get("metrics", {}),
+        "lineage": {
+            "run": lineage.get("run") and {k: lineage["run"][k] for k in ("run_id", "run_name", "experiment_id", "status")},
+            "notebook_path": lineage.get("notebook_path"),
+            "revisions": {moment: {"revision_id": rev.get("revision_id"), "cell_count": rev.get("cell_count")}
+                          for moment, rev in lineage.get("revisions", {}).items()},
+            "cell_count": len(lineage.get("cells", [])),
+            "datasets": lineage.get("datasets", []),
+            "notes": lineage.get("notes", []),
+        },
+        "transition_requests": [dict(r) for r in requests],
+        "activity": [dict(a) for a in client.list_activity(found.name, found.version)],
+    })  # fmt: skip
+
+
+def set_version_description(client: Client, name: str, version: str, description: Any) -> dict[str, Any]:
+    """Replace a version's description; the version detail after."""
+    if not isinstance(description, str):
+        raise InvalidInput(f'give the description as text: {{"description": "..."}}, got {shown(description)}')
+    client.update_model_version(name, version, description=description)
+    return version_detail(client, name, version)
+
+
+def transition_request(client: Client, name: str, version: str, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Create (``request``), ``approve``, ``reject`` or ``cancel`` a transition request; the version detail after."""
+    stage, comment = body.get("stage"), body.get("comment")
+    if not isinstance(stage, str):
+        raise InvalidInput('give the stage of the request: {"stage": "Production"} (Staging, Production or Archived)')
+    if comment is not None and not isinstance(comment, str):
+        raise InvalidInput(f"comment must be text, got {shown(comment)}")
+    if action == "request":
+        client.create_transition_request(name, version, stage, comment)
+    elif action == "approve":
+        archive = body.get("archive_existing_versions", False)
+        if not isinstance(archive, bool):
+            raise InvalidInput(f"archive_existing_versions must be true or false (a JSON boolean), got {shown(archive)}")
+        client.approve_transition_request(name, version, stage, archive, comment)
+    elif action == "reject":
+        client.reject_transition_request(name, version, stage, comment)
+    elif action == "cancel":
+        client.cancel_transition_request(name, version, stage, comment)
+    else:  # the route only lets these four through
+        raise InvalidInput(f"unknown action {action!r}: request, approve, reject or cancel")
+    return version_detail(client, name, version)
+
+
+def artifacts(client: Client, run_id: str, path: str = "") -> dict[str, Any]:
+    """The files and folders directly under ``path`` in a run's artifacts."""
+    listed = client.list_artifacts(run_id, path or None)
+    return {"path": path, "files": [{"path": f.path, "is_dir": f.is_dir, "file_size": f.file_size} for f in listed]}
+
+
+PREVIEW_BYTES = 2_000_000
+PREVIEW_ROWS = 500
+_TEXT = {".txt", ".log", ".md", ".py", ".r", ".sql", ".sh", ".cfg", ".ini", ".toml", ".html", ".xml", ""}
+_IMAGES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+           ".webp": "image/webp", ".svg": "image/svg+xml"}  # fmt: skip
+
+
+def artifact_file(client: Client, run_id: str, path: Any) -> Path:
+    """The local file of a run's artifact, refused unless it lies inside the run's artifact folder.
+
+    The cleaned relative path cannot climb out, and resolving it (symlinks
+    included) must land below the resolved folder: a link out of the store
+    is refused like ``..``.
+    """
+    from ..tracking.artifacts import clean_artifact_path
+
+    if not isinstance(path, str) or not path:
+        raise InvalidInput("give the artifact: artifact?path=<path inside the run's artifacts>")
+    root = client.artifact_dir(run_id).resolve()
+    target = (root / clean_artifact_path(path)).resolve()
+    if not target.is_relative_to(root):
+        raise InvalidInput(f"artifact path {path!r} leads outside the run's artifacts: refused")
+    if not target.exists():
+        raise NotFound(f"run {run_id} has no artifact {path!r}; GET runs/{run_id}/artifacts lists them")
+    if target.is_dir():
+        raise InvalidInput(f"artifact {path!r} is a folder: list it with GET runs/{run_id}/artifacts?path={path}")
+    return target
+
+
+def artifact_preview(client: Client, run_id: str, path: Any) -> dict[str, Any]:
+    """An artifact's content for a preview, with its kind detected from its name and content.
+
+    Kinds: ``json``, ``yaml`` and ``mlmodel`` (parsed), ``text``, ``table``
+    (CSV/Parquet/TSV, the first 500 rows), ``image`` (base64, SVG as text),
+    ``notebook`` (its cells), ``binary`` (size only). Files over 2 MB other
+    than tables are cut (``truncated``).
+    """
+    import base64
+
+    import yaml
+
+    target = artifact_file(client, run_id, path)
+    suffix, size = target.suffix.lower(), target.stat().st_size
+    answer: dict[str, Any] = {"path": path, "file_size": size, "truncated": False}
+    if suffix in (".csv", ".tsv", ".parquet") or (suffix == ".json" and _is_table(target)):
+        import pandas as pd
+
+        if suffix == ".parquet":
+            frame = pd.read_parquet(target)
+        elif suffix == ".json":
+            frame = pd.read_json(target, orient="split")
+        else:
+            frame = pd.read_csv(target, sep="\t" if suffix == ".tsv" else ",", nrows=PREVIEW_ROWS + 1)
+        shown_rows = frame.head(PREVIEW_ROWS)
+        return answer | {"kind": "table", "columns": [str(c) for c in frame.columns],
+                         "rows": _json_ready(shown_rows.astype(object).where(shown_rows.notna(), None).values.tolist()),
+                         "truncated": len(frame) > PREVIEW_ROWS}  # fmt: skip
+    if suffix in _IMAGES:
+        if size > PREVIEW_BYTES:
+            return answer | {"kind": "binary", "mime": _IMAGES[suffix], "truncated": True}
+        data = target.read_bytes()
+        if suffix == ".svg":
+            return answer | {"kind": "image", "mime": _IMAGES[suffix], "text": data.decode(errors="replace")}
+        return answer | {"kind": "image", "mime": _IMAGES[suffix], "base64": base64.b64encode(data).decode()}
+    with target.open("rb") as handle:
+        data = handle.read(PREVIEW_BYTES)
+    answer["truncated"] = size > PREVIEW_BYTES
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        if not answer["truncated"]:
+            return answer | {"kind": "binary"}
+        text = data.decode(errors="ignore")  # cut inside a character
+    if "\0" in text:
+        return answer | {"kind": "binary"}
+    if not answer["truncated"]:
+        try:
+            if target.name == "MLmodel":
+                return answer | {"kind": "mlmodel", "text": text, "data": _json_ready(yaml.safe_load(text))}
+            if suffix == ".ipynb":
+                notebook = json.loads(text)
+                cells = [{"cell_type": c.get("cell_type"), "source": "".join(c.get("source") or []),
+                          "outputs": [_output_text(o) for o in c.get("outputs") or []]}
+                         for c in notebook.get("cells", [])]  # fmt: skip
+                return answer | {"kind": "notebook", "cells": cells}
+            if suffix == ".json":
+                return answer | {"kind": "json", "text": text, "data": _json_ready(json.loads(text))}
+            if suffix in (".yaml", ".yml"):
+                return answer | {"kind": "yaml", "text": text, "data": _json_ready(yaml.safe_load(text))}
+        except (ValueError, yaml.YAMLError, AttributeError, TypeError):
+            pass  # not what its name says: shown as text
+    return answer | {"kind": "text", "text": text}
+
+
+def _is_table(target: Path) -> bool:
+    """Whether a JSON file is a table as ``log_table`` writes it (pandas' ``split`` orient)."""
+    if target.stat().st_size > 50 * PREVIEW_BYTES:
+        return False
+    try:
+        value = json.loads(target.read_text())
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(value, dict) and {"columns", "data"} <= set(value)
+
+
+def _output_text(output: dict[str, Any]) -> str:
+    """A notebook output as text (its plain-text form; images are named, not shown)."""
+    if output.get("output_type") == "stream":
+        return "".join(output.get("text") or [])
+    if output.get("output_type") == "error":
+        return f"{output.get('ename')}: {output.get('evalue')}"
+    data = output.get("data") or {}
+    if "text/plain" in data:
+        text = data["text/plain"]
+        return "".join(text) if isinstance(text, list) else str(text)
+    return f"[{', '.join(sorted(data))}]"
