@@ -403,3 +403,14 @@ def test_version_page_requests_approve_reject_and_description(
     assert "description" in call(server, "PUT", "models", "iris", "versions", "1", "description", expect=400,
                                  json={"description": 3})["message"]  # fmt: skip
     call(server, "POST", "models", "iris", "versions", "1", "stage", json={"stage": "Production"})  # as before
+
+
+def test_compare_gives_summaries_and_histories(server: Jupyter, seeded: dict[str, str]) -> None:
+    both = get(server, "compare", run_id=[seeded["small"], seeded["large"]])  # type: ignore[arg-type]
+    assert [r["run_name"] for r in both["runs"]] == ["small", "large"]
+    loss = both["histories"]["loss"][seeded["small"]]
+    assert [p[0] for p in loss["points"]] == [0, 1, 2, 3, 4] and loss["count"] == 5
+    assert loss["min"] == pytest.approx(2.0) and loss["max"] == pytest.approx(10.0)
+    assert both["histories"]["acc"][seeded["large"]]["points"][0][2] == pytest.approx(0.95)
+    assert "run_id" in get(server, "compare", expect=400)["message"]
+    assert get(server, "compare", expect=404, run_id="0" * 32)["error_code"] == "RESOURCE_DOES_NOT_EXIST"

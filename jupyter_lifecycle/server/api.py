@@ -530,3 +530,39 @@ def _output_text(output: dict[str, Any]) -> str:
         text = data["text/plain"]
         return "".join(text) if isinstance(text, list) else str(text)
     return f"[{', '.join(sorted(data))}]"
+
+
+MAX_COMPARED = 100
+MAX_POINTS = 500
+
+
+def compare(client: Client, run_ids: list[str]) -> dict[str, Any]:
+    """Runs side by side for the comparison view: each run's summary, and every metric's history.
+
+    A history longer than 500 points is thinned to 500 evenly spaced points
+    (the last one kept), so 100 runs stay a light answer; ``min``/``max``
+    come from the whole history. Points are ``[step, timestamp, value]``.
+    """
+    if not run_ids:
+        raise InvalidInput("give the runs: compare?run_id=<id>&run_id=<id>")
+    if len(run_ids) > MAX_COMPARED:
+        raise InvalidInput(f"compare at most {MAX_COMPARED} runs at once, got {len(run_ids)}")
+    runs = [client.get_run(run_id) for run_id in dict.fromkeys(run_ids)]  # NotFound names the id
+    series: dict[str, dict[str, list[Any]]] = {}
+    for run_id, key, value, timestamp, step in client.store.tracking.metric_histories([r.info.run_id for r in runs]):
+        series.setdefault(key, {}).setdefault(run_id, []).append([step, timestamp, value])
+    histories: dict[str, dict[str, Any]] = {}
+    for key, by_run in sorted(series.items()):
+        histories[key] = {}
+        for run_id, points in by_run.items():
+            finite = [p[2] for p in points if math.isfinite(p[2])]
+            if len(points) > MAX_POINTS:
+                stride = len(points) / MAX_POINTS
+                points = [points[int(i * stride)] for i in range(MAX_POINTS - 1)] + [points[-1]]
+            histories[key][run_id] = {
+                "points": [[s, t, _number(v)] for s, t, v in points],
+                "min": min(finite, default=None),
+                "max": max(finite, default=None),
+                "count": len(by_run[run_id]),
+            }
+    return {"runs": [run_summary(r) for r in runs], "histories": histories}

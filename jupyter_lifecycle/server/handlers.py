@@ -149,6 +149,16 @@ class RunChartHandler(LifecycleHandler):
         await self.reply(lambda: api.run_chart(self.client, run_id, keys or None))
 
 
+class CompareHandler(LifecycleHandler):
+    """``GET compare?run_id=...&run_id=...``."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        """Runs side by side: summaries and metric histories."""
+        run_ids = [i for i in self.get_query_arguments("run_id") if i]
+        await self.reply(lambda: api.compare(self.client, run_ids))
+
+
 class ModelsHandler(LifecycleHandler):
     """``GET models``."""
 
@@ -288,6 +298,7 @@ ROUTES: list[tuple[str, type[LifecycleHandler]]] = [
     ("runs/([0-9a-fA-F]+)/chart", RunChartHandler),
     ("runs/([0-9a-fA-F]+)/artifacts", ArtifactsHandler),
     ("runs/([0-9a-fA-F]+)/artifact", ArtifactHandler),
+    ("compare", CompareHandler),
     ("models", ModelsHandler),
     ("models/([^/]+)", ModelHandler),
     ("models/([^/]+)/aliases/([^/]+)", AliasHandler),

@@ -106,6 +106,14 @@ PATHS: dict[str, dict[str, Any]] = {
                              "500), image (mime, base64; SVG as text), notebook (cells), binary (size only)",
                              {"type": "object", "required": ["path", "kind", "file_size", "truncated"]}, 400, 404),
     }},
+    "/compare": {"get": {
+        "summary": "runs side by side: their summaries and every metric's history (at most 500 points a run, "
+                   "min and max over all of it)", "operationId": "compare",
+        "parameters": [_query("run_id", "a run to compare; repeat for each (at most 100)",
+                              {"type": "array", "items": _STRING}, required=True)],
+        "responses": _answer("runs and histories ({key: {run_id: {points: [[step, time, value]], min, max, count}}})",
+                             _listing("runs", ["histories"]), 400, 404),
+    }},
     "/models": {"get": {
         "summary": "registered models with aliases, latest version and number of versions", "operationId": "models",
         "responses": _answer("the models", _listing("models")),
