@@ -84,6 +84,9 @@ export class ModelsView extends PagedView<ModelsState> {
       { className: 'jl-model-detail', dataset: { modelName: model.name } },
       link('jl-back', '← Models', () => void this.showModels()),
       h('h2', { className: 'jl-heading' }, model.name),
+      link('jl-open-model-page', 'Open the model page', () =>
+        void this._host.execute('jupyter-lifecycle:open-model', { name: model.name })
+      ),
       model.description ? h('p', { className: 'jl-description' }, model.description) : null,
       detail.versions.length === 0
         ? h('p', { className: 'jl-empty' }, 'No versions.')
@@ -122,7 +125,9 @@ export class ModelsView extends PagedView<ModelsState> {
       h(
         'div',
         { className: 'jl-version-header' },
-        h('span', { className: 'jl-name' }, `Version ${version.version}`),
+        link('jl-name jl-open-version-page', `Version ${version.version}`, () =>
+          void this._host.execute('jupyter-lifecycle:open-model', { name, version: version.version })
+        , { title: 'Open the version page (description, requests, activity, lineage)' }),
         h(
           'span',
           { className: `jl-badge jl-stage jl-stage-${version.current_stage.toLowerCase()}` },
