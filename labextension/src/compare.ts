@@ -65,7 +65,7 @@ export function metricSpec(
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: key,
-    width: 'container',
+    width: 360,
     height: 180,
     data: { values },
     mark: single ? { type: 'point', filled: true, size: 80 } : { type: 'line', point: false, tooltip: true },

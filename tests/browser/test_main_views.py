@@ -197,7 +197,7 @@ def test_runs_grid_comparison_model_pages_and_artifacts(lab: Lab, page: Any) -> 
     specs = {s["title"]: s for s in json.loads(page.locator(".jl-compare-charts").get_attribute("data-specs"))}
     assert specs["accuracy"]["mark"]["type"] == "point"  # one value per run: a point, not an empty line
     assert specs["loss"]["mark"]["type"] == "line" and specs["loss"]["y"]["title"] == "loss"
-    page.locator(".jl-compare .jl-compare-chart .vega-embed").first.wait_for()
+    page.locator(".jl-compare .jl-compare-chart .vega-embed :is(canvas, svg.marks)").first.wait_for()
     with lab_store(lab) as client:
         runs = [client.get_run(run_id) for run_id in selected]
     # Params: only the cells that differ from the first run are marked (lr differs, model and seed do not).
