@@ -125,6 +125,7 @@ def test_registry_aliases_and_stages(server: Jupyter, seeded: dict[str, str], st
     assert store_client.get_model_version_by_alias("iris", "challenger").version == 1
     detail = call(server, "DELETE", "models", "iris", "aliases", "challenger")
     assert detail["model"]["aliases"] == {"champion": 1}
+    assert detail["versions"][0]["metrics"]["acc"] == pytest.approx(0.95)  # the source run's, for the versions table
     detail = call(server, "POST", "models", "iris", "versions", "1", "stage", json={"stage": "Production"})
     assert detail["versions"][0]["current_stage"] == "Production"
     assert store_client.get_model_version("iris", 1).current_stage == "Production"

@@ -212,10 +212,19 @@ def models(client: Client) -> dict[str, Any]:
 
 
 def model_detail(client: Client, name: str) -> dict[str, Any]:
-    """A registered model and its versions, newest first."""
+    """A registered model and its versions, newest first, each with its source run's metrics (``{}`` without one)."""
     model = client.get_registered_model(name)
     versions = client.search_model_versions(f"name = {quoted(name)}", order_by=["version_number DESC"])
-    return {"model": _model_summary(model, len(versions)), "versions": [_version(v) for v in versions]}
+    metrics: dict[str, dict[str, float | None]] = {}
+    for run_id in {v.run_id for v in versions if v.run_id}:  # versions of one run share it
+        try:
+            metrics[run_id] = {k: _number(v) for k, v in client.get_run(run_id).data.metrics.items()}
+        except NotFound:
+            metrics[run_id] = {}  # the run was deleted for good; the version stays
+    return {
+        "model": _model_summary(model, len(versions)),
+        "versions": [_version(v) | {"metrics": metrics.get(v.run_id or "", {})} for v in versions],
+    }
 
 
 def set_alias(client: Client, name: str, alias: str, version: Any) -> dict[str, Any]:

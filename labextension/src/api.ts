@@ -160,6 +160,8 @@ export interface IModelVersion {
   description: string | null;
   aliases: string[];
   model_uri: string;
+  /** The source run's metrics (`GET models/NAME` only). */
+  metrics?: Record<string, number | null>;
 }
 
 /** `GET models/NAME` answer, also what every registry change returns. */

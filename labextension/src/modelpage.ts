@@ -103,6 +103,14 @@ export class ModelPage extends Widget {
 
   private _versionsPage(detail: IModelDetail): HTMLElement {
     const name = detail.model.name;
+    // Key metrics: those most versions' runs have, at most four.
+    const counts = new Map<string, number>();
+    for (const v of detail.versions) {
+      for (const key of Object.keys(v.metrics ?? {})) {
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+    }
+    const keys = [...counts.keys()].sort((a, b) => counts.get(b)! - counts.get(a)! || a.localeCompare(b)).slice(0, 4);
     return h(
       'div',
       { className: 'jl-model-versions-page', dataset: { modelName: name } },
@@ -110,7 +118,7 @@ export class ModelPage extends Widget {
       detail.model.description ? h('p', { className: 'jl-description' }, detail.model.description) : null,
       table(
         'jl-versions-table',
-        ['Version', 'Stage', 'Aliases', 'Created', 'Source run', 'Description'],
+        ['Version', 'Stage', 'Aliases', 'Created', 'Source run', ...keys, 'Description'],
         detail.versions.map(v =>
           h(
             'tr',
@@ -120,6 +128,7 @@ export class ModelPage extends Widget {
             h('td', {}, v.aliases.map(a => `@${a}`).join(' ')),
             h('td', {}, formatTime(v.creation_timestamp)),
             h('td', {}, v.run_id ? link('jl-run-link', v.run_id.slice(0, 8), () => this._options.showRun(v.run_id!)) : ''),
+            ...keys.map(key => h('td', { className: 'jl-number', dataset: { metric: key } }, rounded(v.metrics?.[key]))),
             h('td', { className: 'jl-description' }, v.description ?? '')
           )
         )

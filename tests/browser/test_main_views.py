@@ -235,6 +235,9 @@ def test_runs_grid_comparison_model_pages_and_artifacts(lab: Lab, page: Any) -> 
     versions = page.locator(".jl-versions-table tbody tr")
     assert [v.get_attribute("data-version") for v in versions.all()] == ["2", "1"]
     assert "the second one" in versions.first.inner_text()
+    with lab_store(lab) as client:
+        source = client.get_run(client.get_model_version(MODEL, 1).run_id).data.metrics["accuracy"]
+    assert versions.first.locator('td[data-metric="accuracy"]').inner_text() == str(round(source, 4))
     shot(page, "model-versions")
     run_command(page, "jupyter-lifecycle:open-model", {"name": MODEL, "version": 1})
     version_page = page.locator('.jl-version-page[data-version="1"]')
