@@ -13,6 +13,7 @@ import { ComparisonView } from './compare';
 import { RunsGrid } from './grid';
 import { lifecycleIcon } from './icon';
 import { ModelPage } from './modelpage';
+import { OpenRenderer, OPEN_MIME } from './opener';
 import { LifecyclePanel } from './panel';
 
 /** The commands the extension adds. */
@@ -132,6 +133,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     palette?.addItem({ command: CommandIDs.openRuns, category: 'Lifecycle' });
+    // `%lifecycle open` outputs; not "safe": an untrusted notebook's outputs open nothing.
+    rendermime.addFactory(
+      {
+        safe: false,
+        mimeTypes: [OPEN_MIME],
+        defaultRank: 50,
+        createRenderer: () => new OpenRenderer((id, args) => app.commands.execute(id, args))
+      },
+      50
+    );
   }
 };
 

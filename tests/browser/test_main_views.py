@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import jupyter_lifecycle as lc
-from tests.browser.conftest import Lab, run_command
+from tests.browser.conftest import Lab, open_in_lab, run_command
 from tests.browser.test_sidebar import lab_store
 
 pytestmark = pytest.mark.browser
@@ -294,3 +294,21 @@ def test_runs_grid_comparison_model_pages_and_artifacts(lab: Lab, page: Any) -> 
     assert "sklearn" in preview("model/MLmodel", "mlmodel").locator("pre").inner_text()
     assert not errors, errors
     assert math.isfinite(threshold)
+
+
+def test_lifecycle_open_in_a_notebook_opens_the_runs_view(lab: Lab, page: Any) -> None:
+    import nbformat
+
+    with lab_store(lab) as client:
+        experiment_id = client.create_experiment("opened-from-a-magic")
+        run_id = client.create_run(experiment_id, run_name="only").info.run_id
+        client.set_terminated(run_id)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "%load_ext jupyter_lifecycle\n%lifecycle open runs opened-from-a-magic")])  # fmt: skip
+    nbformat.write(notebook, lab.root / "open_magic.ipynb")
+    open_in_lab(page, lab, "open_magic.ipynb")
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").first.wait_for(timeout=30_000)
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)  # the kernel is up
+    run_command(page, "notebook:run-all-cells")
+    page.locator(".jl-open-output .jl-open-button").wait_for(state="attached", timeout=60_000)  # the output: a button
+    page.wait_for_function(f"document.querySelector('{GRID}')?.dataset.runIds === '{run_id}'", timeout=60_000)
