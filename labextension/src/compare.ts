@@ -70,7 +70,9 @@ export function metricSpec(
     data: { values },
     mark: single ? { type: 'point', filled: true, size: 80 } : { type: 'line', point: false, tooltip: true },
     encoding: {
-      x: single ? { field: 'run', type: 'nominal', title: 'run', sort: null } : xField,
+      x: single
+        ? { field: 'run', type: 'nominal', title: 'run', sort: data.runs.map(r => names.get(r.run_id) ?? r.run_id) }
+        : xField,
       y: {
         field: 'value',
         type: 'quantitative',
