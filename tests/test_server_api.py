@@ -270,6 +270,8 @@ def test_runs_listing_pages_and_keeps_only_the_columns_asked_for(
     narrow = get(server, "runs", experiment_id=experiment, columns="params.C,metrics.acc")
     assert all(set(r["params"]) == {"C"} and set(r["metrics"]) == {"acc"} and r["tags"] == {} for r in narrow["runs"])
     assert narrow["param_keys"] == ["C", "model"] and narrow["tag_keys"] == ["team"]  # the picker still sees every key
+    metrics_only = get(server, "runs", experiment_id=experiment, columns="metrics.*")
+    assert all(set(r["metrics"]) == {"acc", "loss"} and r["params"] == {} for r in metrics_only["runs"])
     bare = get(server, "runs", experiment_id=experiment, columns="")
     assert all(r["params"] == r["metrics"] == {} for r in bare["runs"]) and len(bare["runs"]) == 2
     other = store_client.create_experiment("api-other")

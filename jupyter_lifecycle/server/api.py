@@ -77,7 +77,10 @@ def experiments(client: Client) -> dict[str, Any]:
 
 
 def _columns(columns: str | None) -> dict[str, set[str]] | None:
-    """``params.C,metrics.acc`` as ``{"params": {"C"}, "metrics": {"acc"}, "tags": set()}`` (``None``: every column)."""
+    """``params.C,metrics.*`` as ``{"params": {"C"}, "metrics": {"*"}, "tags": set()}`` (``None``: every column).
+
+    ``*`` stands for every key of its kind.
+    """
     if columns is None:
         return None
     wanted: dict[str, set[str]] = {"params": set(), "metrics": set(), "tags": set()}
@@ -101,8 +104,9 @@ def runs(
 ) -> dict[str, Any]:
     """A page of runs of one or more experiments matching an MLflow filter string.
 
-    ``columns`` (``params.C,metrics.acc,tags.team``) keeps only those params,
-    metrics and tags in each run, so a grid page stays small; the key lists
+    ``columns`` (``params.C,metrics.acc,tags.team``; ``metrics.*`` for every
+    metric) keeps only those params, metrics and tags in each run, so a grid
+    page stays small; the key lists
     are those of the page's runs whatever the columns. ``next_page_token``
     fetches the next page (``None`` after the last).
     """
@@ -120,7 +124,8 @@ def runs(
     if wanted is not None:
         for summary in summaries:
             for kind, keys in wanted.items():
-                summary[kind] = {k: v for k, v in summary[kind].items() if k in keys}
+                if "*" not in keys:
+                    summary[kind] = {k: v for k, v in summary[kind].items() if k in keys}
     return {
         "runs": summaries,
         "metric_keys": sorted({k for r in found for k in r.data.metrics}),

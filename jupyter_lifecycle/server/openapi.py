@@ -75,8 +75,8 @@ PATHS: dict[str, dict[str, Any]] = {
             _query("max_results", "the page size, 1 to 1000 (default 1000)",
                    {"type": "string", "pattern": "^[0-9]{1,18}$"}),
             _query("page_token", "next_page_token of the previous page"),
-            _query("columns", "only these params/metrics/tags in each run: params.C,metrics.acc,tags.team "
-                              "(empty: none of them; absent: all)"),
+            _query("columns", "only these params/metrics/tags in each run: params.C,metrics.acc,tags.team; "
+                              "metrics.* for every metric (empty: none of them; absent: all)"),
         ],
         "responses": _answer("the page's runs, the metric, param and tag keys they use, and the next page's token",
                              _listing("runs", ["metric_keys", "param_keys", "tag_keys", "next_page_token"]), 400, 404),

@@ -185,9 +185,16 @@ export async function listExperiments(): Promise<IExperiment[]> {
     .experiments;
 }
 
-/** `GET runs`: the runs of one experiment, narrowed by an MLflow filter string. */
+/** Runs the sidebar lists at most (the runs view pages through all of them). */
+export const SIDEBAR_RUNS = 200;
+
+/** `GET runs`: the latest runs of one experiment (metrics only), narrowed by an MLflow filter string. */
 export function listRuns(experimentId: string, filter = ''): Promise<IRunList> {
-  const query = new URLSearchParams({ experiment_id: experimentId });
+  const query = new URLSearchParams({
+    experiment_id: experimentId,
+    max_results: String(SIDEBAR_RUNS),
+    columns: 'metrics.*'
+  });
   if (filter.trim()) {
     query.set('filter', filter.trim());
   }

@@ -221,7 +221,9 @@ export class RunsView extends PagedView<RunsState> {
       h(
         'p',
         { className: 'jl-summary' },
-        `${list.runs.length} run${list.runs.length === 1 ? '' : 's'}`
+        list.next_page_token
+          ? `The latest ${list.runs.length} runs: the runs view pages through all of them`
+          : `${list.runs.length} run${list.runs.length === 1 ? '' : 's'}`
       ),
       // A sidebar is narrow: the table scrolls sideways rather than wrapping every cell.
       h(
