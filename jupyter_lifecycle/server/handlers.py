@@ -23,7 +23,7 @@ from tornado import web
 
 from ..client import Client
 from ..errors import InvalidInput, LifecycleError, shown
-from . import api
+from . import api, previews
 
 PREFIX = "lifecycle/api"
 # Store queries run here, never on the server's event loop; a few threads, as
@@ -223,7 +223,7 @@ class ArtifactHandler(LifecycleHandler):
     async def get(self, run_id: str) -> None:
         """One artifact's content for a preview, with its detected kind."""
         path = self.get_query_argument("path", "")
-        await self.reply(lambda: api.artifact_preview(self.client, run_id, path))
+        await self.reply(lambda: previews.artifact_preview(self.client, run_id, path))
 
 
 class VersionHandler(LifecycleHandler):
