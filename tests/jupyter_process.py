@@ -47,6 +47,23 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _use_checkout_labextension(data_dir: Path) -> None:
+    """Serve the lab extension built in this checkout (``jlpm build`` in ``labextension/``), not the installed one.
+
+    JupyterLab takes the first extension of a name along its data path, where
+    ``$JUPYTER_PATH`` comes before the environment's folders: a linked build
+    there wins, so a worktree's browser tests run its own TypeScript.
+    """
+    import jupyter_lifecycle
+
+    built = Path(jupyter_lifecycle.__file__).parent / "labextension"
+    if (built / "package.json").is_file():
+        target = data_dir / "labextensions" / "jupyter-lifecycle"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            target.symlink_to(built, target_is_directory=True)
+
+
 @contextmanager
 def running_jupyter(app: str, base: Path, args: list[str] = ()) -> Iterator[Jupyter]:  # type: ignore[assignment]
     """``jupyter <app>`` (``lab`` or ``server``) with its folders under ``base``, until the block ends."""
@@ -57,8 +74,10 @@ def running_jupyter(app: str, base: Path, args: list[str] = ()) -> Iterator[Jupy
         "JUPYTER_CONFIG_DIR": str(base / "config"),
         "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
         "JUPYTER_DATA_DIR": str(base / "data"),
+        "JUPYTER_PATH": os.pathsep.join(p for p in (str(base / "path"), os.environ.get("JUPYTER_PATH", "")) if p),
         "JUPYTER_LIFECYCLE_HOME": str(base / "store"),
     }
+    _use_checkout_labextension(base / "path")
     token, port = secrets.token_hex(16), _free_port()
     jupyter = Path(sys.executable).parent / "jupyter"
     log_path = base / f"{app}.log"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,6 +125,7 @@ def test_registry_aliases_and_stages(server: Jupyter, seeded: dict[str, str], st
     assert store_client.get_model_version_by_alias("iris", "challenger").version == 1
     detail = call(server, "DELETE", "models", "iris", "aliases", "challenger")
     assert detail["model"]["aliases"] == {"champion": 1}
+    assert detail["versions"][0]["metrics"]["acc"] == pytest.approx(0.95)  # the source run's, for the versions table
     detail = call(server, "POST", "models", "iris", "versions", "1", "stage", json={"stage": "Production"})
     assert detail["versions"][0]["current_stage"] == "Production"
     assert store_client.get_model_version("iris", 1).current_stage == "Production"
@@ -274,3 +276,164 @@ def test_endpoints_are_listed_and_stopped_over_rest(server: Jupyter, seeded: dic
     finally:
         if ep.status != "STOPPED":
             ep.stop()
+
+
+def test_runs_listing_pages_and_keeps_only_the_columns_asked_for(
+    server: Jupyter, seeded: dict[str, str], store_client: lc.Client
+) -> None:
+    experiment = seeded["experiment_id"]
+    first = get(server, "runs", experiment_id=experiment, order_by="metrics.acc DESC", max_results="1")
+    assert [r["run_name"] for r in first["runs"]] == ["large"] and first["next_page_token"]
+    second = get(server, "runs", experiment_id=experiment, order_by="metrics.acc DESC", max_results="1",
+                 page_token=first["next_page_token"])  # fmt: skip
+    assert [r["run_name"] for r in second["runs"]] == ["small"] and second["next_page_token"] is None
+    narrow = get(server, "runs", experiment_id=experiment, columns="params.C,metrics.acc")
+    assert all(set(r["params"]) == {"C"} and set(r["metrics"]) == {"acc"} and r["tags"] == {} for r in narrow["runs"])
+    assert narrow["param_keys"] == ["C", "model"] and narrow["tag_keys"] == ["team"]  # the picker still sees every key
+    metrics_only = get(server, "runs", experiment_id=experiment, columns="metrics.*")
+    assert all(set(r["metrics"]) == {"acc", "loss"} and r["params"] == {} for r in metrics_only["runs"])
+    bare = get(server, "runs", experiment_id=experiment, columns="")
+    assert all(r["params"] == r["metrics"] == {} for r in bare["runs"]) and len(bare["runs"]) == 2
+    other = store_client.create_experiment("api-other")
+    store_client.set_terminated(store_client.create_run(other, run_name="elsewhere").info.run_id)
+    both = get(server, "runs", experiment_id=[experiment, other])  # type: ignore[arg-type]
+    assert {r["run_name"] for r in both["runs"]} == {"large", "small", "elsewhere"}
+    assert "column 'C' must be params.<key>" in get(server, "runs", expect=400, experiment_id=experiment,
+                                                    columns="C")["message"]  # fmt: skip
+    assert "page_token" in get(server, "runs", expect=400, experiment_id=experiment, page_token="nope")["message"]
+    assert "between 1 and 1000" in get(server, "runs", expect=400, experiment_id=experiment, max_results="5000")["message"]
+
+
+def test_jupyter_answers_while_a_slow_listing_is_in_flight(tmp_path: Path) -> None:
+    """Store queries run off the server's event loop (#14): ``/api/status`` is answered before a
+    slow runs listing finishes. On the event loop, every status request would wait for the listing."""
+    import threading
+    import time
+
+    from jupyter_lifecycle.entities import Param
+
+    with running_jupyter("server", tmp_path) as running:
+        client = lc.Client(running.store)
+        experiment = client.create_experiment("wide")
+        for _ in range(1000):  # 1,000 runs of 120 params: a listing of a few MB, well over the time a status takes
+            run = client.create_run(experiment)
+            client.log_batch(run.info.run_id, params=[Param(f"param_{j:03d}", f"value-{j:03d}-" * 3) for j in range(120)])
+            client.set_terminated(run.info.run_id)
+        headers = {"Authorization": f"token {running.token}"}
+        answered = threading.Event()  # the listing's headers arrived: the server has finished computing it
+        listing: dict[str, Any] = {}
+
+        def list_runs() -> None:
+            with requests.get(running.url + "lifecycle/api/runs", headers=headers, timeout=120, stream=True,
+                              params={"experiment_id": experiment, "order_by": "params.param_007 DESC"}) as response:
+                answered.set()  # fmt: skip
+                listing["status"], listing["count"] = response.status_code, len(response.json()["runs"])
+
+        thread = threading.Thread(target=list_runs)
+        thread.start()
+        time.sleep(0.02)  # the listing request is on its way first
+        during = 0
+        while not answered.is_set():
+            status = requests.get(running.url + "api/status", headers=headers, timeout=120)
+            assert status.status_code == 200
+            during += not answered.is_set()
+        thread.join()
+        assert listing == {"status": 200, "count": 1000}
+        # On the event loop, the one status request sent while the listing is computed would wait for it,
+        # and at most one or two could slip in around it; off the loop, status answers keep coming.
+        assert during >= 5, during
+
+
+def test_artifact_listing_and_previews_of_each_kind(server: Jupyter, seeded: dict[str, str], store_client: lc.Client) -> None:
+    import pandas as pd
+
+    run_id = seeded["small"]
+    folder = store_client.artifact_dir(run_id)
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text('{"lr": 0.1, "layers": [1, 2]}')
+    (folder / "params.yaml").write_text("lr: 0.1\nname: x\n")
+    (folder / "notes.txt").write_text("hello\n")
+    pd.DataFrame({"a": [1, 2, 3], "b": ["x", None, "z"]}).to_csv(folder / "data" / "t.csv", index=False)
+    pd.DataFrame({"a": [1.5, float("nan")]}).to_parquet(folder / "data" / "t.parquet")
+    (folder / "plot.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>')
+    (folder / "blob.bin").write_bytes(b"\x00\x01\x02")
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1", outputs=[
+        nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=1)])]), folder / "nb.ipynb")  # fmt: skip
+    from PIL import Image
+
+    Image.new("RGB", (3, 2), "red").save(folder / "img.png")
+    (folder / "escape").symlink_to(server.root)
+
+    listing = get(server, "runs", run_id, "artifacts")["files"]
+    assert {"config.json", "data", "nb.ipynb"} <= {f["path"] for f in listing}
+    assert [f["path"] for f in get(server, "runs", run_id, "artifacts", path="data")["files"]] == ["data/t.csv",
+                                                                                                  "data/t.parquet"]
+
+    def preview(path: str, expect: int = 200) -> dict[str, Any]:
+        return get(server, "runs", run_id, "artifact", expect=expect, path=path)
+
+    assert preview("config.json")["kind"] == "json" and preview("config.json")["data"] == {"lr": 0.1, "layers": [1, 2]}
+    assert preview("params.yaml")["data"] == {"lr": 0.1, "name": "x"}
+    assert (preview("notes.txt")["kind"], preview("notes.txt")["text"]) == ("text", "hello\n")
+    table = preview("data/t.csv")
+    assert table["kind"] == "table" and table["columns"] == ["a", "b"] and table["rows"] == [[1, "x"], [2, None], [3, "z"]]
+    assert preview("data/t.parquet")["rows"] == [[1.5], [None]]
+    assert preview("plot.svg")["kind"] == "image" and preview("plot.svg")["text"].startswith("<svg")
+    png = preview("img.png")
+    assert png["mime"] == "image/png" and base64.b64decode(png["base64"]).startswith(b"\x89PNG")
+    assert preview("blob.bin")["kind"] == "binary"
+    notebook = preview("nb.ipynb")
+    assert notebook["kind"] == "notebook" and notebook["cells"][0]["source"] == "1 + 1" and notebook["cells"][0]["outputs"] == ["2"]
+    large = seeded["large"]
+    mlmodel = get(server, "runs", large, "artifact", path="model/MLmodel")
+    assert mlmodel["kind"] == "mlmodel" and "sklearn" in mlmodel["data"]["flavors"]
+    # Never a file outside the run's artifacts: not by '..', an absolute path, nor a symlink out.
+    assert "inside the run" in preview("../../x", expect=400)["message"]
+    assert preview("/etc/passwd", expect=400)["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "outside the run's artifacts" in preview("escape/mine.ipynb", expect=400)["message"]
+    assert "no artifact 'nope.txt'" in preview("nope.txt", expect=404)["message"]
+    assert "is a folder" in preview("data", expect=400)["message"]
+
+
+def test_version_page_requests_approve_reject_and_description(
+    server: Jupyter, seeded: dict[str, str], store_client: lc.Client
+) -> None:
+    detail = get(server, "models", "iris", "versions", "1")
+    assert detail["version"]["name"] == "iris" and detail["version"]["run_id"] == seeded["large"]
+    assert detail["signature"] is None and "sklearn" in detail["flavors"]  # logged without an input example
+    assert any(r.startswith("scikit-learn") for r in detail["requirements"])
+    assert detail["metrics"]["acc"] == pytest.approx(0.95) and detail["lineage"]["run"]["run_id"] == seeded["large"]
+
+    def act(action: str, expect: int = 200, **body: Any) -> dict[str, Any]:
+        return call(server, "POST", "models", "iris", "versions", "1", "requests", action, expect=expect, json=body)
+
+    requested = act("request", stage="Staging", comment="ready?")
+    assert [(r["to_stage"], r["status"]) for r in requested["transition_requests"]][0] == ("Staging", "PENDING")
+    rejected = act("reject", stage="Staging", comment="not yet")
+    assert rejected["transition_requests"][0]["status"] == "REJECTED"
+    assert store_client.list_transition_requests("iris", 1) == []
+    act("request", stage="Archived")
+    approved = act("approve", stage="Archived", archive_existing_versions=False)
+    assert approved["version"]["current_stage"] == "Archived"
+    assert store_client.get_model_version("iris", 1).current_stage == "Archived"
+    assert {"REQUESTED_TRANSITION", "REJECTED_REQUEST", "APPROVED_REQUEST"} <= {a["activity_type"] for a in approved["activity"]}
+    assert "Production" in act("approve", expect=404, stage="Production")["message"]  # no pending request for it
+    body = act("approve", expect=400, stage="Production", archive_existing_versions="yes")
+    assert "JSON boolean" in body["message"]
+    described = call(server, "PUT", "models", "iris", "versions", "1", "description", json={"description": "the good one"})
+    assert described["version"]["description"] == "the good one"
+    assert store_client.get_model_version("iris", 1).description == "the good one"
+    assert "description" in call(server, "PUT", "models", "iris", "versions", "1", "description", expect=400,
+                                 json={"description": 3})["message"]  # fmt: skip
+    call(server, "POST", "models", "iris", "versions", "1", "stage", json={"stage": "Production"})  # as before
+
+
+def test_compare_gives_summaries_and_histories(server: Jupyter, seeded: dict[str, str]) -> None:
+    both = get(server, "compare", run_id=[seeded["small"], seeded["large"]])  # type: ignore[arg-type]
+    assert [r["run_name"] for r in both["runs"]] == ["small", "large"]
+    loss = both["histories"]["loss"][seeded["small"]]
+    assert [p[0] for p in loss["points"]] == [0, 1, 2, 3, 4] and loss["count"] == 5
+    assert loss["min"] == pytest.approx(2.0) and loss["max"] == pytest.approx(10.0)
+    assert both["histories"]["acc"][seeded["large"]]["points"][0][2] == pytest.approx(0.95)
+    assert "run_id" in get(server, "compare", expect=400)["message"]
+    assert get(server, "compare", expect=404, run_id="0" * 32)["error_code"] == "RESOURCE_DOES_NOT_EXIST"

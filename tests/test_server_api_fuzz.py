@@ -111,11 +111,13 @@ def api(server: Jupyter, seeded: dict[str, str]) -> Iterator[tuple[Jupyter, dict
         "version": ["1", "2"],
         "keys": ["loss", "acc,loss", "nope"],
         "model_uri": ["models:/iris@champion", "models:/iris/1", f"runs:/{seeded['large']}/model", "models:/nope/1"],
-        "path": ["fuzz.ipynb", "sub/fuzz.ipynb", "../out.ipynb"],
+        "path": ["fuzz.ipynb", "sub/fuzz.ipynb", "../out.ipynb", "model/MLmodel", "model", "../../etc/passwd"],
         "stage": ["Staging", "Production", "Archived", "None"],
         "notebook_path": [str(server.root / "saved.ipynb")],
         "endpoint_id": ["ep-000000000000", "ep-0"],
         "all": ["true", "false"],
+        "action": ["request", "approve", "reject", "cancel"],
+        "columns": ["params.C,metrics.acc", "", "tags.team", "C"],
     }
     yield server, document, known
     print("\nrequests by operation and status:", dict(sorted(TRIED.items())))

@@ -8,13 +8,14 @@ values become ``null``, since JSON has no spelling for them.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
 
 from ..client import Client
 from ..entities import ModelVersion, RegisteredModel, Run
-from ..errors import Conflict, InvalidInput, NotFound, shown
+from ..errors import Conflict, InvalidInput, LifecycleError, NotFound, shown
 
 MAX_RUNS = 1000
 MAX_CHART_KEYS = 6
@@ -75,22 +76,62 @@ def experiments(client: Client) -> dict[str, Any]:
     }
 
 
+def _columns(columns: str | None) -> dict[str, set[str]] | None:
+    """``params.C,metrics.*`` as ``{"params": {"C"}, "metrics": {"*"}, "tags": set()}`` (``None``: every column).
+
+    ``*`` stands for every key of its kind.
+    """
+    if columns is None:
+        return None
+    wanted: dict[str, set[str]] = {"params": set(), "metrics": set(), "tags": set()}
+    for column in filter(None, (c.strip() for c in columns.split(","))):
+        kind, dot, key = column.partition(".")
+        if kind not in wanted or not dot or not key:
+            raise InvalidInput(f"column {column!r} must be params.<key>, metrics.<key> or tags.<key> "
+                               "(columns=params.C,metrics.acc)")  # fmt: skip
+        wanted[kind].add(key)
+    return wanted
+
+
 def runs(
     client: Client,
-    experiment_id: str,
+    experiment_ids: str | list[str],
     filter_string: str | None = None,
     order_by: list[str] | None = None,
     max_results: int = MAX_RUNS,
+    page_token: str | None = None,
+    columns: str | None = None,
 ) -> dict[str, Any]:
-    """An experiment's runs matching an MLflow filter string, with the metric and param keys they use."""
-    client.get_experiment(experiment_id)  # NotFound names the id
-    found = client.search_runs(
-        [experiment_id], filter_string or "", max_results=min(max_results, MAX_RUNS), order_by=order_by or None
-    )
+    """A page of runs of one or more experiments matching an MLflow filter string.
+
+    ``columns`` (``params.C,metrics.acc,tags.team``; ``metrics.*`` for every
+    metric) keeps only those params, metrics and tags in each run, so a grid
+    page stays small; the key lists
+    are those of the page's runs whatever the columns. ``next_page_token``
+    fetches the next page (``None`` after the last).
+    """
+    ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
+    if not ids:
+        raise InvalidInput("give the experiment: runs?experiment_id=<id> (see GET experiments)")
+    for experiment_id in ids:
+        client.get_experiment(experiment_id)  # NotFound names the id
+    if max_results < 1 or max_results > MAX_RUNS:
+        raise InvalidInput(f"max_results must be between 1 and {MAX_RUNS}, got {max_results}")
+    wanted = _columns(columns)
+    found = client.search_runs(ids, filter_string or "", max_results=max_results, order_by=order_by or None,
+                               page_token=page_token or None)  # fmt: skip
+    summaries = [run_summary(r) for r in found]
+    if wanted is not None:
+        for summary in summaries:
+            for kind, keys in wanted.items():
+                if "*" not in keys:
+                    summary[kind] = {k: v for k, v in summary[kind].items() if k in keys}
     return {
-        "runs": [run_summary(r) for r in found],
+        "runs": summaries,
         "metric_keys": sorted({k for r in found for k in r.data.metrics}),
         "param_keys": sorted({k for r in found for k in r.data.params}),
+        "tag_keys": sorted({k for r in found for k in r.data.tags if not k.startswith("mlflow.")}),
+        "next_page_token": found.token,
     }
 
 
@@ -177,10 +218,19 @@ def models(client: Client) -> dict[str, Any]:
 
 
 def model_detail(client: Client, name: str) -> dict[str, Any]:
-    """A registered model and its versions, newest first."""
+    """A registered model and its versions, newest first, each with its source run's metrics (``{}`` without one)."""
     model = client.get_registered_model(name)
     versions = client.search_model_versions(f"name = {quoted(name)}", order_by=["version_number DESC"])
-    return {"model": _model_summary(model, len(versions)), "versions": [_version(v) for v in versions]}
+    metrics: dict[str, dict[str, float | None]] = {}
+    for run_id in {v.run_id for v in versions if v.run_id}:  # versions of one run share it
+        try:
+            metrics[run_id] = {k: _number(v) for k, v in client.get_run(run_id).data.metrics.items()}
+        except NotFound:
+            metrics[run_id] = {}  # the run was deleted for good; the version stays
+    return {
+        "model": _model_summary(model, len(versions)),
+        "versions": [_version(v) | {"metrics": metrics.get(v.run_id or "", {})} for v in versions],
+    }
 
 
 def set_alias(client: Client, name: str, alias: str, version: Any) -> dict[str, Any]:
@@ -299,3 +349,140 @@ def _claim_free_name(target: Path) -> Path:
         number += 1
         candidate = target.with_name(f"{target.stem}-{number}{target.suffix}")
     return candidate
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` with NaN/infinity as ``None`` and dates/numpy scalars as text or numbers, for ``json.dumps``."""
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    item = getattr(value, "item", None)  # numpy scalars
+    return json_ready(item()) if callable(item) else str(value)
+
+
+def version_detail(client: Client, name: str, version: str) -> dict[str, Any]:
+    """One model version as its page shows it: signature, requirements, source-run metrics, lineage,
+    transition requests (pending first) and the activity log."""
+    import yaml
+
+    from ..models.uri import resolve_model_uri
+
+    found = client.get_model_version(name, version)
+    detail = _version(found) | {"name": found.name, "user_id": found.user_id,
+                                "last_updated_timestamp": found.last_updated_timestamp}  # fmt: skip
+    signature: Any = None
+    requirements: list[str] = []
+    flavors: list[str] = []
+    try:
+        folder = resolve_model_uri(found.source)
+    except LifecycleError:
+        folder = None  # a version whose files are gone still shows its registry data
+    if folder is not None and (folder / "MLmodel").is_file():
+        mlmodel = yaml.safe_load((folder / "MLmodel").read_text()) or {}
+        signature = mlmodel.get("signature")
+        for key in ("inputs", "outputs", "params"):
+            if signature and isinstance(signature.get(key), str):
+                signature[key] = json.loads(signature[key])
+        flavors = sorted(mlmodel.get("flavors") or {})
+    if folder is not None and (folder / "requirements.txt").is_file():
+        requirements = [line.strip() for line in (folder / "requirements.txt").read_text().splitlines()
+                        if line.strip() and not line.startswith("#")]  # fmt: skip
+    lineage = client.lineage(f"models:/{found.name}/{found.version}").to_dict()
+    requests = client.list_transition_requests(found.name, found.version, include_resolved=True)
+    requests.sort(key=lambda r: (r.status != "PENDING", -r.creation_timestamp))
+    return json_ready({
+        "version": detail,
+        "signature": signature,
+        "requirements": requirements,
+        "flavors": flavors,
+        "metrics": (lineage.get("run") or {}).get("metrics", {}),
+        "lineage": {
+            "run": lineage.get("run") and {k: lineage["run"][k] for k in ("run_id", "run_name", "experiment_id", "status")},
+            "notebook_path": lineage.get("notebook_path"),
+            "revisions": {moment: {"revision_id": rev.get("revision_id"), "cell_count": rev.get("cell_count")}
+                          for moment, rev in lineage.get("revisions", {}).items()},
+            "cell_count": len(lineage.get("cells", [])),
+            "datasets": lineage.get("datasets", []),
+            "notes": lineage.get("notes", []),
+        },
+        "transition_requests": [dict(r) for r in requests],
+        "activity": [dict(a) for a in client.list_activity(found.name, found.version)],
+    })  # fmt: skip
+
+
+def set_version_description(client: Client, name: str, version: str, description: Any) -> dict[str, Any]:
+    """Replace a version's description; the version detail after."""
+    if not isinstance(description, str):
+        raise InvalidInput(f'give the description as text: {{"description": "..."}}, got {shown(description)}')
+    client.update_model_version(name, version, description=description)
+    return version_detail(client, name, version)
+
+
+def transition_request(client: Client, name: str, version: str, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Create (``request``), ``approve``, ``reject`` or ``cancel`` a transition request; the version detail after."""
+    stage, comment = body.get("stage"), body.get("comment")
+    if not isinstance(stage, str):
+        raise InvalidInput('give the stage of the request: {"stage": "Production"} (Staging, Production or Archived)')
+    if comment is not None and not isinstance(comment, str):
+        raise InvalidInput(f"comment must be text, got {shown(comment)}")
+    if action == "request":
+        client.create_transition_request(name, version, stage, comment)
+    elif action == "approve":
+        archive = body.get("archive_existing_versions", False)
+        if not isinstance(archive, bool):
+            raise InvalidInput(f"archive_existing_versions must be true or false (a JSON boolean), got {shown(archive)}")
+        client.approve_transition_request(name, version, stage, archive, comment)
+    elif action == "reject":
+        client.reject_transition_request(name, version, stage, comment)
+    elif action == "cancel":
+        client.cancel_transition_request(name, version, stage, comment)
+    else:  # the route only lets these four through
+        raise InvalidInput(f"unknown action {action!r}: request, approve, reject or cancel")
+    return version_detail(client, name, version)
+
+
+def artifacts(client: Client, run_id: str, path: str = "") -> dict[str, Any]:
+    """The files and folders directly under ``path`` in a run's artifacts."""
+    listed = client.list_artifacts(run_id, path or None)
+    return {"path": path, "files": [{"path": f.path, "is_dir": f.is_dir, "file_size": f.file_size} for f in listed]}
+
+
+MAX_COMPARED = 100
+MAX_POINTS = 500
+
+
+def compare(client: Client, run_ids: list[str]) -> dict[str, Any]:
+    """Runs side by side for the comparison view: each run's summary, and every metric's history.
+
+    A history longer than 500 points is thinned to 500 evenly spaced points
+    (the last one kept), so 100 runs stay a light answer; ``min``/``max``
+    come from the whole history. Points are ``[step, timestamp, value]``.
+    """
+    if not run_ids:
+        raise InvalidInput("give the runs: compare?run_id=<id>&run_id=<id>")
+    if len(run_ids) > MAX_COMPARED:
+        raise InvalidInput(f"compare at most {MAX_COMPARED} runs at once, got {len(run_ids)}")
+    runs = [client.get_run(run_id) for run_id in dict.fromkeys(run_ids)]  # NotFound names the id
+    series: dict[str, dict[str, list[Any]]] = {}
+    for run_id, key, value, timestamp, step in client.store.tracking.metric_histories([r.info.run_id for r in runs]):
+        series.setdefault(key, {}).setdefault(run_id, []).append([step, timestamp, value])
+    histories: dict[str, dict[str, Any]] = {}
+    for key, by_run in sorted(series.items()):
+        histories[key] = {}
+        for run_id, points in by_run.items():
+            finite = [p[2] for p in points if math.isfinite(p[2])]
+            if len(points) > MAX_POINTS:
+                stride = len(points) / MAX_POINTS
+                points = [points[int(i * stride)] for i in range(MAX_POINTS - 1)] + [points[-1]]
+            histories[key][run_id] = {
+                "points": [[s, t, _number(v)] for s, t, v in points],
+                "min": min(finite, default=None),
+                "max": max(finite, default=None),
+                "count": len(by_run[run_id]),
+            }
+    return {"runs": [run_summary(r) for r in runs], "histories": histories}

@@ -9,9 +9,11 @@ Tornado has already URL-decoded the path arguments (model names, aliases).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,12 @@ from tornado import web
 
 from ..client import Client
 from ..errors import InvalidInput, LifecycleError, shown
-from . import api
+from . import api, previews
 
 PREFIX = "lifecycle/api"
+# Store queries run here, never on the server's event loop; a few threads, as
+# SQLite serialises writes anyway and the machine may have few cores.
+EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lifecycle-api")
 
 
 class LifecycleHandler(APIHandler):
@@ -65,111 +70,132 @@ class LifecycleHandler(APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error_code": codes.get(status_code, "INTERNAL_ERROR"), "message": message}))
 
-    def reply(self, call: Callable[[], dict[str, Any]]) -> None:
-        """Run ``call`` and send its result, or the error it raised, as JSON."""
-        try:
-            result = call()
-        except LifecycleError as exc:
-            self.set_status(exc.http_status)
-            result = exc.to_dict()
+    async def reply(self, call: Callable[[], dict[str, Any]]) -> None:
+        """Run ``call`` on the API's thread pool and send its result, or the error it raised, as JSON.
+
+        Off the event loop, the JSON encoding included: a slow listing must not
+        hold up kernels' messages, saves and every other request of the server
+        (issue #14). Each pool thread has its own store connection (the store
+        keeps one per thread).
+        """
+
+        def answer() -> tuple[int, str]:
+            try:
+                return 200, json.dumps(call(), allow_nan=False)
+            except LifecycleError as exc:
+                return exc.http_status, json.dumps(exc.to_dict())
+
+        status, text = await asyncio.get_running_loop().run_in_executor(EXECUTOR, answer)
+        self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(result, allow_nan=False))
+        self.finish(text)
 
 
 class InfoHandler(LifecycleHandler):
     """``GET info``."""
 
     @web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         """Where the store is, its schema version and row counts."""
-        self.reply(lambda: api.info(self.client))
+        await self.reply(lambda: api.info(self.client))
 
 
 class ExperimentsHandler(LifecycleHandler):
     """``GET experiments``."""
 
     @web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         """Active experiments with their run counts."""
-        self.reply(lambda: api.experiments(self.client))
+        await self.reply(lambda: api.experiments(self.client))
 
 
 class RunsHandler(LifecycleHandler):
-    """``GET runs?experiment_id=...&filter=...&order_by=...&max_results=...``."""
+    """``GET runs?experiment_id=...&filter=...&order_by=...&max_results=...&page_token=...&columns=...``."""
 
     @web.authenticated
-    def get(self) -> None:
-        """An experiment's runs matching a filter."""
+    async def get(self) -> None:
+        """A page of the runs of one or more experiments matching a filter."""
 
         def call() -> dict[str, Any]:
-            experiment_id = self.get_query_argument("experiment_id", "")
-            if not experiment_id:
+            experiment_ids = [i for i in self.get_query_arguments("experiment_id") if i]
+            if not experiment_ids:
                 raise InvalidInput("give the experiment: runs?experiment_id=<id> (see GET experiments)")
             max_results = self.get_query_argument("max_results", str(api.MAX_RUNS))
             if not re.fullmatch("[0-9]{1,18}", max_results):
                 raise InvalidInput(f"max_results must be a positive integer, got {shown(max_results)}")
-            return api.runs(self.client, experiment_id, self.get_query_argument("filter", ""),
-                            self.get_query_arguments("order_by"), int(max_results))  # fmt: skip
+            return api.runs(self.client, experiment_ids, self.get_query_argument("filter", ""),
+                            self.get_query_arguments("order_by"), int(max_results),
+                            self.get_query_argument("page_token", None), self.get_query_argument("columns", None))  # fmt: skip
 
-        self.reply(call)
+        await self.reply(call)
 
 
 class RunHandler(LifecycleHandler):
     """``GET runs/<run_id>``."""
 
     @web.authenticated
-    def get(self, run_id: str) -> None:
+    async def get(self, run_id: str) -> None:
         """One run in detail."""
-        self.reply(lambda: api.run_detail(self.client, run_id))
+        await self.reply(lambda: api.run_detail(self.client, run_id))
 
 
 class RunChartHandler(LifecycleHandler):
     """``GET runs/<run_id>/chart?keys=a,b``."""
 
     @web.authenticated
-    def get(self, run_id: str) -> None:
+    async def get(self, run_id: str) -> None:
         """The run's metric-history chart as vega-lite."""
         keys = [k for k in self.get_query_argument("keys", "").split(",") if k]
-        self.reply(lambda: api.run_chart(self.client, run_id, keys or None))
+        await self.reply(lambda: api.run_chart(self.client, run_id, keys or None))
+
+
+class CompareHandler(LifecycleHandler):
+    """``GET compare?run_id=...&run_id=...``."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        """Runs side by side: summaries and metric histories."""
+        run_ids = [i for i in self.get_query_arguments("run_id") if i]
+        await self.reply(lambda: api.compare(self.client, run_ids))
 
 
 class ModelsHandler(LifecycleHandler):
     """``GET models``."""
 
     @web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         """Every registered model."""
-        self.reply(lambda: api.models(self.client))
+        await self.reply(lambda: api.models(self.client))
 
 
 class ModelHandler(LifecycleHandler):
     """``GET models/<name>``."""
 
     @web.authenticated
-    def get(self, name: str) -> None:
+    async def get(self, name: str) -> None:
         """A registered model and its versions."""
-        self.reply(lambda: api.model_detail(self.client, name))
+        await self.reply(lambda: api.model_detail(self.client, name))
 
 
 class AliasHandler(LifecycleHandler):
     """``PUT`` / ``DELETE models/<name>/aliases/<alias>``."""
 
     @web.authenticated
-    def put(self, name: str, alias: str) -> None:
+    async def put(self, name: str, alias: str) -> None:
         """Point the alias at ``{"version": N}``."""
-        self.reply(lambda: api.set_alias(self.client, name, alias, self.body().get("version")))
+        await self.reply(lambda: api.set_alias(self.client, name, alias, self.body().get("version")))
 
     @web.authenticated
-    def delete(self, name: str, alias: str) -> None:
+    async def delete(self, name: str, alias: str) -> None:
         """Remove the alias."""
-        self.reply(lambda: api.delete_alias(self.client, name, alias))
+        await self.reply(lambda: api.delete_alias(self.client, name, alias))
 
 
 class StageHandler(LifecycleHandler):
     """``POST models/<name>/versions/<version>/stage``."""
 
     @web.authenticated
-    def post(self, name: str, version: str) -> None:
+    async def post(self, name: str, version: str) -> None:
         """Move the version to ``{"stage": ..., "archive_existing_versions": bool}``."""
 
         def call() -> dict[str, Any]:
@@ -177,23 +203,71 @@ class StageHandler(LifecycleHandler):
             return api.transition_stage(self.client, name, version, body.get("stage"),
                                         body.get("archive_existing_versions", False))  # fmt: skip
 
-        self.reply(call)
+        await self.reply(call)
+
+
+class ArtifactsHandler(LifecycleHandler):
+    """``GET runs/<run_id>/artifacts?path=...``."""
+
+    @web.authenticated
+    async def get(self, run_id: str) -> None:
+        """The files and folders under a path of the run's artifacts."""
+        path = self.get_query_argument("path", "")
+        await self.reply(lambda: api.artifacts(self.client, run_id, path))
+
+
+class ArtifactHandler(LifecycleHandler):
+    """``GET runs/<run_id>/artifact?path=...``."""
+
+    @web.authenticated
+    async def get(self, run_id: str) -> None:
+        """One artifact's content for a preview, with its detected kind."""
+        path = self.get_query_argument("path", "")
+        await self.reply(lambda: previews.artifact_preview(self.client, run_id, path))
+
+
+class VersionHandler(LifecycleHandler):
+    """``GET models/<name>/versions/<version>``."""
+
+    @web.authenticated
+    async def get(self, name: str, version: str) -> None:
+        """A version with signature, requirements, lineage, metrics, transition requests and activity."""
+        await self.reply(lambda: api.version_detail(self.client, name, version))
+
+
+class DescriptionHandler(LifecycleHandler):
+    """``PUT models/<name>/versions/<version>/description``."""
+
+    @web.authenticated
+    async def put(self, name: str, version: str) -> None:
+        """Replace the version's description with ``{"description": "..."}``."""
+        await self.reply(lambda: api.set_version_description(self.client, name, version,
+                                                             self.body().get("description")))  # fmt: skip
+
+
+class TransitionRequestHandler(LifecycleHandler):
+    """``POST models/<name>/versions/<version>/requests/<request|approve|reject|cancel>``."""
+
+    @web.authenticated
+    async def post(self, name: str, version: str, action: str) -> None:
+        """Create or resolve a transition request ``{"stage": ..., "comment": ...}``."""
+        await self.reply(lambda: api.transition_request(self.client, name, version, action, self.body()))
 
 
 class RevisionsHandler(LifecycleHandler):
     """``GET revisions?notebook_path=...``."""
 
     @web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         """Notebook revisions, newest first."""
-        self.reply(lambda: api.revisions(self.client, self.get_query_argument("notebook_path", "")))
+        await self.reply(lambda: api.revisions(self.client, self.get_query_argument("notebook_path", "")))
 
 
 class ScoringNotebookHandler(LifecycleHandler):
     """``POST scoring-notebooks``."""
 
     @web.authenticated
-    def post(self) -> None:
+    async def post(self) -> None:
         """Write a scoring notebook below the server root and say where."""
 
         def call() -> dict[str, Any]:
@@ -201,7 +275,7 @@ class ScoringNotebookHandler(LifecycleHandler):
             root = Path(self.settings["server_root_dir"])
             return api.scoring_notebook(root, body.get("model_uri"), body.get("path"))
 
-        self.reply(call)
+        await self.reply(call)
 
 
 class EndpointsHandler(LifecycleHandler):
@@ -233,12 +307,12 @@ class OpenAPIHandler(LifecycleHandler):
     """``GET openapi.json``."""
 
     @web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         """The OpenAPI 3.1 document of these routes."""
         from .. import __version__
         from .openapi import openapi_document
 
-        self.reply(lambda: openapi_document(__version__, self.settings["base_url"]))
+        await self.reply(lambda: openapi_document(__version__, self.settings["base_url"]))
 
 
 ROUTES: list[tuple[str, type[LifecycleHandler]]] = [
@@ -247,10 +321,16 @@ ROUTES: list[tuple[str, type[LifecycleHandler]]] = [
     ("runs", RunsHandler),
     ("runs/([0-9a-fA-F]+)", RunHandler),
     ("runs/([0-9a-fA-F]+)/chart", RunChartHandler),
+    ("runs/([0-9a-fA-F]+)/artifacts", ArtifactsHandler),
+    ("runs/([0-9a-fA-F]+)/artifact", ArtifactHandler),
+    ("compare", CompareHandler),
     ("models", ModelsHandler),
     ("models/([^/]+)", ModelHandler),
     ("models/([^/]+)/aliases/([^/]+)", AliasHandler),
+    ("models/([^/]+)/versions/([0-9]+)", VersionHandler),
     ("models/([^/]+)/versions/([0-9]+)/stage", StageHandler),
+    ("models/([^/]+)/versions/([0-9]+)/description", DescriptionHandler),
+    ("models/([^/]+)/versions/([0-9]+)/requests/(request|approve|reject|cancel)", TransitionRequestHandler),
     ("revisions", RevisionsHandler),
     ("scoring-notebooks", ScoringNotebookHandler),
     ("endpoints", EndpointsHandler),

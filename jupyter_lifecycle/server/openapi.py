@@ -51,6 +51,10 @@ NAME = _path("name", "a registered model name (URL-encoded)")
 MODEL_DETAIL = {"type": "object", "required": ["model", "versions"],
                 "properties": {"model": _OBJECT, "versions": {"type": "array"}}}  # fmt: skip
 
+VERSION = _path("version", "a version number", "^[0-9]+$")
+VERSION_DETAIL = {"type": "object", "required": ["version", "signature", "requirements", "metrics", "lineage",
+                                                 "transition_requests", "activity"]}  # fmt: skip
+
 PATHS: dict[str, dict[str, Any]] = {
     "/info": {"get": {
         "summary": "store location, schema version and row counts", "operationId": "info",
@@ -61,16 +65,21 @@ PATHS: dict[str, dict[str, Any]] = {
         "responses": _answer("experiments, most recently updated first", _listing("experiments")),
     }},
     "/runs": {"get": {
-        "summary": "an experiment's runs matching an MLflow filter string", "operationId": "runs",
+        "summary": "a page of the runs of one or more experiments matching an MLflow filter string",
+        "operationId": "runs",
         "parameters": [
-            _query("experiment_id", "the experiment (see /experiments)", required=True),
+            _query("experiment_id", "the experiment (see /experiments); repeat for several",
+                   {"type": "array", "items": _STRING}, required=True),
             _query("filter", "an MLflow filter string, e.g. metrics.acc > 0.9"),
             _query("order_by", "e.g. metrics.acc DESC; repeat for several", {"type": "array", "items": _STRING}),
-            _query("max_results", "at most this many runs (and never more than 1000)",
+            _query("max_results", "the page size, 1 to 1000 (default 1000)",
                    {"type": "string", "pattern": "^[0-9]{1,18}$"}),
+            _query("page_token", "next_page_token of the previous page"),
+            _query("columns", "only these params/metrics/tags in each run: params.C,metrics.acc,tags.team; "
+                              "metrics.* for every metric (empty: none of them; absent: all)"),
         ],
-        "responses": _answer("the runs and the metric and param keys they use",
-                             _listing("runs", ["metric_keys", "param_keys"]), 400, 404),
+        "responses": _answer("the page's runs, the metric, param and tag keys they use, and the next page's token",
+                             _listing("runs", ["metric_keys", "param_keys", "tag_keys", "next_page_token"]), 400, 404),
     }},
     "/runs/{run_id}": {"get": {
         "summary": "one run with artifacts, notebook revisions, logged models, registered versions",
@@ -83,6 +92,27 @@ PATHS: dict[str, dict[str, Any]] = {
         "operationId": "run_chart",
         "parameters": [RUN_ID, _query("keys", "comma-separated metric keys (default: the first 6)")],
         "responses": _answer("the chart", {"type": "object", "required": ["spec"]}, 400, 404),
+    }},
+    "/runs/{run_id}/artifacts": {"get": {
+        "summary": "the files and folders under a path of the run's artifacts", "operationId": "artifacts",
+        "parameters": [RUN_ID, _query("path", "a folder inside the run's artifacts (default: the top)")],
+        "responses": _answer("the listing", _listing("files", ["path"]), 400, 404),
+    }},
+    "/runs/{run_id}/artifact": {"get": {
+        "summary": "one artifact's content for a preview, its kind detected (never a file outside the run's artifacts)",
+        "operationId": "artifact",
+        "parameters": [RUN_ID, _query("path", "the file inside the run's artifacts", required=True)],
+        "responses": _answer("kind: json, yaml, mlmodel (data parsed, text), text, table (columns, rows: the first "
+                             "500), image (mime, base64; SVG as text), notebook (cells), binary (size only)",
+                             {"type": "object", "required": ["path", "kind", "file_size", "truncated"]}, 400, 404),
+    }},
+    "/compare": {"get": {
+        "summary": "runs side by side: their summaries and every metric's history (at most 500 points a run, "
+                   "min and max over all of it)", "operationId": "compare",
+        "parameters": [_query("run_id", "a run to compare; repeat for each (at most 100)",
+                              {"type": "array", "items": _STRING}, required=True)],
+        "responses": _answer("runs and histories ({key: {run_id: {points: [[step, time, value]], min, max, count}}})",
+                             _listing("runs", ["histories"]), 400, 404),
     }},
     "/models": {"get": {
         "summary": "registered models with aliases, latest version and number of versions", "operationId": "models",
@@ -109,6 +139,33 @@ PATHS: dict[str, dict[str, Any]] = {
             "responses": _answer("the model after the change", MODEL_DETAIL, 400, 404),
         },
     },
+    "/models/{name}/versions/{version}": {"get": {
+        "summary": "a version with signature, requirements, lineage, source-run metrics, transition requests "
+                   "(pending first) and its activity log", "operationId": "version",
+        "parameters": [NAME, VERSION],
+        "responses": _answer("the version", VERSION_DETAIL, 400, 404),
+    }},
+    "/models/{name}/versions/{version}/description": {"put": {
+        "summary": "replace the version's description", "operationId": "set_version_description",
+        "parameters": [NAME, VERSION],
+        "requestBody": {"required": True, **_json({"type": "object", "required": ["description"],
+                                                   "properties": {"description": _STRING}})},
+        "responses": _answer("the version after the change", VERSION_DETAIL, 400, 404),
+    }},
+    "/models/{name}/versions/{version}/requests/{action}": {"post": {
+        "summary": "request a stage transition, or approve, reject or cancel the pending request for a stage",
+        "operationId": "transition_request",
+        "parameters": [NAME, VERSION, _path("action", "request, approve, reject or cancel",
+                                            "^(request|approve|reject|cancel)$")],
+        "requestBody": {"required": True, **_json({
+            "type": "object", "required": ["stage"],
+            "properties": {"stage": {"type": "string", "enum": ["Staging", "Production", "Archived"]},
+                           "comment": _STRING,
+                           "archive_existing_versions": {"type": "boolean", "default": False,
+                                                         "description": "approve only"}},
+        })},  # fmt: skip
+        "responses": _answer("the version after the change", VERSION_DETAIL, 400, 404),
+    }},
     "/models/{name}/versions/{version}/stage": {"post": {
         "summary": "move a version to a stage, optionally archiving the others there", "operationId": "transition_stage",
         "parameters": [NAME, _path("version", "a version number", "^[0-9]+$")],

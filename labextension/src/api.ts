@@ -27,11 +27,101 @@ export interface IRun {
   tags: Record<string, string>;
 }
 
-/** `GET runs` answer: runs plus the keys that occur in them, for columns. */
+/** `GET runs` answer: a page of runs plus the keys that occur in them, for columns. */
 export interface IRunList {
   runs: IRun[];
   metric_keys: string[];
   param_keys: string[];
+  tag_keys: string[];
+  next_page_token: string | null;
+}
+
+/** What the main-area runs grid asks `GET runs` for. */
+export interface IRunQuery {
+  experimentIds: string[];
+  filter?: string;
+  orderBy?: string[];
+  maxResults?: number;
+  pageToken?: string | null;
+  /** `params.C`, `metrics.acc`, `tags.team`; `undefined` for every column. */
+  columns?: string[];
+}
+
+/** One metric of one run in `GET compare`: points are `[step, time, value]`. */
+export interface IHistory {
+  points: [number, number, number | null][];
+  min: number | null;
+  max: number | null;
+  count: number;
+}
+
+/** `GET compare` answer. */
+export interface IComparison {
+  runs: IRun[];
+  histories: Record<string, Record<string, IHistory>>;
+}
+
+/** A transition request of a model version. */
+export interface ITransitionRequest {
+  request_id: string;
+  to_stage: string;
+  status: string;
+  user_id: string | null;
+  comment: string | null;
+  creation_timestamp: number;
+  resolved_by?: string | null;
+  resolution_comment?: string | null;
+}
+
+/** One entry of the registry's activity log. */
+export interface IActivity {
+  activity_type: string;
+  user_id: string | null;
+  timestamp: number;
+  from_stage: string | null;
+  to_stage: string | null;
+  comment: string | null;
+}
+
+/** `GET models/NAME/versions/V` answer. */
+export interface IVersionDetail {
+  version: IModelVersion & { name: string; user_id: string | null };
+  signature: { inputs?: unknown; outputs?: unknown; params?: unknown } | null;
+  requirements: string[];
+  flavors: string[];
+  metrics: Record<string, number | null>;
+  lineage: {
+    run: { run_id: string; run_name: string; experiment_id: string; status: string } | null;
+    notebook_path: string | null;
+    revisions: Record<string, { revision_id: string; cell_count: number }>;
+    cell_count: number;
+    datasets: Record<string, unknown>[];
+    notes: string[];
+  };
+  transition_requests: ITransitionRequest[];
+  activity: IActivity[];
+}
+
+/** `GET runs/ID/artifact` answer: the content of one artifact, by kind. */
+export interface IArtifactPreview {
+  path: string;
+  kind: 'json' | 'yaml' | 'mlmodel' | 'text' | 'table' | 'image' | 'notebook' | 'binary';
+  file_size: number;
+  truncated: boolean;
+  text?: string;
+  data?: unknown;
+  columns?: string[];
+  rows?: unknown[][];
+  mime?: string;
+  base64?: string;
+  cells?: { cell_type: string; source: string; outputs: string[] }[];
+}
+
+/** An entry of `GET runs/ID/artifacts`. */
+export interface IArtifactFile {
+  path: string;
+  is_dir: boolean;
+  file_size: number | null;
 }
 
 /** `GET runs/ID` answer: a run and what hangs off it. */
@@ -70,6 +160,8 @@ export interface IModelVersion {
   description: string | null;
   aliases: string[];
   model_uri: string;
+  /** The source run's metrics (`GET models/NAME` only). */
+  metrics?: Record<string, number | null>;
 }
 
 /** `GET models/NAME` answer, also what every registry change returns. */
@@ -93,9 +185,16 @@ export async function listExperiments(): Promise<IExperiment[]> {
     .experiments;
 }
 
-/** `GET runs`: the runs of one experiment, narrowed by an MLflow filter string. */
+/** Runs the sidebar lists at most (the runs view pages through all of them). */
+export const SIDEBAR_RUNS = 200;
+
+/** `GET runs`: the latest runs of one experiment (metrics only), narrowed by an MLflow filter string. */
 export function listRuns(experimentId: string, filter = ''): Promise<IRunList> {
-  const query = new URLSearchParams({ experiment_id: experimentId });
+  const query = new URLSearchParams({
+    experiment_id: experimentId,
+    max_results: String(SIDEBAR_RUNS),
+    columns: 'metrics.*'
+  });
   if (filter.trim()) {
     query.set('filter', filter.trim());
   }
@@ -168,4 +267,80 @@ export async function createScoringNotebook(modelUri: string): Promise<string> {
     json('POST', { model_uri: modelUri })
   );
   return answer.path;
+}
+
+/** `GET runs` with paging and columns, for the main-area grid. */
+export function queryRuns(query: IRunQuery): Promise<IRunList> {
+  const params = new URLSearchParams();
+  for (const id of query.experimentIds) {
+    params.append('experiment_id', id);
+  }
+  if (query.filter?.trim()) {
+    params.set('filter', query.filter.trim());
+  }
+  for (const order of query.orderBy ?? []) {
+    params.append('order_by', order);
+  }
+  if (query.maxResults) {
+    params.set('max_results', String(query.maxResults));
+  }
+  if (query.pageToken) {
+    params.set('page_token', query.pageToken);
+  }
+  if (query.columns) {
+    params.set('columns', query.columns.join(','));
+  }
+  return requestAPI<IRunList>(`runs?${params}`);
+}
+
+/** `GET compare`: runs side by side with their metric histories. */
+export function compareRuns(runIds: string[]): Promise<IComparison> {
+  const params = new URLSearchParams();
+  for (const id of runIds) {
+    params.append('run_id', id);
+  }
+  return requestAPI<IComparison>(`compare?${params}`);
+}
+
+/** `GET runs/ID/artifacts?path=P`. */
+export async function listArtifacts(runId: string, path = ''): Promise<IArtifactFile[]> {
+  const query = new URLSearchParams({ path });
+  return (await requestAPI<{ files: IArtifactFile[] }>(`runs/${enc(runId)}/artifacts?${query}`)).files;
+}
+
+/** `GET runs/ID/artifact?path=P`. */
+export function getArtifact(runId: string, path: string): Promise<IArtifactPreview> {
+  const query = new URLSearchParams({ path });
+  return requestAPI<IArtifactPreview>(`runs/${enc(runId)}/artifact?${query}`);
+}
+
+/** `GET models/NAME/versions/V`. */
+export function getVersion(name: string, version: number): Promise<IVersionDetail> {
+  return requestAPI<IVersionDetail>(`models/${enc(name)}/versions/${version}`);
+}
+
+/** `PUT models/NAME/versions/V/description`. */
+export function setVersionDescription(
+  name: string,
+  version: number,
+  description: string
+): Promise<IVersionDetail> {
+  return requestAPI<IVersionDetail>(
+    `models/${enc(name)}/versions/${version}/description`,
+    json('PUT', { description })
+  );
+}
+
+/** `POST models/NAME/versions/V/requests/ACTION`: request, approve, reject or cancel a transition. */
+export function transitionRequest(
+  name: string,
+  version: number,
+  action: 'request' | 'approve' | 'reject' | 'cancel',
+  stage: string,
+  comment = ''
+): Promise<IVersionDetail> {
+  return requestAPI<IVersionDetail>(
+    `models/${enc(name)}/versions/${version}/requests/${action}`,
+    json('POST', { stage, comment: comment || null })
+  );
 }

@@ -13,6 +13,8 @@ export interface IViewHost {
   clearError(): void;
   /** Open a file (path below the server root) in the main area. */
   openPath(path: string): Promise<unknown>;
+  /** Run a JupyterLab command (the main-area views open through them). */
+  execute(command: string, args: Record<string, unknown>): Promise<unknown>;
   /** Switch to the Models tab, on one model's versions. */
   showModel(name: string): void;
   /** Switch to the Runs tab, on one run's detail. */

@@ -84,6 +84,9 @@ export class ModelsView extends PagedView<ModelsState> {
       { className: 'jl-model-detail', dataset: { modelName: model.name } },
       link('jl-back', '← Models', () => void this.showModels()),
       h('h2', { className: 'jl-heading' }, model.name),
+      link('jl-open-model-page', 'Open the model page', () =>
+        void this._host.execute('jupyter-lifecycle:open-model', { name: model.name })
+      ),
       model.description ? h('p', { className: 'jl-description' }, model.description) : null,
       detail.versions.length === 0
         ? h('p', { className: 'jl-empty' }, 'No versions.')
@@ -122,7 +125,9 @@ export class ModelsView extends PagedView<ModelsState> {
       h(
         'div',
         { className: 'jl-version-header' },
-        h('span', { className: 'jl-name' }, `Version ${version.version}`),
+        link('jl-name jl-open-version-page', `Version ${version.version}`, () =>
+          void this._host.execute('jupyter-lifecycle:open-model', { name, version: version.version })
+        , { title: 'Open the version page (description, requests, activity, lineage)' }),
         h(
           'span',
           { className: `jl-badge jl-stage jl-stage-${version.current_stage.toLowerCase()}` },
@@ -132,7 +137,7 @@ export class ModelsView extends PagedView<ModelsState> {
           aliasBadge(
             alias,
             `models:/${name}@${alias}`,
-            () => void this._act(() => deleteAlias(name, alias))
+            () => void this._act(() => deleteAlias(name, alias), aliasInput.form ?? undefined)
           )
         )
       ),
@@ -157,7 +162,7 @@ export class ModelsView extends PagedView<ModelsState> {
               event.preventDefault();
               const alias = aliasInput.value.trim();
               if (alias) {
-                void this._act(() => setAlias(name, alias, version.version));
+                void this._act(() => setAlias(name, alias, version.version), event.currentTarget as HTMLElement);
               }
             }
           }
@@ -172,8 +177,9 @@ export class ModelsView extends PagedView<ModelsState> {
           on: {
             submit: event => {
               event.preventDefault();
-              void this._act(() =>
-                transitionStage(name, version.version, stageSelect.value, archiveBox.checked)
+              void this._act(
+                () => transitionStage(name, version.version, stageSelect.value, archiveBox.checked),
+                event.currentTarget as HTMLElement
               );
             }
           }
@@ -190,7 +196,10 @@ export class ModelsView extends PagedView<ModelsState> {
           {
             className: 'jp-mod-styled jp-mod-accept jl-scoring-notebook',
             title: `Generate a notebook that scores data with ${version.model_uri} and open it`,
-            on: { click: () => void this._scoringNotebook(version.model_uri) }
+            on: {
+              click: event =>
+                void this._scoringNotebook(version.model_uri, (event.currentTarget as HTMLElement).parentElement!)
+            }
           },
           'Scoring notebook'
         )
@@ -198,20 +207,49 @@ export class ModelsView extends PagedView<ModelsState> {
     );
   }
 
-  /** Run a registry change and draw the model detail it answers with. */
-  private _act(change: () => Promise<IModelDetail>): Promise<void> {
-    return this.draw(async () => this._renderModel(await change()));
+  /**
+   * Run a registry change and draw the model detail it answers with; a
+   * refused change shows the server's message inside `control` (the form
+   * that sent it), not at the top of a scrolled panel.
+   */
+  private async _act(change: () => Promise<IModelDetail>, control?: HTMLElement): Promise<void> {
+    if (!control) {
+      return this.draw(async () => this._renderModel(await change()));
+    }
+    const error = inlineError(control);
+    let detail: IModelDetail;
+    try {
+      detail = await change();
+    } catch (reason) {
+      error.textContent = reason instanceof Error ? reason.message : String(reason);
+      error.hidden = false;
+      return;
+    }
+    await this.draw(async () => this._renderModel(detail));
   }
 
-  private async _scoringNotebook(modelUri: string): Promise<void> {
-    this._host.clearError();
+  private async _scoringNotebook(modelUri: string, control: HTMLElement): Promise<void> {
+    const error = inlineError(control);
     try {
       await this._host.openPath(await createScoringNotebook(modelUri));
-    } catch (error) {
-      this._host.showError(error);
+    } catch (reason) {
+      error.textContent = reason instanceof Error ? reason.message : String(reason);
+      error.hidden = false;
     }
   }
 
+}
+
+/** The (hidden, emptied) error line inside `control`, made on first use. */
+function inlineError(control: HTMLElement): HTMLElement {
+  let error = control.querySelector<HTMLElement>(':scope > .jl-inline-error');
+  if (!error) {
+    error = h('span', { className: 'jl-inline-error', role: 'alert' });
+    control.append(error);
+  }
+  error.hidden = true;
+  error.textContent = '';
+  return error;
 }
 
 /** `@alias` as a badge; with `remove`, a × button deletes the alias. */

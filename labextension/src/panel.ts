@@ -19,6 +19,8 @@ export interface ILifecyclePanelOptions {
   rendermime: IRenderMimeRegistry;
   /** Opens a file below the server root (`docmanager:open`). */
   openPath: (path: string) => Promise<unknown>;
+  /** Runs a JupyterLab command (the main-area views). */
+  execute: (command: string, args: Record<string, unknown>) => Promise<unknown>;
 }
 
 /**
@@ -35,6 +37,7 @@ export class LifecyclePanel extends Widget implements IViewHost {
     super();
     this.rendermime = options.rendermime;
     this._openPath = options.openPath;
+    this._execute = options.execute;
     this.addClass('jl-sidebar');
     this.title.icon = lifecycleIcon;
     this.title.caption = 'Lifecycle';
@@ -111,6 +114,11 @@ export class LifecyclePanel extends Widget implements IViewHost {
     return this._openPath(path);
   }
 
+  /** Run a JupyterLab command. */
+  execute(command: string, args: Record<string, unknown>): Promise<unknown> {
+    return this._execute(command, args);
+  }
+
   /** Switch to the Models tab, on one model's versions. */
   showModel(name: string): void {
     this._setTab('models');
@@ -167,6 +175,7 @@ export class LifecyclePanel extends Widget implements IViewHost {
   }
 
   private readonly _openPath: (path: string) => Promise<unknown>;
+  private readonly _execute: (command: string, args: Record<string, unknown>) => Promise<unknown>;
   private readonly _runs: RunsView;
   private readonly _models: ModelsView;
   private readonly _tabs: Record<Tab, HTMLButtonElement>;

@@ -4,6 +4,8 @@ import { Widget } from '@lumino/widgets';
 import {
   getRun,
   getRunChart,
+  IArtifactFile,
+  listArtifacts,
   IRunDetail,
   IRunList,
   listExperiments,
@@ -169,6 +171,18 @@ export class RunsView extends PagedView<RunsState> {
         { className: 'jl-heading' },
         experiment ? experiment.name : `Experiment ${experimentId}`
       ),
+      h(
+        'button',
+        {
+          className: 'jp-mod-styled jl-open-grid',
+          title: 'Sort, pick columns, select and compare runs in the main area',
+          on: {
+            click: () =>
+              void this._host.execute('jupyter-lifecycle:open-runs', { experimentIds: [experimentId] })
+          }
+        },
+        'Open runs view'
+      ),
       filter,
       runs && this._runsTable(runs)
     );
@@ -207,7 +221,9 @@ export class RunsView extends PagedView<RunsState> {
       h(
         'p',
         { className: 'jl-summary' },
-        `${list.runs.length} run${list.runs.length === 1 ? '' : 's'}`
+        list.next_page_token
+          ? `The latest ${list.runs.length} runs: the runs view pages through all of them`
+          : `${list.runs.length} run${list.runs.length === 1 ? '' : 's'}`
       ),
       // A sidebar is narrow: the table scrolls sideways rather than wrapping every cell.
       h(
@@ -258,22 +274,7 @@ export class RunsView extends PagedView<RunsState> {
       section(
         'jl-artifacts',
         'Artifacts',
-        noneIfEmpty(detail.artifacts, artifacts =>
-          h(
-              'ul',
-              { className: 'jl-list' },
-              ...artifacts.map(artifact =>
-                h(
-                  'li',
-                  { className: 'jl-artifact', dataset: { path: artifact.path } },
-                  artifact.is_dir ? `${artifact.path}/` : artifact.path,
-                  artifact.file_size !== null && !artifact.is_dir
-                    ? h('span', { className: 'jl-count' }, formatBytes(artifact.file_size))
-                    : null
-                )
-              )
-            )
-        )
+        noneIfEmpty(detail.artifacts, artifacts => this._artifactList(run.run_id, artifacts))
       ),
       section(
         'jl-logged-models',
@@ -348,6 +349,36 @@ export class RunsView extends PagedView<RunsState> {
     await renderer.renderModel(
       rendermime.createModel({
         data: { [VEGALITE_MIME]: spec as ReadonlyPartialJSONObject }
+      })
+    );
+  }
+
+  /** Artifacts: a file opens its preview in the main area; a folder unfolds. */
+  private _artifactList(runId: string, artifacts: IArtifactFile[]): HTMLElement {
+    return h(
+      'ul',
+      { className: 'jl-list' },
+      ...artifacts.map(artifact => {
+        const item: HTMLElement = h(
+          'li',
+          { className: 'jl-artifact jl-clickable', dataset: { path: artifact.path } },
+          artifact.is_dir ? `${artifact.path}/` : artifact.path,
+          artifact.file_size !== null && !artifact.is_dir
+            ? h('span', { className: 'jl-count' }, formatBytes(artifact.file_size))
+            : null
+        );
+        item.addEventListener('click', event => {
+          event.stopPropagation();
+          if (!artifact.is_dir) {
+            void this._host.execute('jupyter-lifecycle:open-artifact', { runId, path: artifact.path });
+          } else if (!item.querySelector('ul')) {
+            listArtifacts(runId, artifact.path).then(
+              children => item.append(this._artifactList(runId, children)),
+              error => this._host.showError(error)
+            );
+          }
+        });
+        return item;
       })
     );
   }

@@ -142,6 +142,13 @@ def test_sidebar_browses_runs_and_manages_the_registry(lab: Lab, page: object) -
     with lab_store(lab) as client:
         assert client.get_model_version_by_alias(MODEL, "candidate").version == 1
         assert client.get_model_version(MODEL, 1).current_stage == "Staging"
+    # A refused action says why beside the form that sent it (#17: not at the top of a scrolled panel).
+    version.locator(".jl-alias-input").fill("latest")
+    version.locator(".jl-alias-set").click()
+    refused = version.locator(".jl-alias-form .jl-inline-error")
+    refused.wait_for()
+    assert "reserved" in refused.inner_text() and error.is_hidden()
+    version.locator(".jl-alias-input").fill("")
 
     # A scoring notebook is generated on the server and opened in the main area.
     version.locator(".jl-scoring-notebook").click()
