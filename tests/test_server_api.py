@@ -97,6 +97,9 @@ def test_runs_experiments_and_run_detail(server: Jupyter, seeded: dict[str, str]
     assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v5") and "loss" in json.dumps(spec)
     both = get(server, "runs", seeded["small"], "chart")["spec"]
     assert both["columns"] == 1 and [p["title"] for p in both["concat"]] == ["acc", "loss"]  # stacked for the sidebar
+    panels = get(server, "runs", seeded["small"], "chart")["panels"]
+    assert [p["width"] for p in panels] == ["container", "container"] and "acc" in json.dumps(panels[0])
+    assert panels[0]["autosize"] == {"type": "fit-x", "contains": "padding"} and "loss" in json.dumps(panels[1])
 
 
 def test_errors_name_the_problem(server: Jupyter, seeded: dict[str, str]) -> None:

@@ -163,7 +163,10 @@ def run_detail(client: Client, run_id: str) -> dict[str, Any]:
 def run_chart(client: Client, run_id: str, keys: list[str] | None = None) -> dict[str, Any]:
     """The metric-history chart of one run as a vega-lite spec with its data inline (``null`` without metrics).
 
-    Several metrics are stacked one panel per row, for the sidebar's width.
+    Several metrics are stacked one panel per row in ``spec``. ``panels`` holds
+    one spec per metric whose width follows its container (vega-lite's
+    ``width: "container"`` works only for a single or layered view, not a
+    concatenation): the sidebar draws those, as wide as it is.
     """
     from ..notebook.charts import metric_history
 
@@ -173,12 +176,17 @@ def run_chart(client: Client, run_id: str, keys: list[str] | None = None) -> dic
     if missing:
         raise NotFound(f"run {run_id} has no metric {missing[0]!r}; it has {', '.join(sorted(run.data.metrics)) or 'none'}")
     if not wanted:
-        return {"spec": None}
+        return {"spec": None, "panels": []}
     chart = metric_history([run], wanted if len(wanted) > 1 else wanted[0], client=client, width=320, height=180)
     spec = chart.to_dict()
     if "columns" in spec:  # one metric panel per row: the sidebar is narrow
         spec["columns"] = 1
-    return {"spec": spec}
+    panels = []
+    for key in wanted:
+        panel = metric_history([run], key, client=client, height=160).to_dict()
+        panel.update(width="container", autosize={"type": "fit-x", "contains": "padding"})
+        panels.append(panel)
+    return {"spec": spec, "panels": panels}
 
 
 def _model_summary(model: RegisteredModel, version_count: int) -> dict[str, Any]:

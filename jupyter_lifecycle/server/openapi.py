@@ -88,10 +88,11 @@ PATHS: dict[str, dict[str, Any]] = {
                                                                         "registered_versions"]}, 400, 404),
     }},
     "/runs/{run_id}/chart": {"get": {
-        "summary": "the run's metric-history chart as a vega-lite spec (null without metrics)",
+        "summary": "the run's metric-history chart as a vega-lite spec (null without metrics), and one spec per "
+                   "metric as wide as its container (panels)",
         "operationId": "run_chart",
         "parameters": [RUN_ID, _query("keys", "comma-separated metric keys (default: the first 6)")],
-        "responses": _answer("the chart", {"type": "object", "required": ["spec"]}, 400, 404),
+        "responses": _answer("the chart", {"type": "object", "required": ["spec", "panels"]}, 400, 404),
     }},
     "/runs/{run_id}/artifacts": {"get": {
         "summary": "the files and folders under a path of the run's artifacts", "operationId": "artifacts",

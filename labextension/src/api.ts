@@ -210,9 +210,8 @@ export function getRun(runId: string): Promise<IRunDetail> {
  * `GET runs/ID/chart`: a vega-lite v5 spec of the run's metric history,
  * `null` when the run has no metrics.
  */
-export async function getRunChart(runId: string): Promise<object | null> {
-  return (await requestAPI<{ spec: object | null }>(`runs/${enc(runId)}/chart`))
-    .spec;
+export async function getRunChart(runId: string): Promise<object[]> {
+  return (await requestAPI<{ panels: object[] }>(`runs/${enc(runId)}/chart`)).panels;
 }
 
 /** `GET models`. */

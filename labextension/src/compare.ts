@@ -3,7 +3,9 @@
  * drawn by JupyterLab's own renderer, offline), parallel coordinates whose
  * per-axis brushes keep only some runs (and narrow the runs grid), a params
  * table marking only the cells that differ from the first run, and a metrics
- * table with last values (min and max only where the history varies).
+ * table with last values (min and max only where the history varies), a
+ * scatter plot of any two params or metrics coloured by a param, and a
+ * smoothing slider (the debiased moving average over the faint raw line).
  */
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
@@ -41,19 +43,20 @@ export function metricSpec(
   data: IComparison,
   names: Map<string, string>,
   x: XAxis,
-  log: boolean
+  log: boolean,
+  smoothing = 0
 ): Record<string, unknown> {
   const values: Record<string, unknown>[] = [];
   let longest = 0;
   for (const [runId, history] of Object.entries(data.histories[key] ?? {})) {
     longest = Math.max(longest, history.points.length);
     const start = data.runs.find(r => r.run_id === runId)?.start_time ?? history.points[0]?.[1] ?? 0;
-    for (const [step, time, value] of history.points) {
-      if (value === null || (log && value <= 0)) {
-        continue; // NaN/inf, and non-positive values on a log scale, have no place on the axis
-      }
-      values.push({ run: names.get(runId) ?? runId, step, time, relative: (time - start) / 1000, value });
-    }
+    const kept = history.points.filter(([, , value]) => value !== null && !(log && value <= 0));
+    // NaN/inf, and non-positive values on a log scale, have no place on the axis
+    const smoothed = smooth(kept.map(([, , value]) => value as number), smoothing);
+    kept.forEach(([step, time, value], i) => {
+      values.push({ run: names.get(runId) ?? runId, step, time, relative: (time - start) / 1000, value, smoothed: smoothed[i] });
+    });
   }
   const xField =
     x === 'step'
@@ -62,31 +65,143 @@ export function metricSpec(
         ? { field: 'time', type: 'temporal', title: 'time' }
         : { field: 'relative', type: 'quantitative', title: 'seconds since the run started' };
   const single = longest <= 1;
+  const y = { field: 'value', type: 'quantitative', title: key, scale: { type: log ? 'log' : 'linear', zero: false } };
+  const color = { field: 'run', type: 'nominal', scale: { range: PALETTE }, legend: { title: 'run', labelLimit: 220 } };
+  const tooltip = [{ field: 'run' }, { field: 'step' }, { field: 'value', format: '.4g' }];
+  const base = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', title: key, width: 360, height: 180, data: { values } };
+  if (single) {
+    const runOrder = data.runs.map(r => names.get(r.run_id) ?? r.run_id);
+    return {
+      ...base,
+      mark: { type: 'point', filled: true, size: 80 },
+      encoding: { x: { field: 'run', type: 'nominal', title: 'run', sort: runOrder }, y, color, tooltip }
+    };
+  }
+  if (smoothing <= 0) {
+    return { ...base, mark: { type: 'line', point: false, tooltip: true }, encoding: { x: xField, y, color, tooltip } };
+  }
+  // Smoothed: the raw line stays, faint, under the moving average (as TensorBoard and MLflow draw it).
+  return {
+    ...base,
+    title: `${key} (smoothing ${smoothing})`,
+    encoding: { x: xField, color },
+    layer: [
+      { mark: { type: 'line', opacity: 0.25 }, encoding: { y, tooltip } },
+      {
+        mark: { type: 'line', tooltip: true },
+        encoding: {
+          y: { ...y, field: 'smoothed' },
+          tooltip: [...tooltip, { field: 'smoothed', format: '.4g' }]
+        }
+      }
+    ]
+  };
+}
+
+/**
+ * The debiased exponential moving average of `values` with weight `weight`
+ * in [0, 1), as TensorBoard computes it (and MLflow after it): the bias of
+ * starting from 0 is divided out, so the first value is kept as it is.
+ */
+export function smooth(values: number[], weight: number): number[] {
+  if (weight <= 0) {
+    return [...values];
+  }
+  let last = 0;
+  return values.map((value, i) => {
+    last = last * weight + (1 - weight) * value;
+    return last / (1 - Math.pow(weight, i + 1));
+  });
+}
+
+/** A field of a run the scatter plot can use: a param (numeric when every value is) or a metric's last value. */
+interface IField {
+  id: string;
+  label: string;
+  value: (run: IRun) => number | string | null;
+  numeric: boolean;
+  log: boolean;
+}
+
+/** The params and metrics of the runs as fields for the scatter plot's axes and colour. */
+export function runFields(runs: IRun[], metrics: string[]): IField[] {
+  const fields: IField[] = [];
+  const paramKeys = [...new Set(runs.flatMap(r => Object.keys(r.params)))].sort();
+  for (const key of paramKeys) {
+    const numbers = runs.map(r => (r.params[key] === undefined ? NaN : Number(r.params[key])));
+    const numeric = numbers.every(n => Number.isFinite(n));
+    const log = numeric && numbers.every(n => n > 0) && Math.max(...numbers) / Math.min(...numbers) >= 100;
+    fields.push({
+      id: `params.${key}`,
+      label: key,
+      value: r => (r.params[key] === undefined ? null : numeric ? Number(r.params[key]) : r.params[key]),
+      numeric,
+      log
+    });
+  }
+  for (const key of metrics) {
+    fields.push({ id: `metrics.${key}`, label: key, value: r => r.metrics[key] ?? null, numeric: true, log: false });
+  }
+  return fields;
+}
+
+/**
+ * A vega-lite scatter plot: a point per run at (x, y), coloured by a param's
+ * value (one colour per distinct value, in sorted order) or by run.
+ */
+export function scatterSpec(
+  runs: IRun[],
+  names: Map<string, string>,
+  x: IField,
+  y: IField,
+  colour: IField | null
+): Record<string, unknown> {
+  const values = runs
+    .map(run => ({
+      run: names.get(run.run_id) ?? run.run_id,
+      run_id: run.run_id,
+      x: x.value(run),
+      y: y.value(run),
+      colour: colour ? String(colour.value(run) ?? '') : names.get(run.run_id) ?? run.run_id
+    }))
+    .filter(p => p.x !== null && p.y !== null);
+  const axis = (field: IField, name: 'x' | 'y') => ({
+    field: name,
+    type: field.numeric ? 'quantitative' : 'nominal',
+    title: field.label + (field.log ? ' (log)' : ''),
+    ...(field.numeric ? { scale: { type: field.log ? 'log' : 'linear', zero: false } } : { sort: 'ascending' })
+  });
+  const domain = colour
+    ? [...new Set(values.map(v => v.colour))].sort((a, b) =>
+        colour.numeric ? Number(a) - Number(b) : a < b ? -1 : a > b ? 1 : 0
+      )
+    : values.map(v => v.run);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: key,
-    width: 360,
-    height: 180,
+    title: `${y.label} against ${x.label}`,
+    width: 420,
+    height: 280,
     data: { values },
-    mark: single ? { type: 'point', filled: true, size: 80 } : { type: 'line', point: false, tooltip: true },
+    mark: { type: 'point', filled: true, size: 90, opacity: 0.9 },
     encoding: {
-      x: single
-        ? { field: 'run', type: 'nominal', title: 'run', sort: data.runs.map(r => names.get(r.run_id) ?? r.run_id) }
-        : xField,
-      y: {
-        field: 'value',
-        type: 'quantitative',
-        title: key,
-        scale: { type: log ? 'log' : 'linear', zero: false }
-      },
+      x: axis(x, 'x'),
+      y: axis(y, 'y'),
       color: {
-        field: 'run',
+        field: 'colour',
         type: 'nominal',
-        scale: { range: PALETTE },
-        legend: { title: 'run', labelLimit: 220 }
+        title: colour ? colour.label : 'run',
+        scale: { domain, range: PALETTE },
+        legend: { labelLimit: 220 }
       },
-      tooltip: [{ field: 'run' }, { field: 'step' }, { field: 'value', format: '.4g' }]
-    }
+      tooltip: [
+        { field: 'run' },
+        { field: 'x', title: x.label },
+        { field: 'y', title: y.label },
+        ...(colour ? [{ field: 'colour', title: colour.label }] : [])
+      ]
+    },
+    // SVG marks, so the points can be read back from the page.
+    usermeta: { embedOptions: { renderer: 'svg' } }
   };
 }
 
@@ -134,12 +249,14 @@ export class ComparisonView extends Widget {
       this._controls(),
       h('section', { className: 'jl-section jl-compare-charts-section' }, h('h3', {}, 'Metrics over time'), this._charts),
       h('section', { className: 'jl-section' }, h('h3', {}, 'Parallel coordinates (drag along an axis to brush)'), this._parallel),
+      h('section', { className: 'jl-section' }, h('h3', {}, 'Scatter plot'), this._scatterControls(), this._scatter),
       h('section', { className: 'jl-section' }, h('h3', {}, 'Runs'), this._runsTable),
       h('section', { className: 'jl-section' }, h('h3', {}, 'Parameters'), this._onlyDiffToggle(), this._paramsHost),
       h('section', { className: 'jl-section' }, h('h3', {}, 'Metrics'), this._metricsHost)
     );
     await this._drawCharts();
     this._drawParallel();
+    await this._drawScatter();
     this._drawTables();
     delete this.node.dataset.loading;
   }
@@ -152,6 +269,7 @@ export class ComparisonView extends Widget {
     for (const chart of this._renderers) {
       chart.dispose();
     }
+    this._scatterRenderer?.dispose();
     super.dispose();
   }
 
@@ -210,7 +328,31 @@ export class ComparisonView extends Widget {
     );
     picker.addEventListener('toggle', () => placePopup(picker));
     this._picker = picker;
-    return h('div', { className: 'jl-grid-row jl-compare-controls' }, picker, x, h('label', {}, log, ' log scale'));
+    const shown = h('span', { className: 'jl-compare-smoothing-value' }, '0');
+    const smoothing = h('input', {
+      type: 'range',
+      min: '0',
+      max: '0.99',
+      step: '0.01',
+      value: '0',
+      className: 'jl-compare-smoothing',
+      title: 'exponential moving average weight (0: raw values)',
+      on: {
+        input: () => {
+          this._smoothing = Number(smoothing.value);
+          shown.textContent = smoothing.value;
+          void this._drawCharts();
+        }
+      }
+    });
+    return h(
+      'div',
+      { className: 'jl-grid-row jl-compare-controls' },
+      picker,
+      x,
+      h('label', {}, log, ' log scale'),
+      h('label', {}, 'smoothing ', smoothing, ' ', shown)
+    );
   }
 
   private async _drawCharts(): Promise<void> {
@@ -222,7 +364,7 @@ export class ComparisonView extends Widget {
     const keys = this._metrics.filter(k => this._chosen.has(k));
     const specs: Record<string, unknown>[] = [];
     for (const key of keys) {
-      const spec = metricSpec(key, this._data!, this._names, this._x, this._log);
+      const spec = metricSpec(key, this._data!, this._names, this._x, this._log, this._smoothing);
       specs.push(spec);
       const cell = h('div', { className: 'jl-compare-chart', dataset: { metric: key } });
       this._charts.append(cell);
@@ -238,7 +380,68 @@ export class ComparisonView extends Widget {
       );
     }
     // The specs drawn, for scripts and tests to read.
-    this._charts.dataset.specs = JSON.stringify(specs.map(s => ({ title: s.title, mark: s.mark, y: (s.encoding as any).y })));
+    this._charts.dataset.specs = JSON.stringify(
+      specs.map(s => ({
+        title: s.title,
+        mark: s.mark ?? null,
+        y: (s.encoding as any).y ?? null,
+        layer: (s.layer as any[] | undefined)?.map(l => ({ mark: l.mark, y: l.encoding.y })) ?? null,
+        values: (s.data as any).values
+      }))
+    );
+  }
+
+  /** Three selects: the scatter plot's x and y (any param or metric) and its colour (a param, or the run). */
+  private _scatterControls(): HTMLElement {
+    const fields = runFields(this._data!.runs, this._metrics);
+    this._fields = fields;
+    // Default: the first param that differs against the first metric.
+    const differs = fields.filter(f => f.id.startsWith('params.') && new Set(this._data!.runs.map(f.value)).size > 1);
+    const firstMetric = fields.find(f => f.id.startsWith('metrics.'));
+    this._scatterX = (differs[0] ?? fields[0])?.id ?? '';
+    this._scatterY = (firstMetric ?? fields[1] ?? fields[0])?.id ?? '';
+    const select = (name: string, chosen: string, options: [string, string][], set: (v: string) => void) => {
+      const node = h(
+        'select',
+        { className: `jp-mod-styled jl-scatter-${name}`, on: { change: () => { set(node.value); void this._drawScatter(); } } },
+        ...options.map(([value, label]) => h('option', { value, selected: value === chosen }, label))
+      );
+      return h('label', {}, `${name} `, node);
+    };
+    const all = fields.map(f => [f.id, f.id] as [string, string]);
+    const params = fields.filter(f => f.id.startsWith('params.')).map(f => [f.id, f.id] as [string, string]);
+    return h(
+      'div',
+      { className: 'jl-grid-row jl-scatter-controls' },
+      select('x', this._scatterX, all, v => (this._scatterX = v)),
+      select('y', this._scatterY, all, v => (this._scatterY = v)),
+      select('colour', '', [['', 'by run'], ...params], v => (this._scatterColour = v))
+    );
+  }
+
+  private async _drawScatter(): Promise<void> {
+    this._scatterRenderer?.dispose();
+    this._scatterRenderer = null;
+    const field = (id: string) => this._fields.find(f => f.id === id) ?? null;
+    const x = field(this._scatterX);
+    const y = field(this._scatterY);
+    if (!x || !y) {
+      this._scatter.replaceChildren(h('p', { className: 'jl-empty' }, 'These runs have no params or metrics to plot.'));
+      return;
+    }
+    const spec = scatterSpec(this._data!.runs, this._names, x, y, field(this._scatterColour));
+    this._scatter.replaceChildren();
+    this._scatter.dataset.spec = JSON.stringify(spec);
+    if (!this._rendermime.mimeTypes.includes(VEGALITE_MIME)) {
+      this._scatter.append(h('p', { className: 'jl-empty' }, `No renderer for ${VEGALITE_MIME}`));
+      return;
+    }
+    const renderer = this._rendermime.createRenderer(VEGALITE_MIME);
+    this._scatterRenderer = renderer;
+    Widget.attach(renderer, this._scatter);
+    await renderer.renderModel(
+      this._rendermime.createModel({ data: { [VEGALITE_MIME]: spec as ReadonlyPartialJSONObject } })
+    );
   }
 
   private _axes(): IAxis[] {
@@ -471,6 +674,13 @@ export class ComparisonView extends Widget {
   private _chosen = new Set<string>();
   private _x: XAxis = 'step';
   private _log = false;
+  private _smoothing = 0;
+  private _fields: IField[] = [];
+  private _scatterX = '';
+  private _scatterY = '';
+  private _scatterColour = '';
+  private _scatterRenderer: Widget | null = null;
+  private readonly _scatter = h('div', { className: 'jl-compare-scatter' });
   private _onlyDiff = false;
   private _renderers: Widget[] = [];
   private _brushes = new Map<string, { y0: number; y1: number; y: (v: number) => number; value: (run: IRun) => number | null }>();

@@ -335,22 +335,26 @@ export class RunsView extends PagedView<RunsState> {
       );
       return;
     }
-    const spec = await getRunChart(runId);
+    // One chart per metric, each as wide as the sidebar (width "container").
+    const panels = await getRunChart(runId);
     if (!isCurrent() || !host.isConnected) {
       return;
     }
-    if (spec === null) {
+    if (panels.length === 0) {
       host.append(h('p', { className: 'jl-empty' }, 'No metrics logged.'));
       return;
     }
-    const renderer = rendermime.createRenderer(VEGALITE_MIME);
-    this._charts.push(renderer);
-    Widget.attach(renderer, host);
-    await renderer.renderModel(
-      rendermime.createModel({
-        data: { [VEGALITE_MIME]: spec as ReadonlyPartialJSONObject }
-      })
-    );
+    for (const spec of panels) {
+      const renderer = rendermime.createRenderer(VEGALITE_MIME);
+      renderer.addClass('jl-chart-panel');
+      this._charts.push(renderer);
+      Widget.attach(renderer, host);
+      await renderer.renderModel(
+        rendermime.createModel({
+          data: { [VEGALITE_MIME]: spec as ReadonlyPartialJSONObject }
+        })
+      );
+    }
   }
 
   /** Artifacts: a file opens its preview in the main area; a folder unfolds. */

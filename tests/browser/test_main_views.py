@@ -211,6 +211,55 @@ def test_runs_grid_comparison_model_pages_and_artifacts(lab: Lab, page: Any) -> 
     assert last == str(round(runs[0].data.metrics["accuracy"], 4))
     shot(page, "comparison")
 
+    # Smoothing: the debiased moving average (TensorBoard's) over the faint raw line, from the store's history.
+    page.locator(".jl-compare-smoothing").fill("0.6")
+    page.wait_for_function("document.querySelector('.jl-compare-charts').dataset.specs.includes('smoothing 0.6')")
+    wait_idle(page, ".jl-compare")
+    specs = {s["title"]: s for s in json.loads(page.locator(".jl-compare-charts").get_attribute("data-specs"))}
+    loss = specs["loss (smoothing 0.6)"]
+    assert [layer["y"]["field"] for layer in loss["layer"]] == ["value", "smoothed"]
+    assert loss["layer"][0]["mark"]["opacity"] < 0.5  # the raw line kept, faint
+    with lab_store(lab) as client:
+        history = [m.value for m in sorted(client.get_metric_history(runs[0].info.run_id, "loss"), key=lambda m: m.step)]
+    expected, last = [], 0.0
+    for i, value in enumerate(history):
+        last = last * 0.6 + 0.4 * value
+        expected.append(last / (1 - 0.6 ** (i + 1)))
+    name = runs[0].info.run_name
+    assert [v["smoothed"] for v in loss["values"] if v["run"] == name] == pytest.approx(expected)
+    assert [v["value"] for v in loss["values"] if v["run"] == name] == pytest.approx(history)
+    page.locator(".jl-compare-chart .vega-embed :is(canvas, svg.marks)").first.wait_for()
+    shot(page, "comparison-smoothed")
+
+    # Scatter: accuracy against lr (log-sampled: a log axis), coloured by lr; a point per run, from the store.
+    scatter = page.locator(".jl-compare-scatter")
+    scatter.scroll_into_view_if_needed()
+    page.locator(".jl-scatter-x").select_option("params.lr")
+    page.locator(".jl-scatter-y").select_option("metrics.accuracy")
+    page.locator(".jl-scatter-colour").select_option("params.lr")
+    page.wait_for_function("JSON.parse(document.querySelector('.jl-compare-scatter').dataset.spec).encoding.color.title"
+                           " === 'lr'")  # fmt: skip
+    spec = json.loads(scatter.get_attribute("data-spec"))
+    assert spec["encoding"]["x"]["title"] == "lr (log)" and spec["encoding"]["x"]["scale"]["type"] == "log"
+    assert spec["encoding"]["y"]["title"] == "accuracy"
+    points = {p["run_id"]: p for p in spec["data"]["values"]}
+    assert set(points) == set(selected)
+    for run in runs:
+        point = points[run.info.run_id]
+        assert point["x"] == pytest.approx(float(run.data.params["lr"]))
+        assert point["y"] == pytest.approx(run.data.metrics["accuracy"])
+        assert point["colour"] == run.data.params["lr"]
+    domain = spec["encoding"]["color"]["scale"]["domain"]
+    assert domain == sorted((r.data.params["lr"] for r in runs), key=float)
+    # The drawn marks: three points, each filled with its lr's colour.
+    symbols = scatter.locator("svg g.mark-symbol.role-mark path")  # not the legend's symbols
+    symbols.nth(2).wait_for()
+    assert symbols.count() == 3
+    palette = spec["encoding"]["color"]["scale"]["range"]
+    fills = sorted(s.get_attribute("fill") for s in symbols.all())
+    assert fills == sorted(palette[i] for i in range(3))
+    shot(page, "comparison-scatter")
+
     # Brushing the accuracy axis's upper half keeps the runs above the middle, in the comparison and the grid.
     axis = page.locator('.jl-parallel-axis[data-axis="metrics.accuracy"]')
     axis.scroll_into_view_if_needed()

@@ -114,7 +114,17 @@ def test_sidebar_browses_runs_and_manages_the_registry(lab: Lab, page: object) -
     params = dict(row.split("\t") for row in detail.locator(".jl-params-table tbody tr").all_inner_texts())
     assert params == {"C": "1.0", "solver": "lbfgs"}
     assert set(detail.locator(".jl-metrics-table td:first-child").all_inner_texts()) == {"accuracy", "loss"}
-    detail.locator(".jl-chart .vega-embed").locator("svg.marks, canvas").first.wait_for(timeout=20_000)
+    drawn = detail.locator(".jl-chart .vega-embed").locator("svg.marks, canvas")
+    drawn.nth(1).wait_for(timeout=20_000)
+    assert drawn.count() == 2  # one chart per metric (accuracy, loss)
+    # Each chart fills the sidebar's width (vega-lite width "container"), not a fixed ~160 px: all of its
+    # embed's content box (beside the actions menu's padding), and most of the chart host.
+    host = detail.locator(".jl-chart-host").bounding_box()
+    for chart in drawn.all():
+        room = chart.evaluate("c => { const e = c.closest('.vega-embed'), s = getComputedStyle(e);"
+                              " return e.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight) }")  # fmt: skip
+        width = chart.bounding_box()["width"]
+        assert abs(width - room) <= 2 and width >= 0.8 * host["width"], (width, room, host)
     assert detail.locator(".jl-registered-version").all_inner_texts() == [f"{MODEL} version 1"]
     assert detail.locator(".jl-artifact").count() >= 1
     page.screenshot(path=str(lab.root.parent / "sidebar-run.png"))  # type: ignore[attr-defined]
