@@ -172,7 +172,7 @@ def test_log_sampled_params_get_log_axes(home: Path) -> None:
 def test_parallel_coordinates_scales_each_axis(runs: list[str]) -> None:
     chart = charts.parallel_coordinates(runs, metric="acc")
     spec = chart.to_dict()
-    rules, lines, points, text = spec["layer"]
+    rules, lines, points, bands, text = spec["layer"]
     assert lines["encoding"]["detail"]["field"] == "run" and lines["encoding"]["color"]["field"] == "metric"
     assert lines["encoding"]["x"]["axis"]["labelExpr"] == '["lr", "model", "acc"][datum.value]'  # params that differ
     rows = values(chart)
@@ -183,11 +183,20 @@ def test_parallel_coordinates_scales_each_axis(runs: list[str]) -> None:
     # real ticks: round values along each numeric axis, not only its min and max
     lr_ticks = [t["label"] for t in text["data"]["values"] if t["i"] == 0]
     assert lr_ticks == ["0.1", "0.15", "0.2", "0.25", "0.3"]
-    # brushing: an interval over the axes; lines of runs outside it fade
-    brush = spec["params"][0]
-    assert brush["name"] == "brush" and brush["select"]["type"] == "interval" and brush["views"] == [points["name"]]
-    assert {"calculate": "vlSelectionTest('brush_store', datum) ? 1 : 0", "as": "hit"} in lines["transform"]
-    assert "datum.hits > 0" in lines["encoding"]["opacity"]["condition"]["test"]
+    # brushing: one interval on pos per axis, started only near its axis; a run stays bright inside every brush
+    brushes = spec["params"]
+    assert [b["name"] for b in brushes] == ["brush_0", "brush_1", "brush_2"]
+    assert all(b["select"]["type"] == "interval" and b["select"]["encodings"] == ["y"] for b in brushes)
+    assert all(b["views"] == [points["name"]] for b in brushes)
+    gap = 620 / (3 - 0.35)  # the x scale's domain is [-0.15, 2.5] over the width
+    assert brushes[1]["select"]["on"] == (f"[mousedown[x() >= {1.15 * gap - 20:.1f} && x() <= {1.15 * gap + 20:.1f}],"
+                                          " window:mouseup] > window:mousemove!")  # fmt: skip
+    assert {"calculate": "datum.i == 1 && vlSelectionTest('brush_1_store', datum) ? 1 : 0", "as": "hit_1"} in (
+        lines["transform"]
+    )
+    test = lines["encoding"]["opacity"]["condition"]["test"]
+    assert test.count(" && ") == 2 and "(!length(data('brush_2_store')) || datum.hits_2 > 0)" in test
+    assert bands["mark"]["type"] == "rect"  # each brush drawn as a band on its own axis
     import vl_convert
 
     assert "<svg" in vl_convert.vegalite_to_svg(spec)  # vega compiles and draws it
@@ -201,7 +210,7 @@ def test_parallel_coordinates_log_axes(home: Path) -> None:
             ids.append(run.info.run_id)
     spec = charts.parallel_coordinates(ids).to_dict()
     assert '"depth", "lr (log)"' in spec["layer"][1]["encoding"]["x"]["axis"]["labelExpr"]
-    ticks = [t["label"] for t in spec["layer"][3]["data"]["values"] if t["i"] == 1]
+    ticks = [t["label"] for t in spec["layer"][4]["data"]["values"] if t["i"] == 1]
     assert ticks == ["0.0001", "0.001", "0.01"]
     positions = {r["run"]: r["pos"] for r in values(charts.parallel_coordinates(ids)) if r["axis"] == "lr"}
     assert positions["p1"] == pytest.approx(1 / (2 + math.log10(3)))  # evenly spaced decades

@@ -557,9 +557,11 @@ def parallel_coordinates(
     Each axis is scaled to its own range with round tick values (text params
     are spaced evenly in sorted order). ``log_axes`` names the axes drawn on
     a log scale (default: the numeric ones that look log-sampled, all positive
-    over two decades or more). Drag a box over the axes to brush: the runs
-    passing through it stay bright, the others fade. ``params`` defaults to
-    the params whose values differ between the runs.
+    over two decades or more). Each axis has its own brush: drag up or down
+    along an axis to keep the runs whose value there lies inside the band; a
+    run stays bright while it is inside every brush set, the others fade;
+    double-click an axis to clear its brush. ``params`` defaults to the params
+    whose values differ between the runs.
     """
     found = resolve_runs(runs, client)
     if params is None:
@@ -594,30 +596,67 @@ def parallel_coordinates(
     frame = pd.DataFrame(records)
     names = [a + (" (log)" if a in logs else "") for a in axes]
     label_expr = "[" + ", ".join(_js_string(n) for n in names) + "][datum.value]"
-    x = alt.X("i:Q", title=None, scale=alt.Scale(domain=[-0.15, len(axes) - 0.5], nice=False, zero=False),
+    x_scale = alt.Scale(domain=[-0.15, len(axes) - 0.5], nice=False, zero=False)
+    # A margin above and below the extremes: a brush started at an axis's end can take in its end value.
+    y_scale = alt.Scale(domain=[-0.04, 1.04], nice=False)
+    x = alt.X("i:Q", title=None, scale=x_scale,
               axis=alt.Axis(values=list(range(len(axes))), labelExpr=label_expr, orient="top", grid=False,
                             domain=False, ticks=False, labelPadding=14, labelFontWeight="bold",
                             labelAngle=0, labelLimit=160))  # fmt: skip
-    y = alt.Y("pos:Q", axis=None, scale=alt.Scale(domain=[0, 1], nice=False))
-    brush = alt.selection_interval(name="brush", encodings=["x", "y"])
+    y = alt.Y("pos:Q", axis=None, scale=y_scale)
+    brushes = _axis_brushes(len(axes), width)
     colour: Any = (alt.Color("metric:Q", title=metric, scale=alt.Scale(scheme="viridis"))
                    if metric else _color(list(labels.values())))  # fmt: skip
+    # A run is kept when, for every brush set, its point on that brush's axis is inside it.
+    kept = " && ".join(f"(!length(data('brush_{k}_store')) || datum.hits_{k} > 0)" for k in range(len(axes)))
     lines = alt.Chart().mark_line(strokeWidth=1.5).encode(
         x=x, y=y, detail="run:N", color=colour,
-        opacity=alt.condition("!length(data('brush_store')) || datum.hits > 0", alt.value(0.85), alt.value(0.08)),
+        opacity=alt.condition(kept, alt.value(0.85), alt.value(0.08)),
         tooltip=["run:N", "axis:N", alt.Tooltip("raw:N", title="value")],
-    ).transform_calculate(
-        hit="vlSelectionTest('brush_store', datum) ? 1 : 0"
-    ).transform_joinaggregate(hits="sum(hit)", groupby=["run"])  # fmt: skip
-    points = alt.Chart().mark_circle(size=18, color="#555", opacity=0.6).encode(x=x, y=y).add_params(brush)
+    )  # fmt: skip
+    for k in range(len(axes)):
+        lines = lines.transform_calculate(**{f"hit_{k}": f"datum.i == {k} && vlSelectionTest('brush_{k}_store', datum) ? 1 : 0"})
+    lines = lines.transform_joinaggregate(
+        [alt.AggregatedFieldDef(op="sum", field=f"hit_{k}", **{"as": f"hits_{k}"}) for k in range(len(axes))],
+        groupby=["run"],
+    )
+    points = alt.Chart().mark_circle(size=18, color="#555", opacity=0.6).encode(x=x, y=y).add_params(*brushes)
     rules = alt.Chart(alt.Data(values=[{"i": i} for i in range(len(axes))])).mark_rule(color="#999").encode(x=x)
     text = alt.Chart(alt.Data(values=ticks)).mark_text(align="left", dx=4, fontSize=10, color="#555").encode(
         x=x, y=y, text="label:N"
     )
-    return alt.layer(rules, lines, points, text, data=_inline(frame)).properties(
+    # The selections' own marks span the whole width; each brush is drawn as a band on its axis instead.
+    band_of = " : ".join(f"datum.i == {k} ? brush_{k}" for k in range(len(axes))) + " : {}"
+    bands = alt.Chart(alt.Data(values=[{"i": i} for i in range(len(axes))])).mark_rect(
+        color="#4c78a8", opacity=0.25, stroke="#4c78a8"
+    ).transform_calculate(band=band_of).transform_filter("isValid(datum.band.pos)").transform_calculate(
+        lo="datum.band.pos[0]", hi="datum.band.pos[1]", left="datum.i - 0.06", right="datum.i + 0.06"
+    ).encode(x=alt.X("left:Q", scale=x_scale), x2="right:Q", y=alt.Y("lo:Q", scale=y_scale, axis=None), y2="hi:Q")  # fmt: skip
+    return alt.layer(rules, lines, points, bands, text, data=_inline(frame)).properties(
         width=width, height=height,
-        title="parallel coordinates" + (f" (colour: {metric})" if metric else "") + " · drag to brush",
+        title="parallel coordinates" + (f" (colour: {metric})" if metric else "") + " · drag along an axis to brush",
     )  # fmt: skip
+
+
+def _axis_brushes(count: int, width: int) -> list[Any]:
+    """One interval selection on ``pos`` per axis, started only by a drag near that axis.
+
+    The x scale maps axis ``i`` to ``(i + 0.15) / (count - 0.35)`` of the width
+    (its domain is ``[-0.15, count - 0.5]``); a drag starting within half the
+    gap to the next axis (at most 20 px) belongs to that axis.
+    """
+    gap = width / (count - 0.35)
+    reach = min(20.0, gap / 2)
+    brushes = []
+    for k in range(count):
+        centre = (k + 0.15) * gap
+        near = f"x() >= {centre - reach:.1f} && x() <= {centre + reach:.1f}"
+        brushes.append(alt.selection_interval(
+            name=f"brush_{k}", encodings=["y"], translate=False, zoom=False,
+            on=f"[mousedown[{near}], window:mouseup] > window:mousemove!", clear=f"dblclick[{near}]",
+            mark=alt.BrushConfig(fillOpacity=0, strokeOpacity=0),
+        ))  # fmt: skip
+    return brushes
 
 
 def _js_string(text: str) -> str:
