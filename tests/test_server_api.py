@@ -100,6 +100,8 @@ def test_runs_experiments_and_run_detail(server: Jupyter, seeded: dict[str, str]
     panels = get(server, "runs", seeded["small"], "chart")["panels"]
     assert [p["width"] for p in panels] == ["container", "container"] and "acc" in json.dumps(panels[0])
     assert panels[0]["autosize"] == {"type": "fit-x", "contains": "padding"} and "loss" in json.dumps(panels[1])
+    colours = [layer["encoding"]["color"] for layer in panels[0]["layer"] if "color" in layer.get("encoding", {})]
+    assert colours and all(c["legend"] is None for c in colours)  # one run: no legend eating the sidebar's width
 
 
 def test_errors_name_the_problem(server: Jupyter, seeded: dict[str, str]) -> None:

@@ -185,8 +185,18 @@ def run_chart(client: Client, run_id: str, keys: list[str] | None = None) -> dic
     for key in wanted:
         panel = metric_history([run], key, client=client, height=160).to_dict()
         panel.update(width="container", autosize={"type": "fit-x", "contains": "padding"})
+        _drop_legends(panel)  # one run: a legend would only name it, and take a third of the sidebar's width
         panels.append(panel)
     return {"spec": spec, "panels": panels}
+
+
+def _drop_legends(spec: dict[str, Any]) -> None:
+    """Set ``legend: null`` on every colour encoding of a vega-lite spec and its layers."""
+    colour = spec.get("encoding", {}).get("color")
+    if isinstance(colour, dict):
+        colour["legend"] = None
+    for layer in spec.get("layer", []):
+        _drop_legends(layer)
 
 
 def _model_summary(model: RegisteredModel, version_count: int) -> dict[str, Any]:

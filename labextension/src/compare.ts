@@ -66,7 +66,13 @@ export function metricSpec(
         : { field: 'relative', type: 'quantitative', title: 'seconds since the run started' };
   const single = longest <= 1;
   const y = { field: 'value', type: 'quantitative', title: key, scale: { type: log ? 'log' : 'linear', zero: false } };
-  const color = { field: 'run', type: 'nominal', scale: { range: PALETTE }, legend: { title: 'run', labelLimit: 220 } };
+  // The legend's symbols at full opacity, even when the first layer is the faint raw line.
+  const color = {
+    field: 'run',
+    type: 'nominal',
+    scale: { range: PALETTE },
+    legend: { title: 'run', labelLimit: 220, symbolOpacity: 1 }
+  };
   const tooltip = [{ field: 'run' }, { field: 'step' }, { field: 'value', format: '.4g' }];
   const base = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', title: key, width: 360, height: 180, data: { values } };
   if (single) {

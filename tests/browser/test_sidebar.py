@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -127,7 +128,10 @@ def test_sidebar_browses_runs_and_manages_the_registry(lab: Lab, page: object) -
         assert abs(width - room) <= 2 and width >= 0.8 * host["width"], (width, room, host)
     assert detail.locator(".jl-registered-version").all_inner_texts() == [f"{MODEL} version 1"]
     assert detail.locator(".jl-artifact").count() >= 1
-    page.screenshot(path=str(lab.root.parent / "sidebar-run.png"))  # type: ignore[attr-defined]
+    page.set_viewport_size({"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    shots = Path(__file__).parent / "screenshots"  # ignored by git, looked at after a run
+    shots.mkdir(exist_ok=True)
+    page.screenshot(path=str(shots / "sidebar-run.png"))  # type: ignore[attr-defined]
 
     # Back link, then the Models tab: the champion alias and the latest version.
     detail.locator(".jl-back").click()
