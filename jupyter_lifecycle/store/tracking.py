@@ -836,9 +836,12 @@ class TrackingStore:
         if limit is None or not orders or orders[0].kind not in _KEYED_TABLES:
             return None
         conditions = parse_filter(filter_string)
-        _, _, found, total = self._index_counts(conn, experiment_ids, conditions)
-        # Walking the index reads about (offset + limit) * total / found runs.
-        if found < total and (offset + limit) * total >= found * found:
+        # Walking the index reads about (offset + limit) * runs / found runs to
+        # fill the page, sorting the runs a condition names reads ``found``:
+        # the walk wins unless found < sqrt((offset + limit) * runs). The
+        # largest rowid stands for the runs (an upper bound, read at once).
+        runs = conn.execute("SELECT max(rowid) FROM runs").fetchone()[0] or 0
+        if self._names_few_runs(conn, conditions, math.isqrt((offset + limit) * runs) + 1):
             return None
         clauses, params = self._run_where(conditions)
         marks = ", ".join("?" for _ in experiment_ids)
@@ -921,9 +924,9 @@ class TrackingStore:
         sql = f"SELECT {columns} FROM {source} WHERE {where} ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
         return sql, [*column_params, *driver_params, *experiment_ids, *params, *order_params, limit, offset]
 
-    @classmethod
+    @staticmethod
     def _index_driver(
-        cls, conn: sqlite3.Connection, experiment_ids: Sequence[str], conditions: list[Condition]
+        conn: sqlite3.Connection, experiment_ids: Sequence[str], conditions: list[Condition]
     ) -> tuple[str, list[Any]]:
         """A query for the run ids the (key, value) indexes of m0010 name, when that is few runs.
 
@@ -934,25 +937,12 @@ class TrackingStore:
         than fetching most of them one by one. The full filter still applies
         to every run, so both ways return the same runs.
         """
-        sql, params, _, _ = cls._index_counts(conn, experiment_ids, conditions)
-        return sql, params
-
-    @staticmethod
-    def _index_counts(
-        conn: sqlite3.Connection, experiment_ids: Sequence[str], conditions: list[Condition]
-    ) -> tuple[str, list[Any], int, int]:
-        """``_index_driver``'s query and parameters, the fewest runs one of its conditions names, and the runs searched.
-
-        Without a driver the fewest is the runs searched (both 0 without a condition the indexes answer).
-        """
         keyed = [c for c in conditions if c.kind in _KEYED_TABLES and c.comparator in _INDEXED_COMPARATORS]
         if not keyed:
-            return "", [], 0, 0
+            return "", []
         marks = ", ".join("?" for _ in experiment_ids)
-        total = conn.execute(f"SELECT count(*) FROM runs WHERE experiment_id IN ({marks})",
-                             list(experiment_ids)).fetchone()[0]  # fmt: skip
-        most = total // INDEX_DRIVE_SHARE
-        fewest = total
+        total = conn.execute(f"SELECT count(*) FROM runs WHERE experiment_id IN ({marks})", list(experiment_ids))
+        most = total.fetchone()[0] // INDEX_DRIVE_SHARE
         parts: list[str] = []
         params: list[Any] = []
         for cond in keyed:
@@ -962,8 +952,18 @@ class TrackingStore:
             if found <= most:
                 parts.append(sub)
                 params += [cond.key, *values]
-                fewest = min(fewest, found)
-        return " INTERSECT ".join(parts), params, fewest, total
+        return " INTERSECT ".join(parts), params
+
+    @staticmethod
+    def _names_few_runs(conn: sqlite3.Connection, conditions: list[Condition], few: int) -> bool:
+        """Whether a condition the (key, value) indexes answer names fewer than ``few`` runs (counted up to ``few``)."""
+        for cond in conditions:
+            if cond.kind in _KEYED_TABLES and cond.comparator in _INDEXED_COMPARATORS:
+                test, values = value_sql("value", cond, numeric=cond.kind == "metric")
+                sub = f"SELECT 1 FROM {_KEYED_TABLES[cond.kind]} WHERE key = ? AND {test} LIMIT ?"
+                if conn.execute(f"SELECT count(*) FROM ({sub})", [cond.key, *values, few]).fetchone()[0] < few:
+                    return True
+        return False
 
     def active_run_counts(self) -> dict[str, int]:
         """How many active runs each experiment has (experiments without runs are absent)."""
