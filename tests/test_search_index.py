@@ -113,6 +113,18 @@ ORDERS = [
 ]
 
 
+def test_runs_named_by_id_are_sorted_not_walked(client: lc.Client, searched: str) -> None:
+    tracking = client.store.tracking
+    ids = [row[0] for row in tracking.search_run_rows([searched], max_results=5)]
+    named = "attributes.run_id IN (" + ", ".join(f"'{i}'" for i in ids) + ")"
+    with tracking.db.read() as conn:
+        assert tracking._keyed_order_rows(conn, "r.run_id", [searched], named, lc.ViewType.ACTIVE_ONLY, 3,
+                                          ["metrics.m0"], 0) is None  # fmt: skip
+    found = client.search_runs([searched], named, max_results=3, order_by=["metrics.m0"])
+    by_value = sorted(ids, key=lambda i: client.get_run(i).data.metrics["m0"])
+    assert [r.info.run_id for r in found] == by_value[:3]
+
+
 @pytest.mark.parametrize("order_by", ORDERS)
 @pytest.mark.parametrize("filter_string", ["", "params.p1 = 'v3'", "tags.team = 'a' and metrics.m0 > 0.3",
                                            "metrics.m0 < 0.05"])  # fmt: skip

@@ -836,6 +836,8 @@ class TrackingStore:
         if limit is None or not orders or orders[0].kind not in _KEYED_TABLES:
             return None
         conditions = parse_filter(filter_string)
+        if any(c.kind == "attribute" and c.key == "run_id" and c.comparator in ("=", "IN") for c in conditions):
+            return None  # a few runs named by id: sorting them beats any walk
         # Walking the index reads about (offset + limit) * runs / found runs to
         # fill the page, sorting the runs a condition names reads ``found``:
         # the walk wins unless found < sqrt((offset + limit) * runs). The
