@@ -60,6 +60,26 @@ def test_cells_are_recorded_with_errors_ids_and_runs(ipython: Any, home: Path) -
     assert {c.session_id for c in cells} == {get_recorder(ipython).session_id}
 
 
+def test_a_cells_metrics_are_committed_by_the_writer_right_after_it(ipython: Any, home: Path) -> None:
+    """The cell hook hands its points to the background writer: on disk long before the age limit, not by the cell."""
+    import time
+
+    cell(ipython, "import jupyter_lifecycle as lc\nrun = lc.start_run()")
+    buffer = fluent.client().store.metric_buffer
+    buffer.max_seconds = 3600.0  # only the hand-off can commit the point in this test's time
+    try:
+        assert cell(ipython, "lc.log_metric('handed', 1.0)").success
+        for _ in range(200):  # the commit runs beside the next cell, within milliseconds
+            if raw_count(home, "SELECT count(*) FROM metrics WHERE key = 'handed'"):
+                break
+            time.sleep(0.05)
+        assert raw_count(home, "SELECT count(*) FROM latest_metrics WHERE key = 'handed'") == 1
+        assert buffer.points == [] and buffer.deadline == float("inf")
+    finally:
+        buffer.max_seconds = config.FLUSH_SECONDS
+        cell(ipython, "lc.end_run()")
+
+
 def test_failing_cell_ends_the_run_it_left_active(ipython: Any) -> None:
     result = cell(ipython, "import jupyter_lifecycle as lc\nlc.start_run(run_name='bare')\n1/0")
     assert not result.success

@@ -101,3 +101,58 @@ def test_runs_frame_from_json_lines_equals_frame_from_rows(
     assert frame["end_time"].notna().sum() == 1
     empty = client.search_runs_frame([experiment_id], "params.p = 'none'")
     assert empty.empty and list(empty.columns)[:6] == list(frame.columns)[:6]
+
+
+ORDERS = [
+    ["metrics.m2 DESC"],  # ties (0.25, 0.5), NaN and runs without m2
+    ["metrics.m2 ASC", "params.p1 DESC"],
+    ["metrics.m0"],
+    ["params.p0 DESC", "metrics.m1 ASC"],
+    ["tags.team", "attributes.start_time ASC"],
+    ["metrics.missing DESC"],
+]
+
+
+def test_runs_named_by_id_are_sorted_not_walked(client: lc.Client, searched: str) -> None:
+    tracking = client.store.tracking
+    ids = [row[0] for row in tracking.search_run_rows([searched], max_results=5)]
+    named = "attributes.run_id IN (" + ", ".join(f"'{i}'" for i in ids) + ")"
+    with tracking.db.read() as conn:
+        assert tracking._keyed_order_rows(conn, "r.run_id", [searched], named, lc.ViewType.ACTIVE_ONLY, 3,
+                                          ["metrics.m0"], 0) is None  # fmt: skip
+    found = client.search_runs([searched], named, max_results=3, order_by=["metrics.m0"])
+    by_value = sorted(ids, key=lambda i: client.get_run(i).data.metrics["m0"])
+    assert [r.info.run_id for r in found] == by_value[:3]
+
+
+@pytest.mark.parametrize("order_by", ORDERS)
+@pytest.mark.parametrize("filter_string", ["", "params.p1 = 'v3'", "tags.team = 'a' and metrics.m0 > 0.3",
+                                           "metrics.m0 < 0.05"])  # fmt: skip
+def test_pages_ordered_through_the_index_equal_the_full_sort(
+    client: lc.Client, searched: str, order_by: list[str], filter_string: str
+) -> None:
+    """Every page of 7 runs read in index order, joined, is the full sort of the matching runs."""
+    for i in range(5):  # runs without m2 (one without any metric), params or tags
+        run_id = client.create_run(searched).info.run_id
+        if i:
+            client.log_batch(run_id, metrics=[Metric("m0", i / 10, 0, 0)])
+    client.flush()
+    tracking = client.store.tracking
+    with tracking.db.read() as conn:
+        sql, params = tracking._search_sql(conn, "r.run_id", [], [searched], filter_string, lc.ViewType.ACTIVE_ONLY,
+                                           None, order_by, 0)  # fmt: skip
+        expected = [row[0] for row in conn.execute(sql, params)]
+        used = tracking._keyed_order_rows(conn, "r.run_id", [searched], filter_string, lc.ViewType.ACTIVE_ONLY, 7,
+                                          order_by, 0)  # fmt: skip
+    assert used is not None or filter_string == "metrics.m0 < 0.05"  # a selective filter sorts its few runs instead
+    assert len(expected) > 7
+    pages, token = [], None
+    while True:
+        page = client.search_runs([searched], filter_string, max_results=7, order_by=order_by, page_token=token)
+        pages += [r.info.run_id for r in page]
+        if not (token := page.token):
+            break
+    assert pages == expected
+    for offset in (0, len(expected) - 3, len(expected) + 5):  # a page across the runs without the value; past the end
+        rows = tracking.search_run_rows([searched], filter_string, max_results=7, order_by=order_by, offset=offset)
+        assert [row[0] for row in rows] == expected[offset:offset + 7]

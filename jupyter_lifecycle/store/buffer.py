@@ -9,8 +9,10 @@ is at most ``config.FLUSH_SECONDS`` old when its commit starts:
   commits each buffer when its oldest point reaches the age limit, whether or
   not anything else is logged: a point logged before a long pause (an epoch,
   a crash) is on disk about a second later;
-- an explicit ``flush()`` (the cell hook calls it at the end of every cell,
-  and ``end_run`` and every read call it), and interpreter exit.
+- at the end of every cell the hook hands the buffers to the background
+  thread (``flush_soon``: due now, committed while the kernel replies);
+- an explicit ``flush()`` (``end_run`` and every read call it), and
+  interpreter exit.
 
 A flush that fails puts its points back, so nothing accepted is dropped; the
 background thread retries ``FLUSH_SECONDS`` later, and the next explicit
@@ -171,6 +173,29 @@ def flush_all() -> None:
         buffers = list(_buffers)
     for buffer in buffers:
         buffer.flush()
+
+
+def flush_soon() -> None:
+    """Have the background thread commit every buffer now, without waiting for it.
+
+    The cell hook's flush: the commit (~1 ms) runs beside the kernel's reply
+    instead of before it, so a cell that logs a metric costs its user
+    microseconds (issue #14). The age limit still bounds every point, and
+    ``flush()``, reads, ``end_run`` and interpreter exit still commit at once.
+    """
+    with _buffers_lock:
+        buffers = list(_buffers)
+    now = time.time()
+    due = False
+    for buffer in buffers:
+        if buffer.points:
+            # Without the buffer's lock: a commit in progress holds it, and the
+            # cell must not wait for that. Only ever moves a deadline earlier,
+            # so a race costs at most an early (or empty) flush.
+            buffer.deadline = now
+            due = True
+    if due:
+        _flusher.wake()
 
 
 def _at_exit() -> None:

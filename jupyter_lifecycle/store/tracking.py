@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sqlite3
 import time
 import uuid
@@ -150,6 +151,10 @@ _INDEXED_COMPARATORS = ("=", "<", "<=", ">", ">=", "IN", "LIKE")
 # 1/INDEX_DRIVE_SHARE of the runs searched: fetching a run by id costs about
 # as much as scanning 5 to 10 runs in order.
 INDEX_DRIVE_SHARE = 8
+# A run folder as create_run names it (artifacts/<experiment>/<run>).
+_PLAIN_LOCATION = re.compile(r"artifacts/[0-9A-Za-z_-]+/[0-9A-Za-z_-]+")
+# After the ORDER BY terms, so equal values keep one order: newest first, then by id.
+_TIE_BREAKERS = ("r.start_time DESC", "r.run_id")
 
 
 def run_keyed(run_id_column: str) -> dict[str, str]:
@@ -209,6 +214,7 @@ class TrackingStore:
         self.db = db
         self.home = home
         self.heartbeat = Heartbeat(db)
+        self._home_uri: str | None = None
 
     # ---- experiments -------------------------------------------------------
 
@@ -336,6 +342,14 @@ class TrackingStore:
     # ---- runs --------------------------------------------------------------
 
     def _uri(self, location: str) -> str:
+        # A run's usual folder needs no quoting: joined to the home's URI
+        # (made once) it is what Path.as_uri gives, ~40x cheaper, which a page
+        # of runs pays per run (issue #14).
+        if _PLAIN_LOCATION.fullmatch(location):
+            if self._home_uri is None:
+                uri = self.home.as_uri()
+                self._home_uri = uri[:-1] if uri.endswith("/") else uri
+            return f"{self._home_uri}/{location}"
         return (self.home / location).as_uri()
 
     def artifact_dir(self, run_id: str) -> Path:
@@ -735,9 +749,9 @@ class TrackingStore:
                 params += values
         return clauses, params
 
-    def _run_order(self, orders: list[OrderBy]) -> tuple[list[str], list[Any]]:
-        terms: list[str] = []
-        params: list[Any] = []
+    def _order_terms(self, orders: list[OrderBy]) -> list[tuple[str, list[Any]]]:
+        """One ``(ORDER BY term, its parameters)`` per clause, without the tie-breakers."""
+        terms: list[tuple[str, list[Any]]] = []
         for order in orders:
             direction = "ASC" if order.ascending else "DESC"
             if order.kind == "dataset":
@@ -746,15 +760,16 @@ class TrackingStore:
                 if order.key not in RUN_ATTRIBUTES:
                     raise InvalidInput(f"cannot order runs by unknown attribute {order.key!r}")
                 expr = RUN_ATTRIBUTES[order.key][0]
+                terms.append((f"{expr} IS NULL, {expr} {direction}", []))
             else:
-                table = {"metric": "latest_metrics", "param": "params", "tag": "tags"}[order.kind]
-                expr = f"(SELECT value FROM {table} WHERE run_id = r.run_id AND key = ?)"
-                params.append(order.key)
-            # Runs without the value sort last either way, as in MLflow.
-            terms.append(f"{expr} IS NULL, {expr} {direction}")
-            if order.kind != "attribute":
-                params.append(order.key)
-        return terms + ["r.start_time DESC", "r.run_id"], params
+                expr = f"(SELECT value FROM {_KEYED_TABLES[order.kind]} WHERE run_id = r.run_id AND key = ?)"
+                # Runs without the value sort last either way, as in MLflow.
+                terms.append((f"{expr} IS NULL, {expr} {direction}", [order.key, order.key]))
+        return terms
+
+    def _run_order(self, orders: list[OrderBy]) -> tuple[list[str], list[Any]]:
+        terms = self._order_terms(orders)
+        return [t for t, _ in terms] + list(_TIE_BREAKERS), [p for _, values in terms for p in values]
 
     def search_runs(
         self,
@@ -783,10 +798,75 @@ class TrackingStore:
         RUNNING runs whose process is gone are marked KILLED first.
         """
         self.reap_stale_runs()
+        columns = f"{_RUN_COLUMNS}, {_RUN_DATA}"
         with self.db.read() as conn:
-            sql, params = self._search_sql(conn, f"{_RUN_COLUMNS}, {_RUN_DATA}", [], experiment_ids, filter_string,
+            rows = self._keyed_order_rows(conn, columns, experiment_ids, filter_string, view_type, max_results,
+                                          order_by, offset)  # fmt: skip
+            if rows is not None:
+                return rows
+            sql, params = self._search_sql(conn, columns, [], experiment_ids, filter_string,
                                            view_type, max_results, order_by, offset)  # fmt: skip
             return conn.execute(sql, params).fetchall()
+
+    def _keyed_order_rows(
+        self,
+        conn: sqlite3.Connection,
+        columns: str,
+        experiment_ids: Sequence[str],
+        filter_string: str | None,
+        view_type: ViewType,
+        max_results: int | None,
+        order_by: list[str] | None,
+        offset: int,
+    ) -> list[Any] | None:
+        """A page ordered first by a metric, param or tag, read in the order of its (key, value) index.
+
+        Sorting every run of a 100,000-run experiment by a looked-up value
+        takes hundreds of ms; walking the index of m0010 in value order and
+        checking the filter on each run stops once the page is full (SQLite
+        sorts only the runs tied on the value by the later terms). Runs
+        without the value (or with NaN) come after, in the order of the other
+        terms, as in the full sort. ``None`` when this does not apply (no
+        page size, ordered by an attribute first) or when a selective filter
+        names few enough runs that sorting them is cheaper.
+        """
+        orders = parse_order_by(order_by)
+        limit = check_max_results(max_results)
+        offset = check_max_results(offset, "offset") or 0
+        if limit is None or not orders or orders[0].kind not in _KEYED_TABLES:
+            return None
+        conditions = parse_filter(filter_string)
+        if any(c.kind == "attribute" and c.key == "run_id" and c.comparator in ("=", "IN") for c in conditions):
+            return None  # a few runs named by id: sorting them beats any walk
+        # Walking the index reads about (offset + limit) * runs / found runs to
+        # fill the page, sorting the runs a condition names reads ``found``:
+        # the walk wins unless found < sqrt((offset + limit) * runs). The
+        # largest rowid stands for the runs (an upper bound, read at once).
+        runs = conn.execute("SELECT max(rowid) FROM runs").fetchone()[0] or 0
+        if self._names_few_runs(conn, conditions, math.isqrt((offset + limit) * runs) + 1):
+            return None
+        clauses, params = self._run_where(conditions)
+        marks = ", ".join("?" for _ in experiment_ids)
+        where = " AND ".join([f"r.experiment_id IN ({marks})", _stage_sql(view_type, "r.lifecycle_stage"), *clauses])
+        where_params = [*experiment_ids, *params]
+        first, rest = orders[0], self._order_terms(orders[1:])
+        table = _KEYED_TABLES[first.kind]
+        rest_sql = ", ".join([t for t, _ in rest] + list(_TIE_BREAKERS))
+        rest_params = [p for _, values in rest for p in values]
+        present = (f"FROM {table} o CROSS JOIN runs r ON r.run_id = o.run_id"
+                   f" WHERE o.key = ? AND o.value IS NOT NULL AND {where}")  # fmt: skip
+        direction = "ASC" if first.ascending else "DESC"
+        rows = conn.execute(f"SELECT {columns} {present} ORDER BY o.value {direction}, {rest_sql} LIMIT ? OFFSET ?",
+                            [first.key, *where_params, *rest_params, limit, offset]).fetchall()  # fmt: skip
+        if len(rows) == limit:
+            return rows
+        valued = offset + len(rows) if rows else conn.execute(f"SELECT count(*) {present}",
+                                                               [first.key, *where_params]).fetchone()[0]  # fmt: skip
+        missing = f"NOT EXISTS (SELECT 1 FROM {table} WHERE run_id = r.run_id AND key = ? AND value IS NOT NULL)"
+        rows += conn.execute(f"SELECT {columns} FROM runs r WHERE {where} AND {missing} ORDER BY {rest_sql}"
+                             " LIMIT ? OFFSET ?", [*where_params, first.key, *rest_params, limit - len(rows),
+                                                   max(0, offset - valued)]).fetchall()  # fmt: skip
+        return rows
 
     def search_run_lines(
         self,
@@ -875,6 +955,17 @@ class TrackingStore:
                 parts.append(sub)
                 params += [cond.key, *values]
         return " INTERSECT ".join(parts), params
+
+    @staticmethod
+    def _names_few_runs(conn: sqlite3.Connection, conditions: list[Condition], few: int) -> bool:
+        """Whether a condition the (key, value) indexes answer names fewer than ``few`` runs (counted up to ``few``)."""
+        for cond in conditions:
+            if cond.kind in _KEYED_TABLES and cond.comparator in _INDEXED_COMPARATORS:
+                test, values = value_sql("value", cond, numeric=cond.kind == "metric")
+                sub = f"SELECT 1 FROM {_KEYED_TABLES[cond.kind]} WHERE key = ? AND {test} LIMIT ?"
+                if conn.execute(f"SELECT count(*) FROM ({sub})", [cond.key, *values, few]).fetchone()[0] < few:
+                    return True
+        return False
 
     def active_run_counts(self) -> dict[str, int]:
         """How many active runs each experiment has (experiments without runs are absent)."""
