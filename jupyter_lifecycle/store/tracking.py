@@ -761,6 +761,9 @@ class TrackingStore:
                     raise InvalidInput(f"cannot order runs by unknown attribute {order.key!r}")
                 expr = RUN_ATTRIBUTES[order.key][0]
                 terms.append((f"{expr} IS NULL, {expr} {direction}", []))
+            elif order.kind not in _KEYED_TABLES:  # e.g. metadata.x, which only traces have
+                raise InvalidInput(f"cannot order runs by {order.kind}.{order.key}: order by metrics., params., "
+                                   "tags. or attributes.")  # fmt: skip
             else:
                 expr = f"(SELECT value FROM {_KEYED_TABLES[order.kind]} WHERE run_id = r.run_id AND key = ?)"
                 # Runs without the value sort last either way, as in MLflow.
