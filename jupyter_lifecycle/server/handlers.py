@@ -232,7 +232,8 @@ class VersionHandler(LifecycleHandler):
     @web.authenticated
     async def get(self, name: str, version: str) -> None:
         """A version with signature, requirements, lineage, metrics, transition requests and activity."""
-        await self.reply(lambda: api.version_detail(self.client, name, version))
+        root = Path(self.settings["server_root_dir"])
+        await self.reply(lambda: api.version_detail(self.client, name, version, root))
 
 
 class DescriptionHandler(LifecycleHandler):
@@ -282,7 +283,7 @@ class EndpointsHandler(LifecycleHandler):
     """``GET endpoints?all=true``."""
 
     @web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         """Model endpoints: running and dead ones (stopped ones too with ``all=true``)."""
 
         def call() -> dict[str, Any]:
@@ -291,16 +292,16 @@ class EndpointsHandler(LifecycleHandler):
                 raise InvalidInput(f"all must be true or false, got {shown(every)}")
             return api.endpoints(self.client, every == "true")
 
-        self.reply(call)
+        await self.reply(call)
 
 
 class EndpointStopHandler(LifecycleHandler):
     """``POST endpoints/<endpoint_id>/stop``."""
 
     @web.authenticated
-    def post(self, endpoint_id: str) -> None:
+    async def post(self, endpoint_id: str) -> None:
         """Stop an endpoint's server."""
-        self.reply(lambda: api.stop_endpoint(self.client, endpoint_id))
+        await self.reply(lambda: api.stop_endpoint(self.client, endpoint_id))
 
 
 class OpenAPIHandler(LifecycleHandler):
