@@ -11,7 +11,11 @@ then requests/s and p50/p99 latency for 1-row and 1000-row
 ``dataframe_split`` requests, sequential and with 4 concurrent clients.
 Our server runs twice, without and with ``--log-requests`` (every request
 written to the store's inference table by a background thread), to show
-what logging costs: the p99 may grow by at most 0.5 ms (issue #16).
+what logging costs: the p99 may grow by at most 0.5 ms (issue #16). That
+cost is measured on its own too, robustly: both servers run side by side and
+take turns over ``--ab-rounds`` interleaved rounds (A B, B A, ...), with the
+server process's CPU per request (psutil) beside wall p50/p99, and the
+differences printed with their spread (``--logging-only`` for just that).
 
 MLflow runs from ``.venv-mlflow`` (``make mlflow-venv``) with
 ``--env-manager local``; without it only this project's numbers are printed.
@@ -228,6 +232,74 @@ def overhead(model: Path, bodies: dict[int, Path], requests: int, rounds: int, f
     return results
 
 
+# ---- inference logging over HTTP: interleaved A/B rounds ---------------------
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a server process and its children (the forked workers)."""
+    import psutil
+
+    proc = psutil.Process(pid)
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def logging_ab(model: Path, body: Path, requests: int, rounds: int, workers: int, env: dict[str, str]
+               ) -> dict[str, list[dict[str, float]]]:  # fmt: skip
+    """Serve ``model`` twice at once, without (A) and with (B) ``--log-requests``, and load them in turn:
+    ``rounds`` rounds of ``requests`` sequential 1-client requests each, the order flipped every round (A B, B A...),
+    so a burst of load from elsewhere hits both sides alike. Per round and side: wall p50/p99 from the client,
+    and the server process's CPU per request (psutil, the writer thread's work included)."""
+    command = [sys.executable, "-m", "jupyter_lifecycle.cli", "serve", str(model), "--workers", str(workers)]
+    procs: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    found: dict[str, list[dict[str, float]]] = {"A": [], "B": []}
+    try:
+        for side, extra in (("A", []), ("B", ["--log-requests"])):
+            port = free_port()
+            proc, _ = start([*command, *extra, "--port", str(port)], port, env)
+            procs[side] = (proc, port)
+        for round_ in range(rounds):
+            for side in ("A", "B") if round_ % 2 == 0 else ("B", "A"):
+                proc, port = procs[side]
+                cpu0 = server_cpu_seconds(proc.pid)
+                numbers = load(port, body, 1, requests, requests)  # bounded by the count, not the clock
+                served = numbers["requests"] + 20  # the client's 20 warm-up requests hit the server too
+                numbers["cpu_us"] = (server_cpu_seconds(proc.pid) - cpu0) / served * 1e6
+                found[side].append(numbers)
+    finally:
+        for proc, port in procs.values():
+            stop(proc)
+            log_file(port).unlink(missing_ok=True)
+    return found
+
+
+def print_logging_ab(found: dict[str, list[dict[str, float]]], requests: int) -> None:
+    """The B - A differences of each round: median, and the spread (min..max, and the interquartile range)."""
+    import statistics
+
+    rounds = len(found["A"])
+    print(f"\nInference logging over HTTP, interleaved A/B: A = serve, B = serve --log-requests, running side by side; "
+          f"{rounds} rounds x {requests} sequential 1-row requests per side, order flipped every round; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"{'measure':<28}{'A (median)':>12}{'B (median)':>12}{'B-A median':>12}{'B-A min..max':>22}{'B-A IQR':>20}")
+    for key, label, unit in (("p50_ms", "wall p50", "ms"), ("p99_ms", "wall p99", "ms"),
+                             ("cpu_us", "server CPU per request", "us")):  # fmt: skip
+        a = [r[key] for r in found["A"]]
+        b = [r[key] for r in found["B"]]
+        diff = sorted(y - x for x, y in zip(a, b, strict=True))
+        q = statistics.quantiles(diff, n=4) if len(diff) >= 2 else [diff[0]] * 3
+        print(f"{label + ' (' + unit + ')':<28}{statistics.median(a):>12.3f}{statistics.median(b):>12.3f}"
+              f"{statistics.median(diff):>+12.3f}{f'{diff[0]:+.3f}..{diff[-1]:+.3f}':>22}{f'{q[0]:+.3f}..{q[2]:+.3f}':>20}")
+    p99 = statistics.median(y["p99_ms"] - x["p99_ms"] for x, y in zip(found["A"], found["B"], strict=True))
+    print(f"p99 grows by {p99:+.3f} ms (median of the rounds' differences); target <= +{TARGETS['logging_p99_ms']} ms")
+
+
 # ---- the comparison ---------------------------------------------------------
 
 
@@ -239,6 +311,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds per scenario, best kept (default 2)")
     parser.add_argument("--overhead-only", action="store_true",
                         help="only measure what --log-requests adds to ScoringApp.respond (no HTTP, no MLflow)")
+    parser.add_argument("--logging-only", action="store_true",
+                        help="only measure what --log-requests costs: in process, then over HTTP in interleaved A/B rounds")
+    parser.add_argument("--ab-rounds", type=int, default=10, help="A/B rounds for the logging cost over HTTP (default 10)")
     parser.add_argument("--client", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument("--overhead", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -270,6 +345,11 @@ def main() -> None:
               f"{on['process_cpu_us']:7.1f} us ({on['process_cpu_us'] - off['process_cpu_us']:+.1f} us, the writer's "
               "work included)")
     if args.overhead_only:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    ab = logging_ab(model, bodies[1], args.requests, args.ab_rounds, args.workers, env)
+    print_logging_ab(ab, args.requests)
+    if args.logging_only:
         shutil.rmtree(folder, ignore_errors=True)
         return
 

@@ -8,6 +8,10 @@ from pathlib import Path
 HOME_ENV = "JUPYTER_LIFECYCLE_HOME"
 """Environment variable naming the store home (a folder)."""
 
+ENVS_ENV = "JUPYTER_LIFECYCLE_ENVS"
+"""Environment variable naming a folder for the isolated scoring environments, shared by every store
+(default: the store home's ``envs/``)."""
+
 NOTEBOOK_ENV = "JUPYTER_LIFECYCLE_NOTEBOOK"
 """Environment variable naming the notebook a headless kernel runs (papermill, nbclient)."""
 

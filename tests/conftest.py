@@ -30,6 +30,22 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     logged._active_model_id.set(None)  # set_active_model is process state, like the active run
 
 
+@pytest.fixture(scope="session")
+def _envs_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("envs")
+
+
+@pytest.fixture
+def shared_envs(_envs_folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The session's folder of isolated scoring environments (``$JUPYTER_LIFECYCLE_ENVS``).
+
+    The virtualenv tests share it, so a test session builds each environment
+    (pip, minutes under load) once, not once per test.
+    """
+    monkeypatch.setenv(config.ENVS_ENV, str(_envs_folder))
+    return _envs_folder
+
+
 @pytest.fixture
 def client(home: Path) -> lc.Client:
     """A ``Client`` on the fresh store."""

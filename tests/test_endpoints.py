@@ -290,13 +290,18 @@ def test_an_endpoint_survives_the_restart_of_the_kernel_that_started_it(home: Pa
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-def test_virtualenv_endpoint_serves_from_the_models_environment(home: Path, cleanup: list[Any]) -> None:
-    """The isolated environment is built from requirements.txt (pip, minutes the first time) and serves."""
+def test_virtualenv_endpoint_serves_from_the_models_environment(home: Path, shared_envs: Path, cleanup: list[Any]) -> None:
+    """The isolated environment is built from requirements.txt (pip, minutes the first time: shared by the
+    session's virtualenv tests) and serves."""
+    from jupyter_lifecycle.models.environment import get_model_dependencies
+    from jupyter_lifecycle.scoring.environment import environment_dir
+
     clf = _register()
     X, _ = _iris()
     ep = lc.serve("models:/iris/1", env_manager="virtualenv")
     cleanup.append(ep)
-    (environment,) = [p for p in (home / "envs").iterdir() if (p / ".jupyter_lifecycle_ready").exists()]
+    environment = environment_dir(get_model_dependencies("models:/iris/1"))
+    assert environment.parent == shared_envs and (environment / ".jupyter_lifecycle_ready").exists()
     executable = Path(os.readlink(f"/proc/{ep.pid}/exe"))
     assert os.readlink(environment / "bin" / "python") in (str(executable), executable.name) or str(
         environment) in subprocess.run(["ps", "-o", "args=", "-p", str(ep.pid)], capture_output=True, text=True).stdout  # fmt: skip

@@ -171,9 +171,13 @@ def test_virtualenv_notebook_scores_inside_an_isolated_environment(home: Path, t
         build_scoring_notebook(uri, engine="spark")
 
 
-def test_virtualenv_notebook_builds_the_environment_and_scores(home: Path, tmp_path: Path) -> None:
-    """The isolated environment really gets built from requirements.txt (pip, a few minutes the first time)."""
+def test_virtualenv_notebook_builds_the_environment_and_scores(home: Path, shared_envs: Path, tmp_path: Path) -> None:
+    """The isolated environment really gets built from requirements.txt (pip, a few minutes the first time:
+    shared by the session's virtualenv tests, the kernel finds it through ``$JUPYTER_LIFECYCLE_ENVS``)."""
     import papermill
+
+    from jupyter_lifecycle.models.environment import get_model_dependencies
+    from jupyter_lifecycle.scoring.environment import environment_dir
 
     uri, clf = _registered_iris()
     X, _ = _iris()
@@ -183,7 +187,8 @@ def test_virtualenv_notebook_builds_the_environment_and_scores(home: Path, tmp_p
     papermill.execute_notebook(str(path), str(tmp_path / "venv.out.ipynb"), kernel_name="python3",
                                cwd=str(tmp_path), progress_bar=False, execution_timeout=1200)  # fmt: skip
     assert pd.read_csv(tmp_path / "out.csv")["prediction"].tolist() == clf.predict(X).tolist()
-    (environment,) = [p for p in (home / "envs").iterdir() if (p / ".jupyter_lifecycle_ready").exists()]
+    environment = environment_dir(get_model_dependencies(uri))
+    assert environment.parent == shared_envs and (environment / ".jupyter_lifecycle_ready").exists()
     python = environment / "bin" / "python"
     pins = (home / "registry").rglob("requirements.txt")
     wanted = next(pins).read_text().split()

@@ -1,7 +1,8 @@
 """Isolated environments for scoring (``env_manager="virtualenv"``), as MLflow builds them.
 
 One virtual environment per distinct ``requirements.txt`` (and Python
-version), kept under the store home in ``envs/<hash>/`` and reused: the
+version), kept under the store home in ``envs/<hash>/`` (or under
+``$JUPYTER_LIFECYCLE_ENVS``, shared by every store) and reused: the
 first scoring run pays for the install, later ones start at once. The
 environment gets the model's pinned requirements plus jupyter-lifecycle
 itself (the same version as here), and runs ``jupyter-lifecycle score``.
@@ -39,13 +40,23 @@ def _self_requirement() -> str:
     return f"jupyter-lifecycle=={__version__}"
 
 
+def environments_root() -> Path:
+    """The folder of the isolated environments: ``$JUPYTER_LIFECYCLE_ENVS`` when set, else the store home's ``envs/``.
+
+    The variable lets several stores (test sessions, one per project...)
+    share environments: each is keyed by its requirements, so sharing is safe.
+    """
+    from ..config import ENVS_ENV, resolve_home
+
+    shared = os.environ.get(ENVS_ENV)
+    return Path(shared).expanduser().absolute() if shared else resolve_home() / "envs"
+
+
 def environment_dir(requirements: str | os.PathLike[str]) -> Path:
     """Where the environment for a ``requirements.txt`` lives (it may not exist yet)."""
-    from ..config import resolve_home
-
     text = Path(requirements).read_text(encoding="utf-8")
     key = hashlib.sha256(f"{sys.version_info[:2]}\n{_self_requirement()}\n{text}".encode()).hexdigest()[:16]
-    return resolve_home() / "envs" / key
+    return environments_root() / key
 
 
 def ensure_environment(model_uri: str, quiet: bool = True) -> Path:

@@ -383,9 +383,12 @@ def json_ready(value: Any) -> Any:
     return json_ready(item()) if callable(item) else str(value)
 
 
-def version_detail(client: Client, name: str, version: str) -> dict[str, Any]:
+def version_detail(client: Client, name: str, version: str, root: Path | None = None) -> dict[str, Any]:
     """One model version as its page shows it: signature, requirements, source-run metrics, lineage,
-    transition requests (pending first) and the activity log."""
+    transition requests (pending first), the activity log and its deployment job runs (newest first).
+
+    With the server's ``root``, an executed task notebook inside it gets ``output_path``, relative to it, for opening.
+    """
     import yaml
 
     from ..models.uri import resolve_model_uri
@@ -430,7 +433,26 @@ def version_detail(client: Client, name: str, version: str) -> dict[str, Any]:
         },
         "transition_requests": [dict(r) for r in requests],
         "activity": [dict(a) for a in client.list_activity(found.name, found.version)],
+        "deployment_job_runs": [_job_run(r, root) for r in reversed(client.get_deployment_job_runs(found.name, found.version))],
     })  # fmt: skip
+
+
+def _job_run(run: Any, root: Path | None) -> dict[str, Any]:
+    """A deployment job run, each task with its executed notebook (``output_path``: relative to ``root``, if inside)."""
+
+    def below_root(path: str | None) -> str | None:
+        if path is None or root is None:
+            return None
+        try:
+            return Path(path).resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            return None  # the store lives outside the server root: the page shows the path only
+
+    return {"run_id": run.run_id, "job_id": run.job_id, "status": run.status, "current_task_name": run.current_task_name,
+            "error": run.error, "creation_timestamp": run.creation_timestamp, "end_timestamp": run.end_timestamp,
+            "tasks": [{"name": t.name, "notebook": t.notebook, "status": t.status, "output_notebook": t.output_notebook,
+                       "output_path": below_root(t.output_notebook), "error": t.error, "start_timestamp": t.start_timestamp, "end_timestamp": t.end_timestamp}
+                      for t in run.tasks]}  # fmt: skip
 
 
 def set_version_description(client: Client, name: str, version: str, description: Any) -> dict[str, Any]:

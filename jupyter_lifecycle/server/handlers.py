@@ -232,7 +232,8 @@ class VersionHandler(LifecycleHandler):
     @web.authenticated
     async def get(self, name: str, version: str) -> None:
         """A version with signature, requirements, lineage, metrics, transition requests and activity."""
-        await self.reply(lambda: api.version_detail(self.client, name, version))
+        root = Path(self.settings["server_root_dir"])
+        await self.reply(lambda: api.version_detail(self.client, name, version, root))
 
 
 class DescriptionHandler(LifecycleHandler):

@@ -53,7 +53,7 @@ MODEL_DETAIL = {"type": "object", "required": ["model", "versions"],
 
 VERSION = _path("version", "a version number", "^[0-9]+$")
 VERSION_DETAIL = {"type": "object", "required": ["version", "signature", "requirements", "metrics", "lineage",
-                                                 "transition_requests", "activity"]}  # fmt: skip
+                                                 "transition_requests", "activity", "deployment_job_runs"]}  # fmt: skip
 
 PATHS: dict[str, dict[str, Any]] = {
     "/info": {"get": {
@@ -142,7 +142,8 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/models/{name}/versions/{version}": {"get": {
         "summary": "a version with signature, requirements, lineage, source-run metrics, transition requests "
-                   "(pending first) and its activity log", "operationId": "version",
+                   "(pending first), its activity log and its deployment job runs (newest first, each task with status and "
+                   "executed notebook)", "operationId": "version",
         "parameters": [NAME, VERSION],
         "responses": _answer("the version", VERSION_DETAIL, 400, 404),
     }},

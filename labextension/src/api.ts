@@ -100,6 +100,49 @@ export interface IVersionDetail {
   };
   transition_requests: ITransitionRequest[];
   activity: IActivity[];
+  /** The version's deployment job runs, newest first. */
+  deployment_job_runs: IDeploymentJobRun[];
+}
+
+/** One task of a deployment job run; `output_path` is the executed notebook below the server root, if it is there. */
+export interface IDeploymentTaskRun {
+  name: string;
+  notebook: string;
+  status: string;
+  output_notebook: string | null;
+  output_path: string | null;
+  error: string | null;
+  start_timestamp: number | null;
+  end_timestamp: number | null;
+}
+
+/** A run of a version's deployment job (evaluate, approve, deploy...). */
+export interface IDeploymentJobRun {
+  run_id: string;
+  job_id: string;
+  status: string;
+  current_task_name: string | null;
+  error: string | null;
+  creation_timestamp: number;
+  end_timestamp: number | null;
+  tasks: IDeploymentTaskRun[];
+}
+
+/** A model endpoint, as `GET endpoints` lists it; `status` is `DEAD` when its process is gone. */
+export interface IEndpoint {
+  endpoint_id: string;
+  model_uri: string;
+  model_name: string | null;
+  version: string | null;
+  url: string | null;
+  port: number | null;
+  pid: number | null;
+  status: string;
+  status_message: string | null;
+  start_time: number;
+  end_time: number | null;
+  requests_served: number;
+  log_requests: boolean;
 }
 
 /** `GET runs/ID/artifact` answer: the content of one artifact, by kind. */
@@ -342,4 +385,14 @@ export function transitionRequest(
     `models/${enc(name)}/versions/${version}/requests/${action}`,
     json('POST', { stage, comment: comment || null })
   );
+}
+
+/** `GET endpoints`: running and dead endpoints (stopped ones too with `all`), newest first. */
+export async function listEndpoints(all = false): Promise<IEndpoint[]> {
+  return (await requestAPI<{ endpoints: IEndpoint[] }>(`endpoints?all=${all}`)).endpoints;
+}
+
+/** `POST endpoints/ID/stop`: the endpoint after. */
+export async function stopEndpoint(endpointId: string): Promise<IEndpoint> {
+  return (await requestAPI<{ endpoint: IEndpoint }>(`endpoints/${enc(endpointId)}/stop`, { method: 'POST' })).endpoint;
 }

@@ -1,8 +1,8 @@
 /**
  * Model pages in the main area: a registered model's versions as a compact
  * table, and a version page (description, signature, requirements, lineage,
- * metrics, transition requests with approve/reject, activity, one action
- * bar). A refused action shows the server's message next to its control.
+ * metrics, transition requests with approve/reject, the deployment job's
+ * tasks, activity, one action bar). A refused action shows the server's message next to its control.
  */
 import { Widget } from '@lumino/widgets';
 
@@ -10,6 +10,7 @@ import {
   createScoringNotebook,
   getModel,
   getVersion,
+  IDeploymentTaskRun,
   IModelDetail,
   IVersionDetail,
   setAlias,
@@ -234,6 +235,7 @@ export class ModelPage extends Widget {
           )
         )
       ),
+      section('jl-deployment-job', 'Deployment job', this._deploymentJob(detail)),
       section(
         'jl-version-metrics',
         'Metrics of the source run',
@@ -257,6 +259,49 @@ export class ModelPage extends Widget {
           )
         )
       )
+    );
+  }
+
+  /** The latest deployment job run's tasks with their status and executed notebooks; older runs by their state. */
+  private _deploymentJob(detail: IVersionDetail): HTMLElement {
+    const [latest, ...older] = detail.deployment_job_runs;
+    if (!latest) {
+      return h('p', { className: 'jl-empty' }, 'No deployment job run (set one with client.set_deployment_job or %lifecycle deploy-job).');
+    }
+    const notebookCell = (t: IDeploymentTaskRun) => {
+      if (t.output_path) {
+        return link('jl-task-notebook', t.output_path.split('/').pop() ?? t.output_path, () => void this._options.openPath(t.output_path!), { title: t.output_notebook ?? '' });
+      }
+      return t.output_notebook ? h('code', { className: 'jl-task-notebook' }, t.output_notebook) : '';
+    };
+    return h(
+      'div',
+      { className: 'jl-job-run', dataset: { runId: latest.run_id, status: latest.status } },
+      h(
+        'p',
+        { className: 'jl-job-status' },
+        `Run ${latest.run_id.slice(0, 12)}: ${latest.status}`,
+        latest.current_task_name ? ` (task ${latest.current_task_name})` : '',
+        `, started ${formatTime(latest.creation_timestamp)}`
+      ),
+      latest.error ? h('p', { className: 'jl-error' }, latest.error) : null,
+      table(
+        'jl-job-tasks-table',
+        ['Task', 'Status', 'Started', 'Ended', 'Executed notebook', 'Error'],
+        latest.tasks.map(t =>
+          h(
+            'tr',
+            { dataset: { task: t.name, status: t.status } },
+            h('td', {}, t.name),
+            h('td', { className: 'jl-task-status' }, t.status),
+            h('td', {}, formatTime(t.start_timestamp)),
+            h('td', {}, formatTime(t.end_timestamp)),
+            h('td', {}, notebookCell(t)),
+            h('td', { className: 'jl-task-error' }, t.error ?? '')
+          )
+        )
+      ),
+      older.length ? h('p', { className: 'jl-note' }, `Earlier runs: ${older.map(r => `${r.run_id.slice(0, 12)} ${r.status}`).join(', ')}`) : null
     );
   }
 

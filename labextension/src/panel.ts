@@ -3,6 +3,7 @@ import { refreshIcon } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
+import { EndpointsView } from './endpoints';
 import { ApiError } from './handler';
 import { h } from './dom';
 import { IViewHost } from './host';
@@ -10,8 +11,8 @@ import { lifecycleIcon } from './icon';
 import { ModelsView } from './models';
 import { RunsView } from './runs';
 
-/** The sidebar's two tabs. */
-export type Tab = 'runs' | 'models';
+/** The sidebar's tabs. */
+export type Tab = 'runs' | 'models' | 'endpoints';
 
 /** What the panel needs from the application. */
 export interface ILifecyclePanelOptions {
@@ -24,8 +25,8 @@ export interface ILifecyclePanelOptions {
 }
 
 /**
- * The Lifecycle sidebar: a header with a refresh button, the Runs and Models
- * tabs, and one place where API errors are shown. It renders only what the
+ * The Lifecycle sidebar: a header with a refresh button, the Runs, Models and
+ * Endpoints tabs, and one place where API errors are shown. It renders only what the
  * server extension's REST API returns.
  */
 export class LifecyclePanel extends Widget implements IViewHost {
@@ -43,9 +44,11 @@ export class LifecyclePanel extends Widget implements IViewHost {
     this.title.caption = 'Lifecycle';
     this._runs = new RunsView(this);
     this._models = new ModelsView(this);
+    this._endpoints = new EndpointsView(this);
     this._tabs = {
       runs: this._tabButton('runs', 'Runs'),
-      models: this._tabButton('models', 'Models')
+      models: this._tabButton('models', 'Models'),
+      endpoints: this._tabButton('endpoints', 'Endpoints')
     };
     this.node.append(
       h(
@@ -66,11 +69,13 @@ export class LifecyclePanel extends Widget implements IViewHost {
         'div',
         { className: 'jl-tabs', role: 'tablist' },
         this._tabs.runs,
-        this._tabs.models
+        this._tabs.models,
+        this._tabs.endpoints
       ),
       this._error,
       this._runs.node,
-      this._models.node
+      this._models.node,
+      this._endpoints.node
     );
     this._setTab('runs');
   }
@@ -88,7 +93,7 @@ export class LifecyclePanel extends Widget implements IViewHost {
 
   /** Fetch the current page of the tab shown again. */
   refresh(): Promise<void> {
-    return this._tab === 'runs' ? this._runs.refresh() : this._models.refresh();
+    return this._views[this._tab].refresh();
   }
 
   /** Show an error above the tab's content; an `ApiError` shows the server's message. */
@@ -172,12 +177,17 @@ export class LifecyclePanel extends Widget implements IViewHost {
     }
     this._runs.node.hidden = tab !== 'runs';
     this._models.node.hidden = tab !== 'models';
+    this._endpoints.node.hidden = tab !== 'endpoints';
   }
 
   private readonly _openPath: (path: string) => Promise<unknown>;
   private readonly _execute: (command: string, args: Record<string, unknown>) => Promise<unknown>;
   private readonly _runs: RunsView;
   private readonly _models: ModelsView;
+  private readonly _endpoints: EndpointsView;
+  private get _views(): Record<Tab, { refresh(): Promise<void> }> {
+    return { runs: this._runs, models: this._models, endpoints: this._endpoints };
+  }
   private readonly _tabs: Record<Tab, HTMLButtonElement>;
   private readonly _error = h('div', {
     className: 'jl-error',
