@@ -318,6 +318,35 @@ def test_large_and_unserialisable_inputs(home: Path) -> None:
     assert len(trace.info.trace_metadata["mlflow.traceInputs"]) == MAX_PREVIEW
 
 
+def test_a_value_changed_after_it_was_set_keeps_what_was_recorded(home: Path) -> None:
+    # Flat containers are kept as copies and JSON-encoded later by the writer; nested ones are encoded at once.
+    # Either way the span holds the value as it was when set, even if the caller changes it afterwards.
+    flat = {"q": "what", "k": 3}
+    docs = ["a", "b"]
+    nested = {"docs": ["x"], "meta": {"n": 1}}
+
+    @lc.trace
+    def count(items: list[Any]) -> list[Any]:
+        with lc.start_span("rank") as span:
+            span.set_inputs(flat)
+            span.set_outputs(docs)
+            span.set_attribute("nested", nested)
+        return items
+
+    items = [1, 2.5, None, True]
+    result = count(items)
+    items.append("later")
+    flat["q"] = "changed"
+    docs.append("c")
+    nested["docs"].append("y")
+    nested["meta"]["n"] = 2
+    root, rank = _last().data.spans
+    assert root.inputs == {"items": [1, 2.5, None, True]} and root.outputs == [1, 2.5, None, True]
+    assert result is items  # the traced function's own value is handed back, not the copy
+    assert rank.inputs == {"q": "what", "k": 3} and rank.outputs == ["a", "b"]
+    assert rank.get_attribute("nested") == {"docs": ["x"], "meta": {"n": 1}}
+
+
 def test_trace_inside_a_run_is_linked_to_it(home: Path) -> None:
     traced = lc.trace(lambda x: x)
     with lc.start_run() as run:

@@ -31,6 +31,8 @@ Item = Callable[[], tuple["TraceRow", Sequence["SpanRow"]]]
 """A finished trace: called in the writer thread to build its rows, so the traced code does not."""
 MAX_BATCH = 1000  # traces per transaction
 MAX_QUEUED = 1000
+GATHER_SECONDS = 0.005
+"""How long the writer waits after a wake-up for more traces to write in the same transaction."""
 """Traces waiting beyond the batch in flight; ``put`` waits when the queue is full, which bounds what a
 SIGKILL can lose to ``MAX_QUEUED + MAX_BATCH`` traces even when code traces faster than SQLite writes."""
 
@@ -49,6 +51,7 @@ class TraceWriter:
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
+        self._flushing = 0  # flush() calls waiting: the writer does not wait to gather a batch
         _writers.add(self)
 
     def put(self, item: Item) -> None:
@@ -60,7 +63,8 @@ class TraceWriter:
                 self._cond.wait(0.1)
             self._queue.append(item)
             self._accepted += 1
-            self._cond.notify_all()
+            if len(self._queue) == 1:  # only an empty queue has the writer waiting; fewer wake-ups, bigger batches
+                self._cond.notify_all()
 
     def _start(self) -> None:
         self._pid = os.getpid()
@@ -74,6 +78,10 @@ class TraceWriter:
                     self._cond.wait(0.5 if self._error is not None else None)
                     if self._error is not None and self._queue:
                         self._error = None  # retry after a pause
+                if len(self._queue) < MAX_BATCH and not self._flushing:
+                    # Gather a batch: one transaction for many traces costs the traced code (which shares
+                    # the GIL) far less than one per trace. A flush cuts the wait short.
+                    self._cond.wait(GATHER_SECONDS)
                 batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
                 self._cond.notify_all()  # room in the queue for a waiting put
             self._write(batch)
@@ -116,7 +124,12 @@ class TraceWriter:
         if batch:
             self._write(batch)
         with self._cond:
-            ok = self._cond.wait_for(lambda: self._written >= target or self._error is not None, timeout)
+            self._flushing += 1
+            self._cond.notify_all()
+            try:
+                ok = self._cond.wait_for(lambda: self._written >= target or self._error is not None, timeout)
+            finally:
+                self._flushing -= 1
             if self._error is not None and self._written < target:
                 raise StoreError(f"could not write {self._accepted - self._written} traces: {self._error}")
             if not ok:

@@ -262,11 +262,16 @@ class _SpanContext:
             self.span.record_exception(exc)
         self.span.end()
         if self._token is not None:
-            try:
-                _current.reset(self._token)
-            except ValueError:  # exited in another context (a generator resumed elsewhere)
-                _current.set(None)
+            _leave(self._token)
         return False  # the exception, if any, goes on unchanged
+
+
+def _leave(token: contextvars.Token[Span | None]) -> None:
+    """Make the span that was current before current again."""
+    try:
+        _current.reset(token)
+    except ValueError:  # left in another context (a generator resumed elsewhere)
+        _current.set(None)
 
 
 def start_span(
@@ -470,14 +475,20 @@ def _decorate(func: F, name: str | None, span_type: str, attributes: dict[str, A
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        context, span = begin(args, kwargs)
+        # begin() and _SpanContext.__exit__ inlined: this is the hot path of traced code
+        span = _open_span(span_name, encoded, _current.get())
+        token = _current.set(span)
+        span._set(INPUTS, inputs(args, kwargs))
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
-            context.__exit__(type(exc), exc, exc.__traceback__)
+            span.record_exception(exc)
+            span.end()
+            _leave(token)
             raise
-        span.set_outputs(result)
-        context.__exit__(None, None, None)
+        span._set(OUTPUTS, result)
+        span.end()
+        _leave(token)
         return result
 
     return wrapper  # type: ignore[return-value]
