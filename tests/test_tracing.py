@@ -540,3 +540,43 @@ def test_a_trace_is_linked_to_the_active_logged_model(home: Path) -> None:
     trace = lc.get_trace(lc.get_last_active_trace_id())
     assert trace.info.trace_metadata["mlflow.modelId"] == active.model_id
     assert len(lc.search_traces(model_id=active.model_id, return_type="list")) == 1
+
+
+def test_a_store_from_before_m0016_keeps_its_traces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jupyter_lifecycle.store import Store, migrations
+
+    with monkeypatch.context() as m:
+        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[: migrations.MIGRATIONS.index(migrations.m0016_trace_speed)])
+        old = Store(tmp_path / "s")
+        conn = old.db.connection()
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'trace_metadata'").fetchone() == (1,)
+        lc.set_store(tmp_path / "s")
+        try:
+
+            @lc.trace
+            def outer(q: str) -> str:
+                lc.update_current_trace(metadata={"team": "a"})
+                with lc.start_span("inner", span_type="TOOL") as span:
+                    span.set_outputs([q])
+                return q
+
+            outer("x")
+            lc.flush_trace_async_logging()
+            trace_id = lc.get_last_active_trace_id()
+            before = lc.get_trace(trace_id or "").to_dict()
+        finally:
+            lc.set_store(None)
+        old.db.close()
+    store = Store(tmp_path / "s")
+    assert store.db.schema_version() == len(migrations.MIGRATIONS)
+    lc.set_store(tmp_path / "s")
+    try:
+        assert lc.get_trace(trace_id or "").to_dict() == before
+        assert len(lc.search_traces(filter_string="metadata.team = 'a' and span.type = 'TOOL'", return_type="list")) == 1
+        assert lc.search_traces(filter_string="metadata.team != 'a'", return_type="list") == []
+        assert lc.search_traces(filter_string="metadata.team LIKE 'b%'", return_type="list") == []
+    finally:
+        lc.set_store(None)
+    conn = store.db.connection()
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'trace_metadata'").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM spans").fetchone() == (2,)

@@ -766,10 +766,49 @@ def m0015_sync(conn: sqlite3.Connection) -> None:
     )
 
 
+def m0016_trace_speed(conn: sqlite3.Connection) -> None:
+    """Traces written faster (issue #15's speed goals): ``spans`` becomes a rowid table, ``trace_metadata`` goes.
+
+    A span's JSON (~500 bytes and more) made ``spans`` a poor ``WITHOUT ROWID``
+    table: each insert moved fat rows around a B-tree keyed on random trace ids.
+    As a rowid table the row is appended and only the small ``(trace_id,
+    span_id)`` key lands in the unique index: inserting spans costs half as
+    much. ``trace_metadata`` copied ``traces.metadata_json`` (the trace's inputs
+    and outputs, up to 1,000 characters each, into a ``(key, value)`` index)
+    for the rare ``metadata.<key>`` filter, which now reads ``metadata_json``.
+    """
+    _statements(
+        conn,
+        """
+        CREATE TABLE spans_rowid (
+            trace_id TEXT NOT NULL REFERENCES traces(trace_id) ON DELETE CASCADE,
+            span_id TEXT NOT NULL,                   -- 16 hex digits
+            parent_span_id TEXT,
+            name TEXT NOT NULL,
+            span_type TEXT,
+            status TEXT NOT NULL,                    -- OK, ERROR, UNSET
+            start_time_ns INTEGER NOT NULL,
+            end_time_ns INTEGER,
+            content TEXT NOT NULL,                   -- MLflow's span JSON (Span.to_dict)
+            UNIQUE (trace_id, span_id)
+        );
+        INSERT INTO spans_rowid (trace_id, span_id, parent_span_id, name, span_type, status, start_time_ns,
+            end_time_ns, content)
+            SELECT trace_id, span_id, parent_span_id, name, span_type, status, start_time_ns, end_time_ns, content
+            FROM spans ORDER BY trace_id, start_time_ns;
+        DROP TABLE spans;
+        ALTER TABLE spans_rowid RENAME TO spans;
+        CREATE INDEX spans_by_name ON spans (name);
+        CREATE INDEX spans_by_type ON spans (span_type);
+        DROP TABLE trace_metadata
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m0001_tracking, m0002_capture, m0003_models, m0004_registry, m0005_run_summaries, m0006_run_owners,
     m0007_datasets, m0008_logged_model_entities, m0009_traces, m0010_search_index, m0011_deployment_jobs,
-    m0012_endpoints, m0013_prompts, m0014_assessments, m0015_sync,
+    m0012_endpoints, m0013_prompts, m0014_assessments, m0015_sync, m0016_trace_speed,
 ]
 """Applied in this order; each is recorded by its function name."""
 

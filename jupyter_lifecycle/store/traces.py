@@ -33,7 +33,8 @@ ATTRIBUTES: dict[str, tuple[str, bool]] = {
 }  # fmt: skip
 KEYED = {
     "tag": "t.trace_id IN (SELECT trace_id FROM trace_tags WHERE key = ? AND {})",
-    "metadata": "t.trace_id IN (SELECT trace_id FROM trace_metadata WHERE key = ? AND {})",
+    # metadata is rarely filtered on and holds large values (the trace's inputs): read from the trace's JSON
+    "metadata": "EXISTS (SELECT 1 FROM json_each(t.metadata_json) WHERE key = ? AND {})",
 }
 SPAN_COLUMNS = {"name": "name", "type": "span_type", "span_type": "span_type", "status": "status"}
 
@@ -93,8 +94,9 @@ class TraceStore:
             again = conn.execute(
                 "SELECT trace_id FROM traces WHERE trace_id IN (SELECT value FROM json_each(?))", (ids,)
             ).fetchall()
-            for table in ("spans", "trace_tags", "trace_metadata"):
-                conn.executemany(f"DELETE FROM {table} WHERE trace_id = ?", again)
+            if again:
+                for table in ("spans", "trace_tags"):
+                    conn.executemany(f"DELETE FROM {table} WHERE trace_id = ?", again)
             conn.executemany(
                 "INSERT OR REPLACE INTO traces (trace_id, experiment_id, name, client_request_id, request_time,"
                 " execution_duration, state, request_preview, response_preview, run_id, model_id, tags_json,"
@@ -109,10 +111,6 @@ class TraceStore:
             conn.executemany(
                 "INSERT INTO trace_tags (trace_id, key, value) VALUES (?, ?, ?)",
                 [(r.trace_id, k, v) for r, _ in batch for k, v in r.tags.items()],
-            )
-            conn.executemany(
-                "INSERT INTO trace_metadata (trace_id, key, value) VALUES (?, ?, ?)",
-                [(r.trace_id, k, v) for r, _ in batch for k, v in r.metadata.items()],
             )
             conn.executemany(
                 "INSERT OR REPLACE INTO spans (trace_id, span_id, parent_span_id, name, span_type, status,"
@@ -296,7 +294,7 @@ class TraceStore:
             params.append(max_traces)
         with self.db.write() as conn:
             doomed = [(row[0],) for row in conn.execute(sql, params).fetchall()]
-            for table in ("spans", "trace_tags", "trace_metadata", "assessments", "traces"):
+            for table in ("spans", "trace_tags", "assessments", "traces"):
                 conn.executemany(f"DELETE FROM {table} WHERE trace_id = ?", doomed)
         return len(doomed)
 

@@ -14,6 +14,7 @@ import base64
 import json
 import time
 import traceback
+from binascii import b2a_base64
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -167,7 +168,7 @@ def _load(text: str | None) -> Any:
 
 
 def _b64(hex_id: str) -> str:
-    return base64.b64encode(bytes.fromhex(hex_id)).decode("ascii")
+    return b2a_base64(bytes.fromhex(hex_id), newline=False).decode("ascii")
 
 
 def _hex(b64_id: str) -> str:
@@ -358,17 +359,20 @@ class Span:
             "links": [],
         }
 
-    def to_json(self) -> str:
-        """``json.dumps(self.to_dict())``, assembled from the already-encoded attributes (the writer's hot path)."""
-        attributes = ", ".join(
+    def to_json(self, trace_id_b64: str | None = None) -> str:
+        """``json.dumps(self.to_dict())``, assembled from the already-encoded attributes (the writer's hot path).
+
+        ``trace_id_b64``: the trace id as the JSON has it, when the caller computed it once for all the spans."""
+        attributes = ", ".join([
             f"{_str(key)}: {_str(value)}"
             for key, value in ((REQUEST_ID, _str(self.trace_id)), *self._attributes.items())
-        )
-        events = ", ".join(json.dumps(event.to_dict(), default=_repr) for event in self.events)
+        ])  # fmt: skip
+        events = ", ".join([json.dumps(event.to_dict(), default=_repr) for event in self.events]) if self.events else ""
         parent = f'"{_b64(self.parent_id)}"' if self.parent_id else "null"
         end = "null" if self.end_time_ns is None else str(self.end_time_ns)
+        trace_b64 = trace_id_b64 or _b64(self.trace_id.removeprefix("tr-"))
         return (
-            f'{{"trace_id": "{_b64(self.trace_id.removeprefix("tr-"))}", "span_id": "{_b64(self.span_id)}", '
+            f'{{"trace_id": "{trace_b64}", "span_id": "{_b64(self.span_id)}", '
             f'"parent_span_id": {parent}, "name": {_str(self.name)}, "start_time_unix_nano": {self.start_time_ns}, '
             f'"end_time_unix_nano": {end}, "events": [{events}], "status": {{"code": '
             f'"{self.status.status_code.to_otel_name()}", "message": {_str(self.status.description)}}}, '

@@ -45,6 +45,7 @@ from .entities import (
     TraceData,
     TraceInfo,
     TraceState,
+    _b64,
     dump_json,
 )
 
@@ -153,9 +154,10 @@ class _TraceInProgress:
         )  # fmt: skip
         if not with_spans:
             return row, []
+        trace_b64 = _b64(self.trace_id.removeprefix("tr-"))
         spans: list[SpanRow] = [
             (self.trace_id, s.span_id, s.parent_id, s.name, s._attributes.get(SPAN_TYPE, "").strip('"') or None,
-             s.status.status_code.value, s.start_time_ns, s.end_time_ns, s.to_json())
+             s.status.status_code.value, s.start_time_ns, s.end_time_ns, s.to_json(trace_b64))
             for s in self.spans
         ]  # fmt: skip
         return row, spans
