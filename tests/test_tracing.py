@@ -542,41 +542,51 @@ def test_a_trace_is_linked_to_the_active_logged_model(home: Path) -> None:
     assert len(lc.search_traces(model_id=active.model_id, return_type="list")) == 1
 
 
-def test_a_store_from_before_m0016_keeps_its_traces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_store_from_before_m0016_keeps_its_traces(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from jupyter_lifecycle.store import Store, migrations
 
+    @lc.trace
+    def outer(q: str) -> str:
+        lc.update_current_trace(metadata={"team": "a"})
+        with lc.start_span("inner", span_type="TOOL") as span:
+            span.set_outputs([q])
+        return q
+
+    outer("x")
+    trace = _last()
+    before = trace.to_dict()
+    with sqlite3.connect(home / "lifecycle.db") as new:
+        columns = ("trace_id, experiment_id, name, request_time, execution_duration, state, tags_json, metadata_json,"
+                   " client_request_id, request_preview, response_preview, run_id, model_id")
+        trace_row = new.execute(f"SELECT {columns} FROM traces").fetchone()
+        span_rows = new.execute("SELECT trace_id, span_id, parent_span_id, name, span_type, status, start_time_ns,"
+                                " end_time_ns FROM spans ORDER BY start_time_ns DESC").fetchall()  # fmt: skip
+    # the same trace written as the store kept it before m0016: span JSON in spans.content, metadata rows
     with monkeypatch.context() as m:
         m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[: migrations.MIGRATIONS.index(migrations.m0016_trace_speed)])
         old = Store(tmp_path / "s")
-        conn = old.db.connection()
-        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'trace_metadata'").fetchone() == (1,)
-        lc.set_store(tmp_path / "s")
-        try:
-
-            @lc.trace
-            def outer(q: str) -> str:
-                lc.update_current_trace(metadata={"team": "a"})
-                with lc.start_span("inner", span_type="TOOL") as span:
-                    span.set_outputs([q])
-                return q
-
-            outer("x")
-            lc.flush_trace_async_logging()
-            trace_id = lc.get_last_active_trace_id()
-            before = lc.get_trace(trace_id or "").to_dict()
-        finally:
-            lc.set_store(None)
+        with old.db.write() as conn:
+            conn.execute(f"INSERT INTO traces ({columns}) VALUES ({', '.join('?' for _ in trace_row)})", trace_row)
+            conn.executemany("INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                (*row, json.dumps(next(s.to_dict() for s in trace.data.spans if s.span_id == row[1])))
+                for row in span_rows
+            ])  # fmt: skip
+            conn.executemany("INSERT INTO trace_metadata VALUES (?, ?, ?)",
+                             [(trace_row[0], k, v) for k, v in json.loads(trace_row[7]).items()])  # fmt: skip
         old.db.close()
     store = Store(tmp_path / "s")
     assert store.db.schema_version() == len(migrations.MIGRATIONS)
-    lc.set_store(tmp_path / "s")
-    try:
-        assert lc.get_trace(trace_id or "").to_dict() == before
-        assert len(lc.search_traces(filter_string="metadata.team = 'a' and span.type = 'TOOL'", return_type="list")) == 1
-        assert lc.search_traces(filter_string="metadata.team != 'a'", return_type="list") == []
-        assert lc.search_traces(filter_string="metadata.team LIKE 'b%'", return_type="list") == []
-    finally:
-        lc.set_store(None)
     conn = store.db.connection()
     assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'trace_metadata'").fetchone() == (0,)
     assert conn.execute("SELECT count(*) FROM spans").fetchone() == (2,)
+    store.db.close()
+    lc.set_store(tmp_path / "s")
+    ids = [trace.info.experiment_id]
+    try:
+        assert lc.get_trace(trace.info.trace_id).to_dict() == before  # spans in start order, as before
+        assert len(lc.search_traces(filter_string="metadata.team = 'a' and span.type = 'TOOL'", return_type="list", experiment_ids=ids)) == 1
+        assert lc.search_traces(filter_string="metadata.team != 'a'", return_type="list", experiment_ids=ids) == []
+        assert lc.search_traces(filter_string="metadata.team LIKE 'b%'", return_type="list", experiment_ids=ids) == []
+        assert lc.search_traces(experiment_ids=ids)["spans"][0] == before["data"]["spans"]
+    finally:
+        lc.set_store(None)
