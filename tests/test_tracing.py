@@ -590,3 +590,28 @@ def test_a_store_from_before_m0016_keeps_its_traces(home: Path, tmp_path: Path, 
         assert lc.search_traces(experiment_ids=ids)["spans"][0] == before["data"]["spans"]
     finally:
         lc.set_store(None)
+
+
+def test_a_forked_child_writes_its_own_traces(home: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import os, sys, jupyter_lifecycle as lc
+        lc.set_store(sys.argv[1])
+        traced = lc.trace(lambda name: name)
+        traced("parent")
+        lc.flush_trace_async_logging()  # the writer thread is running when the process forks
+        pid = os.fork()
+        if pid == 0:
+            lc.trace(name="child")(lambda: 1)()
+            lc.flush_trace_async_logging()
+            os._exit(0)
+        assert os.waitpid(pid, 0)[1] == 0
+        traced("parent again")
+        lc.flush_trace_async_logging()
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(home)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    with sqlite3.connect(home / "lifecycle.db") as conn:
+        names = sorted(row[0] for row in conn.execute("SELECT name FROM traces"))
+    assert names == ["<lambda>", "<lambda>", "child"]

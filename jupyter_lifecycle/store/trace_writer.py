@@ -6,8 +6,9 @@ everything accepted before the call is written (the cell hook calls
 ``flush_all()`` after every cell, ``get_trace``/``search_traces`` call it, and
 ``atexit`` does). A batch that fails to write is kept and retried; ``flush``
 raises its error. A SIGKILL loses only what was queued and not yet committed:
-the thread wakes on each put, so when idle that is the traces of the last few
-ms; the queue is bounded (``MAX_QUEUED``), so even under a flood it is at most
+the thread wakes on a put into an empty queue and gathers ``GATHER_SECONDS``
+(5 ms) more, so when idle that is the traces of the last few ms; the queue
+is bounded (``MAX_QUEUED``), so even under a flood it is at most
 ``MAX_QUEUED + MAX_BATCH`` traces (see README "Tracing").
 """
 
@@ -45,7 +46,8 @@ class TraceWriter:
     def __init__(self, traces: TraceStore) -> None:
         self.traces = traces
         self._queue: deque[Item] = deque()
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()  # taken directly by put (cheaper than entering the Condition)
+        self._cond = threading.Condition(self._lock)
         self._accepted = 0  # items ever queued
         self._written = 0  # items ever committed (or dropped by the caller's flush)
         self._error: BaseException | None = None
@@ -56,8 +58,8 @@ class TraceWriter:
 
     def put(self, item: Item) -> None:
         """Queue one finished trace for writing."""
-        with self._cond:
-            if self._thread is None or self._pid != os.getpid():
+        with self._lock:
+            if self._thread is None:  # none yet, or forgotten in a forked child (_after_fork)
                 self._start()
             while len(self._queue) >= MAX_QUEUED and self._error is None and self._thread.is_alive():  # type: ignore[union-attr]
                 self._cond.wait(0.1)
@@ -136,6 +138,17 @@ class TraceWriter:
                 raise StoreError(
                     f"writing traces took more than {timeout:.0f} s: {self._accepted - self._written} pending"
                 )
+
+
+def _after_fork() -> None:
+    """A forked child has no writer threads: each writer starts its own on the next put."""
+    for writer in list(_writers):
+        writer._thread = None
+        writer._lock = threading.Lock()
+        writer._cond = threading.Condition(writer._lock)
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def flush_all() -> None:

@@ -66,11 +66,15 @@ TRACE_END_HOOKS: list[Callable[[Trace], None]] = []
 _current: contextvars.ContextVar[Span | None] = contextvars.ContextVar("lifecycle_current_span", default=None)
 _last_trace_id: str | None = None
 _random = random.Random()
+os.register_at_fork(after_in_child=_random.seed)  # else a forked child makes its parent's next ids again
 _lock = threading.Lock()
 
 
+_ID_FORMATS = {64: "016x", 128: "032x"}
+
+
 def _new_id(bits: int) -> str:
-    return f"{_random.getrandbits(bits):0{bits // 4}x}"
+    return format(_random.getrandbits(bits), _ID_FORMATS[bits])
 
 
 class _TraceInProgress:
