@@ -52,6 +52,12 @@ CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "
 
 _explicit_home: Path | None = None
 _db_names: dict[Path, str] = {}  # store home -> its database file, when a .db path named it
+_generation = 0  # bumped whenever set_store/use_database change what resolve_home or db_path answer
+
+
+def store_generation() -> int:
+    """A number that changes whenever ``set_store`` or ``use_database`` is called (callers cache on it)."""
+    return _generation
 
 
 def use_database(db: str | os.PathLike[str]) -> Path:
@@ -61,8 +67,10 @@ def use_database(db: str | os.PathLike[str]) -> Path:
     its folder, with the artifacts beside it. Until then (and for folders no
     ``.db`` path named) a store's database is ``lifecycle.db``.
     """
+    global _generation
     path = Path(db).expanduser().resolve()
     _db_names[path.parent] = path.name
+    _generation += 1
     return path.parent
 
 
@@ -76,7 +84,8 @@ def set_store(path: str | os.PathLike[str] | None) -> None:
 
     ``None`` undoes it. This wins over ``JUPYTER_LIFECYCLE_HOME`` and the folders found on disk.
     """
-    global _explicit_home
+    global _explicit_home, _generation
+    _generation += 1
     if path is not None and Path(path).suffix == ".db":
         _explicit_home = use_database(path)
         return

@@ -318,6 +318,35 @@ def test_large_and_unserialisable_inputs(home: Path) -> None:
     assert len(trace.info.trace_metadata["mlflow.traceInputs"]) == MAX_PREVIEW
 
 
+def test_a_value_changed_after_it_was_set_keeps_what_was_recorded(home: Path) -> None:
+    # Flat containers are kept as copies and JSON-encoded later by the writer; nested ones are encoded at once.
+    # Either way the span holds the value as it was when set, even if the caller changes it afterwards.
+    flat = {"q": "what", "k": 3}
+    docs = ["a", "b"]
+    nested = {"docs": ["x"], "meta": {"n": 1}}
+
+    @lc.trace
+    def count(items: list[Any]) -> list[Any]:
+        with lc.start_span("rank") as span:
+            span.set_inputs(flat)
+            span.set_outputs(docs)
+            span.set_attribute("nested", nested)
+        return items
+
+    items = [1, 2.5, None, True]
+    result = count(items)
+    items.append("later")
+    flat["q"] = "changed"
+    docs.append("c")
+    nested["docs"].append("y")
+    nested["meta"]["n"] = 2
+    root, rank = _last().data.spans
+    assert root.inputs == {"items": [1, 2.5, None, True]} and root.outputs == [1, 2.5, None, True]
+    assert result is items  # the traced function's own value is handed back, not the copy
+    assert rank.inputs == {"q": "what", "k": 3} and rank.outputs == ["a", "b"]
+    assert rank.get_attribute("nested") == {"docs": ["x"], "meta": {"n": 1}}
+
+
 def test_trace_inside_a_run_is_linked_to_it(home: Path) -> None:
     traced = lc.trace(lambda x: x)
     with lc.start_run() as run:
@@ -511,3 +540,78 @@ def test_a_trace_is_linked_to_the_active_logged_model(home: Path) -> None:
     trace = lc.get_trace(lc.get_last_active_trace_id())
     assert trace.info.trace_metadata["mlflow.modelId"] == active.model_id
     assert len(lc.search_traces(model_id=active.model_id, return_type="list")) == 1
+
+
+def test_a_store_from_before_m0016_keeps_its_traces(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jupyter_lifecycle.store import Store, migrations
+
+    @lc.trace
+    def outer(q: str) -> str:
+        lc.update_current_trace(metadata={"team": "a"})
+        with lc.start_span("inner", span_type="TOOL") as span:
+            span.set_outputs([q])
+        return q
+
+    outer("x")
+    trace = _last()
+    before = trace.to_dict()
+    with sqlite3.connect(home / "lifecycle.db") as new:
+        columns = ("trace_id, experiment_id, name, request_time, execution_duration, state, tags_json, metadata_json,"
+                   " client_request_id, request_preview, response_preview, run_id, model_id")
+        trace_row = new.execute(f"SELECT {columns} FROM traces").fetchone()
+        span_rows = new.execute("SELECT trace_id, span_id, parent_span_id, name, span_type, status, start_time_ns,"
+                                " end_time_ns FROM spans ORDER BY start_time_ns DESC").fetchall()  # fmt: skip
+    # the same trace written as the store kept it before m0016: span JSON in spans.content, metadata rows
+    with monkeypatch.context() as m:
+        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[: migrations.MIGRATIONS.index(migrations.m0016_trace_speed)])
+        old = Store(tmp_path / "s")
+        with old.db.write() as conn:
+            conn.execute(f"INSERT INTO traces ({columns}) VALUES ({', '.join('?' for _ in trace_row)})", trace_row)
+            conn.executemany("INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                (*row, json.dumps(next(s.to_dict() for s in trace.data.spans if s.span_id == row[1])))
+                for row in span_rows
+            ])  # fmt: skip
+            conn.executemany("INSERT INTO trace_metadata VALUES (?, ?, ?)",
+                             [(trace_row[0], k, v) for k, v in json.loads(trace_row[7]).items()])  # fmt: skip
+        old.db.close()
+    store = Store(tmp_path / "s")
+    assert store.db.schema_version() == len(migrations.MIGRATIONS)
+    conn = store.db.connection()
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'trace_metadata'").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM spans").fetchone() == (2,)
+    store.db.close()
+    lc.set_store(tmp_path / "s")
+    ids = [trace.info.experiment_id]
+    try:
+        assert lc.get_trace(trace.info.trace_id).to_dict() == before  # spans in start order, as before
+        assert len(lc.search_traces(filter_string="metadata.team = 'a' and span.type = 'TOOL'", return_type="list", experiment_ids=ids)) == 1
+        assert lc.search_traces(filter_string="metadata.team != 'a'", return_type="list", experiment_ids=ids) == []
+        assert lc.search_traces(filter_string="metadata.team LIKE 'b%'", return_type="list", experiment_ids=ids) == []
+        assert lc.search_traces(experiment_ids=ids)["spans"][0] == before["data"]["spans"]
+    finally:
+        lc.set_store(None)
+
+
+def test_a_forked_child_writes_its_own_traces(home: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import os, sys, jupyter_lifecycle as lc
+        lc.set_store(sys.argv[1])
+        traced = lc.trace(lambda name: name)
+        traced("parent")
+        lc.flush_trace_async_logging()  # the writer thread is running when the process forks
+        pid = os.fork()
+        if pid == 0:
+            lc.trace(name="child")(lambda: 1)()
+            lc.flush_trace_async_logging()
+            os._exit(0)
+        assert os.waitpid(pid, 0)[1] == 0
+        traced("parent again")
+        lc.flush_trace_async_logging()
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(home)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    with sqlite3.connect(home / "lifecycle.db") as conn:
+        names = sorted(row[0] for row in conn.execute("SELECT name FROM traces"))
+    assert names == ["<lambda>", "<lambda>", "child"]

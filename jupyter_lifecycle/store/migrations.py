@@ -766,10 +766,51 @@ def m0015_sync(conn: sqlite3.Connection) -> None:
     )
 
 
+def m0016_trace_speed(conn: sqlite3.Connection) -> None:
+    """Traces written and listed faster (issue #15's speed goals).
+
+    A trace's spans' JSON moves to one column of its row, ``traces.spans_json``
+    (the JSON array of MLflow's span dicts, in start order): listing traces
+    reads it with the row instead of gathering each trace's spans, and
+    ``spans`` keeps only what filters need (name, type, status, times) in a
+    rowid table, whose rows are small and appended. ``trace_metadata`` goes:
+    it copied ``traces.metadata_json`` (the trace's inputs and outputs, up to
+    1,000 characters each, into a ``(key, value)`` index) for the rare
+    ``metadata.<key>`` filter, which now reads ``metadata_json``.
+    """
+    _statements(
+        conn,
+        """
+        ALTER TABLE traces ADD COLUMN spans_json TEXT NOT NULL DEFAULT '[]';
+        UPDATE traces SET spans_json = coalesce((SELECT '[' || group_concat(content, ',') || ']' FROM
+            (SELECT content FROM spans s WHERE s.trace_id = traces.trace_id ORDER BY start_time_ns, span_id)), '[]');
+        CREATE TABLE spans_rowid (
+            trace_id TEXT NOT NULL REFERENCES traces(trace_id) ON DELETE CASCADE,
+            span_id TEXT NOT NULL,                   -- 16 hex digits
+            parent_span_id TEXT,
+            name TEXT NOT NULL,
+            span_type TEXT,
+            status TEXT NOT NULL,                    -- OK, ERROR, UNSET
+            start_time_ns INTEGER NOT NULL,
+            end_time_ns INTEGER,
+            UNIQUE (trace_id, span_id)
+        );
+        INSERT INTO spans_rowid (trace_id, span_id, parent_span_id, name, span_type, status, start_time_ns,
+            end_time_ns)
+            SELECT trace_id, span_id, parent_span_id, name, span_type, status, start_time_ns, end_time_ns
+            FROM spans ORDER BY trace_id, start_time_ns;
+        DROP TABLE spans;
+        ALTER TABLE spans_rowid RENAME TO spans;
+        CREATE INDEX spans_by_name ON spans (name);
+        CREATE INDEX spans_by_type ON spans (span_type);
+        DROP TABLE trace_metadata
+        """,
+    )
+
 MIGRATIONS: list[Migration] = [
     m0001_tracking, m0002_capture, m0003_models, m0004_registry, m0005_run_summaries, m0006_run_owners,
     m0007_datasets, m0008_logged_model_entities, m0009_traces, m0010_search_index, m0011_deployment_jobs,
-    m0012_endpoints, m0013_prompts, m0014_assessments, m0015_sync,
+    m0012_endpoints, m0013_prompts, m0014_assessments, m0015_sync, m0016_trace_speed,
 ]
 """Applied in this order; each is recorded by its function name."""
 

@@ -14,6 +14,7 @@ import base64
 import json
 import time
 import traceback
+from binascii import b2a_base64
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -122,6 +123,11 @@ class SpanEvent:
         return {"name": self.name, "time_unix_nano": self.timestamp, "attributes": self.attributes}
 
 
+_UNSET = SpanStatus(SpanStatusCode.UNSET)  # shared: a SpanStatus is immutable
+_OK = SpanStatus(SpanStatusCode.OK)
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # immutable values JSON holds as they are
+_STR = frozenset({str})
+
 _str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]  # json.dumps(a str), in C
 
 
@@ -162,7 +168,7 @@ def _load(text: str | None) -> Any:
 
 
 def _b64(hex_id: str) -> str:
-    return base64.b64encode(bytes.fromhex(hex_id)).decode("ascii")
+    return b2a_base64(bytes.fromhex(hex_id), newline=False).decode("ascii")
 
 
 def _hex(b64_id: str) -> str:
@@ -175,7 +181,7 @@ class Span:
     ``trace_id`` is MLflow's ``tr-<32 hex>``; ``span_id`` and ``parent_id`` are 16 hex digits.
     """
 
-    __slots__ = ("_attributes", "_ended", "_owner", "end_time_ns", "events", "name", "parent_id", "span_id",
+    __slots__ = ("_encoded", "_ended", "_owner", "_raw", "end_time_ns", "events", "name", "parent_id", "span_id",
                  "start_time_ns", "status", "trace_id")  # fmt: skip
 
     def __init__(
@@ -196,11 +202,48 @@ class Span:
         self.name = name
         self.start_time_ns = start_time_ns
         self.end_time_ns = end_time_ns
-        self.status = status or SpanStatus(SpanStatusCode.UNSET)
-        self._attributes: dict[str, str] = attributes if attributes is not None else {}  # JSON-encoded values
+        self.status = status or _UNSET
+        # JSON-encoded values; a key whose value waits in _raw (a snapshot, encoded when first read) holds ""
+        self._encoded: dict[str, str] = attributes if attributes is not None else {}
+        self._raw: dict[str, Any] | None = None
         self.events: list[SpanEvent] = events if events is not None else []
         self._ended = end_time_ns is not None
         self._owner: Any = None  # the trace in progress, told when this span ends
+
+    @property
+    def _attributes(self) -> dict[str, str]:
+        """Every attribute JSON-encoded: the snapshots kept by ``_set`` are encoded here (in the writer thread)."""
+        raw = self._raw
+        if raw:
+            self._raw = None
+            encoded = self._encoded
+            for key, value in raw.items():
+                encoded[key] = dump_json(value)
+        return self._encoded
+
+    def _set(self, key: str, value: Any) -> None:
+        """Set one attribute. A container holding only strings, numbers, booleans and None is kept as a
+        shallow copy and encoded later, by the reader (the writer thread): the copy is what was set even if the
+        caller changes the container afterwards, and the traced code does not pay for JSON. Anything else is
+        encoded now (``dump_json``: what JSON cannot hold becomes its repr)."""
+        kind = type(value)
+        if kind is dict:
+            if _STR.issuperset(map(type, value)) and _SCALARS.issuperset(map(type, value.values())):
+                self._defer(key, dict(value))
+                return
+        elif kind is list or kind is tuple:
+            if _SCALARS.issuperset(map(type, value)):
+                self._defer(key, list(value))
+                return
+        if self._raw is not None:
+            self._raw.pop(key, None)
+        self._encoded[key] = dump_json(value)
+
+    def _defer(self, key: str, snapshot: Any) -> None:
+        if self._raw is None:
+            self._raw = {}
+        self._raw[key] = snapshot
+        self._encoded[key] = ""  # keeps the key's place in the attributes' order
 
     # ---- reading -------------------------------------------------------------------
     @property
@@ -240,15 +283,15 @@ class Span:
     # ---- writing (while live) -----------------------------------------------------
     def set_inputs(self, inputs: Any) -> None:
         """Record the span's inputs (kept whole; what JSON cannot hold becomes its repr)."""
-        self._attributes[INPUTS] = dump_json(inputs)
+        self._set(INPUTS, inputs)
 
     def set_outputs(self, outputs: Any) -> None:
         """Record the span's outputs."""
-        self._attributes[OUTPUTS] = dump_json(outputs)
+        self._set(OUTPUTS, outputs)
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Set one attribute (any JSON-able value)."""
-        self._attributes[str(key)] = dump_json(value)
+        self._set(str(key), value)
 
     def set_attributes(self, attributes: dict[str, Any]) -> None:
         """Set several attributes."""
@@ -294,7 +337,7 @@ class Span:
         if status is not None:
             self.set_status(status)
         if self.status.status_code is SpanStatusCode.UNSET:
-            self.status = SpanStatus(SpanStatusCode.OK)
+            self.status = _OK
         self.end_time_ns = end_time_ns if end_time_ns is not None else time.time_ns()
         self._ended = True
         if self._owner is not None:
@@ -316,17 +359,20 @@ class Span:
             "links": [],
         }
 
-    def to_json(self) -> str:
-        """``json.dumps(self.to_dict())``, assembled from the already-encoded attributes (the writer's hot path)."""
-        attributes = ", ".join(
+    def to_json(self, trace_id_b64: str | None = None) -> str:
+        """``json.dumps(self.to_dict())``, assembled from the already-encoded attributes (the writer's hot path).
+
+        ``trace_id_b64``: the trace id as the JSON has it, when the caller computed it once for all the spans."""
+        attributes = ", ".join([
             f"{_str(key)}: {_str(value)}"
             for key, value in ((REQUEST_ID, _str(self.trace_id)), *self._attributes.items())
-        )
-        events = ", ".join(json.dumps(event.to_dict(), default=_repr) for event in self.events)
+        ])  # fmt: skip
+        events = ", ".join([json.dumps(event.to_dict(), default=_repr) for event in self.events]) if self.events else ""
         parent = f'"{_b64(self.parent_id)}"' if self.parent_id else "null"
         end = "null" if self.end_time_ns is None else str(self.end_time_ns)
+        trace_b64 = trace_id_b64 or _b64(self.trace_id.removeprefix("tr-"))
         return (
-            f'{{"trace_id": "{_b64(self.trace_id.removeprefix("tr-"))}", "span_id": "{_b64(self.span_id)}", '
+            f'{{"trace_id": "{trace_b64}", "span_id": "{_b64(self.span_id)}", '
             f'"parent_span_id": {parent}, "name": {_str(self.name)}, "start_time_unix_nano": {self.start_time_ns}, '
             f'"end_time_unix_nano": {end}, "events": [{events}], "status": {{"code": '
             f'"{self.status.status_code.to_otel_name()}", "message": {_str(self.status.description)}}}, '

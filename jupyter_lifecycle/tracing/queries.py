@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from collections import abc
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -50,7 +52,7 @@ def _trace_from(info: dict[str, Any], spans: Sequence[dict[str, Any]]) -> Trace:
 def get_trace(trace_id: str) -> Trace:
     """The trace with this id (``NotFound`` when there is none)."""
     info, spans = _store().traces.get(trace_id)
-    return _trace_from(info, [json.loads(s) for s in spans])
+    return _trace_from(info, json.loads(spans))
 
 
 COLUMNS = ["trace_id", "trace", "client_request_id", "state", "request_time", "execution_duration", "request",
@@ -96,6 +98,35 @@ def search_traces(
             experiment_ids, filter_string, max_results, order_by, run_id, model_id, include_spans
         )
         return [_trace_from(info, json.loads(spans) if spans else []) for info, spans in found]
+    with _gc_paused():
+        return _frame(store, experiment_ids, filter_string, max_results, order_by, run_id, model_id, include_spans,
+                      fields)  # fmt: skip
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No garbage collection while a DataFrame's many small objects are made: they hold no cycles, and the
+    collector's passes over them cost a third of ``search_traces``'s time at 10,000 traces."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _frame(
+    store: Store,
+    experiment_ids: Sequence[str] | None,
+    filter_string: str | None,
+    max_results: int | None,
+    order_by: Sequence[str] | None,
+    run_id: str | None,
+    model_id: str | None,
+    include_spans: bool,
+    fields: list[_Field],
+) -> pd.DataFrame:
     import pandas as pd
 
     rows, payload, span_texts = store.traces.search_frame(
@@ -104,6 +135,10 @@ def search_traces(
     columns: dict[str, Any] = dict(zip(COLUMNS[:6], map(list, zip(*rows, strict=True)), strict=True)) if rows else {}
     for i, name in enumerate(("request", "response", "trace_metadata", "tags")):
         columns[name] = [decoded[i] for decoded in payload]
+    if rows:
+        # Each trace's JSON is long: as a str column pandas would copy all of it into Arrow; kept as the
+        # Python strings they are (object dtype), the DataFrame costs no copy
+        columns["trace"] = pd.Series(_objects(columns["trace"]), dtype=object, copy=False)
     spans = [SpanDicts(text) for text in span_texts]
     columns["spans"] = _objects(spans)
     columns["assessments"] = [decoded[4] for decoded in payload]  # MLflow's assessment dictionaries

@@ -45,6 +45,7 @@ from .entities import (
     TraceData,
     TraceInfo,
     TraceState,
+    _b64,
     dump_json,
 )
 
@@ -65,11 +66,15 @@ TRACE_END_HOOKS: list[Callable[[Trace], None]] = []
 _current: contextvars.ContextVar[Span | None] = contextvars.ContextVar("lifecycle_current_span", default=None)
 _last_trace_id: str | None = None
 _random = random.Random()
+os.register_at_fork(after_in_child=_random.seed)  # else a forked child makes its parent's next ids again
 _lock = threading.Lock()
 
 
+_ID_FORMATS = {64: "016x", 128: "032x"}
+
+
 def _new_id(bits: int) -> str:
-    return f"{_random.getrandbits(bits):0{bits // 4}x}"
+    return format(_random.getrandbits(bits), _ID_FORMATS[bits])
 
 
 class _TraceInProgress:
@@ -153,9 +158,10 @@ class _TraceInProgress:
         )  # fmt: skip
         if not with_spans:
             return row, []
+        trace_b64 = _b64(self.trace_id.removeprefix("tr-"))
         spans: list[SpanRow] = [
             (self.trace_id, s.span_id, s.parent_id, s.name, s._attributes.get(SPAN_TYPE, "").strip('"') or None,
-             s.status.status_code.value, s.start_time_ns, s.end_time_ns, s.to_json())
+             s.status.status_code.value, s.start_time_ns, s.end_time_ns, s.to_json(trace_b64))
             for s in self.spans
         ]  # fmt: skip
         return row, spans
@@ -262,11 +268,16 @@ class _SpanContext:
             self.span.record_exception(exc)
         self.span.end()
         if self._token is not None:
-            try:
-                _current.reset(self._token)
-            except ValueError:  # exited in another context (a generator resumed elsewhere)
-                _current.set(None)
+            _leave(self._token)
         return False  # the exception, if any, goes on unchanged
+
+
+def _leave(token: contextvars.Token[Span | None]) -> None:
+    """Make the span that was current before current again."""
+    try:
+        _current.reset(token)
+    except ValueError:  # left in another context (a generator resumed elsewhere)
+        _current.set(None)
 
 
 def start_span(
@@ -470,14 +481,20 @@ def _decorate(func: F, name: str | None, span_type: str, attributes: dict[str, A
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        context, span = begin(args, kwargs)
+        # begin() and _SpanContext.__exit__ inlined: this is the hot path of traced code
+        span = _open_span(span_name, encoded, _current.get())
+        token = _current.set(span)
+        span._set(INPUTS, inputs(args, kwargs))
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
-            context.__exit__(type(exc), exc, exc.__traceback__)
+            span.record_exception(exc)
+            span.end()
+            _leave(token)
             raise
-        span.set_outputs(result)
-        context.__exit__(None, None, None)
+        span._set(OUTPUTS, result)
+        span.end()
+        _leave(token)
         return result
 
     return wrapper  # type: ignore[return-value]

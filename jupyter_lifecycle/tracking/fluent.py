@@ -94,12 +94,29 @@ _clients: dict[Path, Client] = {}
 _monitors: dict[str, system_metrics.SystemMetricsMonitor] = {}  # run id -> its system metrics thread
 
 
+_last_client: tuple[tuple[object, ...], Client] | None = None
+
+
 def client() -> Client:
-    """The ``Client`` of the current store (``set_store``/``$JUPYTER_LIFECYCLE_HOME``/defaults)."""
+    """The ``Client`` of the current store (``set_store``/``$JUPYTER_LIFECYCLE_HOME``/defaults).
+
+    The store found last is reused while nothing that decides it changed (``set_store``/``set_tracking_uri``,
+    ``$JUPYTER_LIFECYCLE_HOME``, the working directory): every new trace asks, and walking up the folders
+    costs more than the trace. A ``.jupyter_lifecycle/`` folder made by hand later is found after a
+    ``set_store``/``chdir``.
+    """
+    global _last_client
+    explicit = config._explicit_home
+    # the working directory matters unless set_store named an absolute folder (a relative $HOME_ENV too)
+    situation = (config.store_generation(), os.environ.get(config.HOME_ENV), None if explicit else os.getcwd())
+    last = _last_client
+    if last is not None and last[0] == situation:
+        return last[1]
     key = config.db_path(config.resolve_home())  # a folder may hold another database (sqlite:///other.db)
     found = _clients.get(key)
     if found is None:
         found = _clients[key] = Client(key.parent)
+    _last_client = (situation, found)
     return found
 
 
