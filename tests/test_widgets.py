@@ -28,6 +28,7 @@ def runs(home: Path) -> list[str]:
                 lc.log_metric("loss", 1 / (step + 1) + i, step=step)
             lc.log_metric("acc", 0.7 + i / 10)
             ids.append(run.info.run_id)
+        time.sleep(0.002)  # distinct start times: runs started in one millisecond order by their random ids
     lc.set_experiment("other")
     with lc.start_run(run_name="elsewhere"):
         lc.log_metric("acc", 0.1)
