@@ -471,3 +471,54 @@ out = {r.info.run_name: sum(len(client.get_metric_history(r.info.run_id, k)) for
     assert counts == {f"big-{n}": size for n, size in enumerate(sizes)}
     # packed to MLflow's limit of 1,000 entities per request (the first of each run also carries its tags)
     assert 100 <= (server.folder / "server.log").read_text().count("runs/log-batch") - before <= 104
+
+
+def test_push_traces_with_spans_and_assessments(home: Path, server: MlflowServer) -> None:
+    lc.set_experiment("sync-traces")
+    with lc.start_run(run_name="agent") as run:
+        @lc.trace(span_type="CHAIN")
+        def answer(question: str) -> str:
+            with lc.start_span("retrieve", span_type="RETRIEVER") as span:
+                span.set_inputs({"q": question})
+                span.set_outputs(["doc1"])
+            return "Paris"
+
+        assert answer("capital of France?") == "Paris"
+    trace_id = lc.get_last_active_trace_id()
+    lc.set_trace_tag(trace_id, "reviewed", "no")
+    lc.log_feedback(trace_id=trace_id, name="correct", value=True, rationale="matches the docs")
+    report = sync.push(server.uri, experiments="sync-traces", progress=False)
+    assert report.ok, str(report)
+    assert report.created["trace"] == 1
+
+    check = f"""
+    trace = client.get_trace({trace_id!r})
+    run = client.search_runs([trace.info.experiment_id])[0]
+    out = {{"spans": sorted((s.name, s.span_type, s.parent_id is None) for s in trace.data.spans),
+            "inputs": [s.inputs for s in trace.data.spans if s.name == "retrieve"][0],
+            "response": [s.outputs for s in trace.data.spans if s.parent_id is None][0], "state": str(trace.info.state),
+            "tags": {{k: v for k, v in trace.info.tags.items() if not k.startswith("mlflow.")}},
+            "source_run": trace.info.trace_metadata.get("mlflow.sourceRun"), "run_id": run.info.run_id,
+            "experiment": client.get_experiment(trace.info.experiment_id).name,
+            "assessments": sorted((a.name, a.value, a.rationale) for a in trace.info.assessments)}}
+    """
+    out = server.mlflow(check)
+    assert out["spans"] == [["answer", "CHAIN", True], ["retrieve", "RETRIEVER", False]]
+    assert out["inputs"] == {"q": "capital of France?"}
+    assert out["response"] == "Paris" and out["state"].endswith("OK")
+    assert out["tags"] == {"reviewed": "no"}
+    assert out["experiment"] == "sync-traces"
+    assert out["source_run"] == out["run_id"] != run.info.run_id  # named by its remote id
+    assert out["assessments"] == [["correct", True, "matches the docs"]]
+
+    again = sync.push(server.uri, experiments="sync-traces", progress=False)
+    assert again.ok and again.unchanged["trace"] == 1 and "trace" not in again.created
+
+    lc.set_trace_tag(trace_id, "reviewed", "yes")
+    lc.log_expectation(trace_id=trace_id, name="expected_response", value="Paris")
+    third = sync.push(server.uri, experiments="sync-traces", progress=False)
+    assert third.ok and third.updated["trace"] == 1, str(third)
+    out = server.mlflow(check)
+    assert out["tags"] == {"reviewed": "yes"}
+    assert out["assessments"] == [["correct", True, "matches the docs"], ["expected_response", "Paris", None]]
+    assert server.mlflow("out = len(client.search_traces(locations=[client.get_experiment_by_name('sync-traces').experiment_id]))") == 1

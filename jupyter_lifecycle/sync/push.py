@@ -27,9 +27,10 @@ from typing import Any
 from .. import config
 from ..entities import Run, ViewType
 from ..errors import InvalidInput, LifecycleError, NotFound
-from ..store import Store
+from ..store import Store, trace_writer
 from .report import SyncReport
 from .rest import MAX_ENTITIES_PER_BATCH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH, RestClient
+from .traces import push_traces
 
 LOCAL_RUN_TAG = "jupyter_lifecycle.run_id"  # on each pushed run: finds it again after an interrupted push
 LOCAL_VERSION_TAG = "jupyter_lifecycle.model_version"  # "name/version" of the local version a remote one is
@@ -109,6 +110,7 @@ class Pusher:
         """Push everything selected; never raises for one object's failure (see the report)."""
         started = time.perf_counter()
         self.store.metric_buffer.flush()  # points logged a moment ago are part of the push
+        trace_writer.flush_all()  # so are traces just finished
         experiments = self._experiments()
         runs = self._runs([e.experiment_id for e in experiments])
         models = self._logged_models({e.experiment_id for e in experiments})
@@ -123,6 +125,7 @@ class Pusher:
             for model in models:
                 self._guard(f"logged model {model.model_id}", partial(self._push_logged_model, model))
             self._push_registry(runs)
+            push_traces(self, [e.experiment_id for e in experiments])
         finally:
             if self.bar is not None:
                 self.bar.close()
