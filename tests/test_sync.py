@@ -522,3 +522,49 @@ def test_push_traces_with_spans_and_assessments(home: Path, server: MlflowServer
     assert out["tags"] == {"reviewed": "yes"}
     assert out["assessments"] == [["correct", True, "matches the docs"], ["expected_response", "Paris", None]]
     assert server.mlflow("out = len(client.search_traces(locations=[client.get_experiment_by_name('sync-traces').experiment_id]))") == 1
+
+
+TEAM_MODELS = """
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "b": [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]})
+mlflow.set_experiment("team-models")
+for labels in ([0, 0, 1, 0, 1, 1], [1, 1, 0, 1, 0, 0]):
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(LogisticRegression().fit(X, labels), name="model", registered_model_name="team-model")
+client.set_registered_model_alias("team-model", "champion", "1")
+client.transition_model_version_stage("team-model", "2", "Staging")
+client.update_registered_model("team-model", description="the team's model")
+client.set_registered_model_tag("team-model", "owner", "bo")
+client.update_model_version("team-model", "1", description="first")
+client.set_model_version_tag("team-model", "1", "validated", "yes")
+out = [list(map(int, mlflow.pyfunc.load_model(f"models:/team-model/{v}").predict(X))) for v in (1, 2)]
+"""
+
+
+def test_pull_registered_models_with_versions_aliases_and_stages(home: Path, server: MlflowServer) -> None:
+    predictions = server.mlflow(TEAM_MODELS)
+    report = sync.pull(server.uri, experiments="team-models", progress=False)
+    assert report.ok, str(report)
+    assert report.created == {"experiment": 1, "run": 2, "registered_model": 1, "model_version": 2}, str(report)
+    client = lc.Client()
+    model = client.get_registered_model("team-model")
+    assert model.description == "the team's model" and model.tags == {"owner": "bo"} and model.aliases == {"champion": 1}
+    v1, v2 = client.get_model_version("team-model", 1), client.get_model_version("team-model", 2)
+    assert (v1.description, v1.tags, v1.current_stage) == ("first", {"validated": "yes"}, "None")
+    assert v2.current_stage == "Staging"
+    assert {v1.run_id, v2.run_id} == {r.info.run_id for r in lc.search_runs(experiment_names=["team-models"], output_format="list")}
+    assert v1.source.startswith(f"runs:/{v1.run_id}/models/")  # the pulled run's artifacts
+    champion = lc.pyfunc.load_model("models:/team-model@champion")
+    assert list(map(int, champion.predict(X))) == predictions[0]  # type: ignore[index]
+    assert list(map(int, lc.pyfunc.load_model("models:/team-model/2").predict(X))) == predictions[1]  # type: ignore[index]
+
+    again = sync.pull(server.uri, experiments="team-models", progress=False)
+    assert again.ok and not again.created and again.unchanged["model_version"] == 2, str(again)
+
+    server.mlflow('client.set_registered_model_alias("team-model", "champion", "2")\n'
+                  'client.transition_model_version_stage("team-model", "2", "Production")')
+    third = sync.pull(server.uri, experiments="team-models", progress=False)
+    assert third.ok and not third.created and third.updated["model_version"] == 1, str(third)
+    assert client.get_registered_model("team-model").aliases == {"champion": 2}
+    assert client.get_model_version("team-model", 2).current_stage == "Production"
