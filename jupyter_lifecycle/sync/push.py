@@ -160,7 +160,7 @@ class Pusher:
     def _push_experiment(self, experiment: Any) -> None:
         known = self.store.sync.get(self.remote, "experiment", experiment.experiment_id)
         if self.dry_run:
-            self.report.count("unchanged" if known else "created", "experiment")
+            self.report.count("unchanged" if known else "created", "experiment", label=experiment.name)
             if known:
                 self.experiment_ids[experiment.experiment_id] = known[0]
             return
@@ -286,7 +286,7 @@ class Pusher:
         state: dict[str, Any] = dict(known[1]) if known else {}
         pushed_rowid = int(state.get("rowid", 0))
         if self.dry_run:
-            self.report.count("updated" if known else "created", "run")
+            self.report.count("updated" if known else "created", "run", label=f"{info.run_name or ''} ({info.run_id})")
             self.report.add(points=mark[1] if not known else self.store.sync.count_points(info.run_id, pushed_rowid, mark[0]),
                             files=sum(1 for p, f in files.items() if state.get("files", {}).get(p) != f))  # fmt: skip
             return
@@ -460,7 +460,7 @@ class Pusher:
             self.report.count("unchanged", "logged_model")
             return
         if self.dry_run:
-            self.report.count("updated" if known else "created", "logged_model")
+            self.report.count("updated" if known else "created", "logged_model", label=f"{model.name} ({model.model_id})")
             return
         experiment = self.experiment_ids.get(model.experiment_id)
         if experiment is None:
@@ -534,11 +534,11 @@ class Pusher:
         known = self.store.sync.get(self.remote, "registered_model", name)
         versions = sorted(versions, key=lambda v: v.version)
         if self.dry_run:
-            self.report.count("unchanged" if known else "created", "registered_model")
+            self.report.count("unchanged" if known else "created", "registered_model", label=name)
             mapped = self.store.sync.mapped(self.remote, "model_version")
             for v in versions:
                 if f"{name}/{v.version}" not in mapped:
-                    self.report.count("created", "model_version")
+                    self.report.count("created", "model_version", label=f"{name} v{v.version}")
             return
         if known:
             state = known[1]

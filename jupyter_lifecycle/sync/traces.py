@@ -84,7 +84,7 @@ def _push_trace(pusher: Pusher, trace_id: str) -> None:
         pusher.report.count("unchanged", "trace")
         return
     if pusher.dry_run:
-        pusher.report.count("updated" if known else "created", "trace")
+        pusher.report.count("updated" if known else "created", "trace", label=trace_id)
         return
     remote_experiment = pusher.experiment_ids.get(info["experiment_id"])
     if remote_experiment is None:

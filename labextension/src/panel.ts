@@ -9,9 +9,10 @@ import { IViewHost } from './host';
 import { lifecycleIcon } from './icon';
 import { ModelsView } from './models';
 import { RunsView } from './runs';
+import { SyncView } from './sync';
 
-/** The sidebar's two tabs. */
-export type Tab = 'runs' | 'models';
+/** The sidebar's tabs. */
+export type Tab = 'runs' | 'models' | 'sync';
 
 /** What the panel needs from the application. */
 export interface ILifecyclePanelOptions {
@@ -24,8 +25,8 @@ export interface ILifecyclePanelOptions {
 }
 
 /**
- * The Lifecycle sidebar: a header with a refresh button, the Runs and Models
- * tabs, and one place where API errors are shown. It renders only what the
+ * The Lifecycle sidebar: a header with a refresh button, the Runs, Models and
+ * Sync tabs, and one place where API errors are shown. It renders only what the
  * server extension's REST API returns.
  */
 export class LifecyclePanel extends Widget implements IViewHost {
@@ -43,9 +44,11 @@ export class LifecyclePanel extends Widget implements IViewHost {
     this.title.caption = 'Lifecycle';
     this._runs = new RunsView(this);
     this._models = new ModelsView(this);
+    this._sync = new SyncView(this);
     this._tabs = {
       runs: this._tabButton('runs', 'Runs'),
-      models: this._tabButton('models', 'Models')
+      models: this._tabButton('models', 'Models'),
+      sync: this._tabButton('sync', 'Sync')
     };
     this.node.append(
       h(
@@ -66,11 +69,13 @@ export class LifecyclePanel extends Widget implements IViewHost {
         'div',
         { className: 'jl-tabs', role: 'tablist' },
         this._tabs.runs,
-        this._tabs.models
+        this._tabs.models,
+        this._tabs.sync
       ),
       this._error,
       this._runs.node,
-      this._models.node
+      this._models.node,
+      this._sync.node
     );
     this._setTab('runs');
   }
@@ -88,7 +93,11 @@ export class LifecyclePanel extends Widget implements IViewHost {
 
   /** Fetch the current page of the tab shown again. */
   refresh(): Promise<void> {
-    return this._tab === 'runs' ? this._runs.refresh() : this._models.refresh();
+    return this._tab === 'runs'
+      ? this._runs.refresh()
+      : this._tab === 'models'
+        ? this._models.refresh()
+        : this._sync.refresh();
   }
 
   /** Show an error above the tab's content; an `ApiError` shows the server's message. */
@@ -172,12 +181,14 @@ export class LifecyclePanel extends Widget implements IViewHost {
     }
     this._runs.node.hidden = tab !== 'runs';
     this._models.node.hidden = tab !== 'models';
+    this._sync.node.hidden = tab !== 'sync';
   }
 
   private readonly _openPath: (path: string) => Promise<unknown>;
   private readonly _execute: (command: string, args: Record<string, unknown>) => Promise<unknown>;
   private readonly _runs: RunsView;
   private readonly _models: ModelsView;
+  private readonly _sync: SyncView;
   private readonly _tabs: Record<Tab, HTMLButtonElement>;
   private readonly _error = h('div', {
     className: 'jl-error',
