@@ -282,7 +282,7 @@ class EndpointsHandler(LifecycleHandler):
     """``GET endpoints?all=true``."""
 
     @web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         """Model endpoints: running and dead ones (stopped ones too with ``all=true``)."""
 
         def call() -> dict[str, Any]:
@@ -291,16 +291,16 @@ class EndpointsHandler(LifecycleHandler):
                 raise InvalidInput(f"all must be true or false, got {shown(every)}")
             return api.endpoints(self.client, every == "true")
 
-        self.reply(call)
+        await self.reply(call)
 
 
 class EndpointStopHandler(LifecycleHandler):
     """``POST endpoints/<endpoint_id>/stop``."""
 
     @web.authenticated
-    def post(self, endpoint_id: str) -> None:
+    async def post(self, endpoint_id: str) -> None:
         """Stop an endpoint's server."""
-        self.reply(lambda: api.stop_endpoint(self.client, endpoint_id))
+        await self.reply(lambda: api.stop_endpoint(self.client, endpoint_id))
 
 
 class SyncStatusHandler(LifecycleHandler):
