@@ -8,12 +8,8 @@ points the server at another backend store (``make team-test``: PostgreSQL).
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
 import subprocess
-import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -25,10 +21,7 @@ import pytest
 import jupyter_lifecycle as lc
 from jupyter_lifecycle import sync
 from jupyter_lifecycle.store import open_store
-
-ROOT = Path(__file__).resolve().parents[1]
-MLFLOW_BIN = ROOT / ".venv-mlflow" / "bin"
-BACKEND_ENV = "LIFECYCLE_SYNC_BACKEND"
+from tests.mlflow_server import MLFLOW_BIN, ROOT, MlflowServer, free_port
 
 pytestmark = [
     pytest.mark.mlflow,
@@ -36,64 +29,19 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class MlflowServer:
-    """``mlflow server`` on a free loopback port, with a backend store and proxied artifacts in a tmp folder."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.port = _free_port()
-        self.uri = f"http://127.0.0.1:{self.port}"
-        self.backend = os.environ.get(BACKEND_ENV) or f"sqlite:///{folder}/mlflow.db"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        log = open(self.folder / "server.log", "ab")
-        self.process = subprocess.Popen(
-            [str(MLFLOW_BIN / "mlflow"), "server", "--backend-store-uri", self.backend,
-             "--artifacts-destination", str(self.folder / "artifacts"), "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", "1"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        import requests
-
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, (self.folder / "server.log").read_text()[-3000:]
-            try:
-                if requests.get(f"{self.uri}/health", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        raise AssertionError("mlflow server did not start:\n" + (self.folder / "server.log").read_text()[-3000:])
-
-    def kill(self) -> None:
-        """SIGKILL the server and its workers (a crash, not a shutdown)."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def mlflow(self, code: str) -> object:
-        """Run ``code`` with ``client`` (an ``MlflowClient`` on the server) in .venv-mlflow; its ``out`` back as JSON."""
-        script = "import json, mlflow, warnings\nwarnings.filterwarnings('ignore')\n" \
-                 f"mlflow.set_tracking_uri({self.uri!r})\nclient = mlflow.MlflowClient()\nout = None\n" \
-                 + textwrap.dedent(code) + "\nprint('@@' + json.dumps(out, default=str))"  # fmt: skip
-        done = subprocess.run([str(MLFLOW_BIN / "python"), "-c", script], capture_output=True, text=True, timeout=300,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
-        assert done.returncode == 0, done.stderr[-3000:]
-        return json.loads(done.stdout.split("@@")[-1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     """One server for the module (starting one takes seconds to a minute on a loaded machine)."""
     running = MlflowServer(tmp_path_factory.mktemp("mlflow-server"))
+    running.start()
+    yield running
+    running.kill()
+
+
+@pytest.fixture
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """A server of its own, for a test that kills it (the module's server stays up for the others)."""
+    running = MlflowServer(tmp_path_factory.mktemp("mlflow-own"))
     running.start()
     yield running
     running.kill()
@@ -293,7 +241,7 @@ def test_dry_run_sends_nothing_and_experiment_filter(home: Path, server: MlflowS
         sync.push("http://user:secret@127.0.0.1:1", progress=False)
 
 
-def test_push_survives_the_server_dying_mid_push(home: Path, server: MlflowServer) -> None:
+def test_push_survives_the_server_dying_mid_push(home: Path, own_server: MlflowServer) -> None:
     lc.set_experiment("crash")
     client = lc.Client()
     run_ids = []
@@ -305,21 +253,21 @@ def test_push_survives_the_server_dying_mid_push(home: Path, server: MlflowServe
         run_ids.append(run.info.run_id)
     store = open_store()
     results: list[sync.SyncReport] = []
-    pushing = threading.Thread(target=lambda: results.append(sync.push(server.uri, progress=False)))
+    pushing = threading.Thread(target=lambda: results.append(sync.push(own_server.uri, progress=False)))
     pushing.start()
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # kill it once some runs are half-way through their points
-        marks = [state.get("rowid", 0) for _, state in store.sync.mapped(server.uri, "run").values()]
+        marks = [state.get("rowid", 0) for _, state in store.sync.mapped(own_server.uri, "run").values()]
         if sum(1 for m in marks if m) >= 2:
             break
         time.sleep(0.05)
-    server.kill()
+    own_server.kill()
     pushing.join(300)
     assert results and not results[0].ok and results[0].errors, "the push should report what failed"
-    server.start()
-    resumed = sync.push(server.uri, progress=False)
+    own_server.start()
+    resumed = sync.push(own_server.uri, progress=False)
     assert resumed.ok, str(resumed)
-    seen = server.mlflow("""
+    seen = own_server.mlflow("""
 exp = client.get_experiment_by_name("crash")
 runs = client.search_runs([exp.experiment_id], run_view_type=3)
 out = [[r.data.tags["jupyter_lifecycle.run_id"], r.info.status, len(client.get_metric_history(r.info.run_id, "x"))]
@@ -425,7 +373,7 @@ def test_cli_and_magic_without_a_server(home: Path, tmp_path: Path, ipython: obj
         lc.log_metric("m", 1.0)
         lc.log_metric("m", 2.0, step=1)
     lc.flush()
-    unreachable = f"http://127.0.0.1:{_free_port()}"
+    unreachable = f"http://127.0.0.1:{free_port()}"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     dry = subprocess.run([sys.executable, "-m", "jupyter_lifecycle.cli", "sync", "push", unreachable, "--dry-run",
                           "--experiment", "cli-exp", "--since", "2020-01-01"], capture_output=True, text=True, env=env)  # fmt: skip
@@ -471,3 +419,134 @@ out = {r.info.run_name: sum(len(client.get_metric_history(r.info.run_id, k)) for
     assert counts == {f"big-{n}": size for n, size in enumerate(sizes)}
     # packed to MLflow's limit of 1,000 entities per request (the first of each run also carries its tags)
     assert 100 <= (server.folder / "server.log").read_text().count("runs/log-batch") - before <= 104
+
+
+def test_push_traces_with_spans_and_assessments(home: Path, server: MlflowServer) -> None:
+    lc.set_experiment("sync-traces")
+    with lc.start_run(run_name="agent") as run:
+        @lc.trace(span_type="CHAIN")
+        def answer(question: str) -> str:
+            with lc.start_span("retrieve", span_type="RETRIEVER") as span:
+                span.set_inputs({"q": question})
+                span.set_outputs(["doc1"])
+            return "Paris"
+
+        assert answer("capital of France?") == "Paris"
+    trace_id = lc.get_last_active_trace_id()
+    lc.set_trace_tag(trace_id, "reviewed", "no")
+    lc.log_feedback(trace_id=trace_id, name="correct", value=True, rationale="matches the docs")
+    report = sync.push(server.uri, experiments="sync-traces", progress=False)
+    assert report.ok, str(report)
+    assert report.created["trace"] == 1
+
+    check = f"""
+    trace = client.get_trace({trace_id!r})
+    run = client.search_runs([trace.info.experiment_id])[0]
+    out = {{"spans": sorted((s.name, s.span_type, s.parent_id is None) for s in trace.data.spans),
+            "inputs": [s.inputs for s in trace.data.spans if s.name == "retrieve"][0],
+            "response": [s.outputs for s in trace.data.spans if s.parent_id is None][0], "state": str(trace.info.state),
+            "tags": {{k: v for k, v in trace.info.tags.items() if not k.startswith("mlflow.")}},
+            "source_run": trace.info.trace_metadata.get("mlflow.sourceRun"), "run_id": run.info.run_id,
+            "experiment": client.get_experiment(trace.info.experiment_id).name,
+            "assessments": sorted((a.name, a.value, a.rationale) for a in trace.info.assessments)}}
+    """
+    out = server.mlflow(check)
+    assert out["spans"] == [["answer", "CHAIN", True], ["retrieve", "RETRIEVER", False]]
+    assert out["inputs"] == {"q": "capital of France?"}
+    assert out["response"] == "Paris" and out["state"].endswith("OK")
+    assert out["tags"] == {"reviewed": "no"}
+    assert out["experiment"] == "sync-traces"
+    assert out["source_run"] == out["run_id"] != run.info.run_id  # named by its remote id
+    assert out["assessments"] == [["correct", True, "matches the docs"]]
+
+    again = sync.push(server.uri, experiments="sync-traces", progress=False)
+    assert again.ok and again.unchanged["trace"] == 1 and "trace" not in again.created
+
+    lc.set_trace_tag(trace_id, "reviewed", "yes")
+    lc.log_expectation(trace_id=trace_id, name="expected_response", value="Paris")
+    third = sync.push(server.uri, experiments="sync-traces", progress=False)
+    assert third.ok and third.updated["trace"] == 1, str(third)
+    out = server.mlflow(check)
+    assert out["tags"] == {"reviewed": "yes"}
+    assert out["assessments"] == [["correct", True, "matches the docs"], ["expected_response", "Paris", None]]
+    assert server.mlflow("out = len(client.search_traces(locations=[client.get_experiment_by_name('sync-traces').experiment_id]))") == 1
+
+
+TEAM_MODELS = """
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "b": [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]})
+mlflow.set_experiment("team-models")
+for labels in ([0, 0, 1, 0, 1, 1], [1, 1, 0, 1, 0, 0]):
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(LogisticRegression().fit(X, labels), name="model", registered_model_name="team-model")
+client.set_registered_model_alias("team-model", "champion", "1")
+client.transition_model_version_stage("team-model", "2", "Staging")
+client.update_registered_model("team-model", description="the team's model")
+client.set_registered_model_tag("team-model", "owner", "bo")
+client.update_model_version("team-model", "1", description="first")
+client.set_model_version_tag("team-model", "1", "validated", "yes")
+out = [list(map(int, mlflow.pyfunc.load_model(f"models:/team-model/{v}").predict(X))) for v in (1, 2)]
+"""
+
+
+def test_pull_registered_models_with_versions_aliases_and_stages(home: Path, server: MlflowServer) -> None:
+    predictions = server.mlflow(TEAM_MODELS)
+    report = sync.pull(server.uri, experiments="team-models", progress=False)
+    assert report.ok, str(report)
+    assert report.created == {"experiment": 1, "run": 2, "registered_model": 1, "model_version": 2}, str(report)
+    client = lc.Client()
+    model = client.get_registered_model("team-model")
+    assert model.description == "the team's model" and model.tags == {"owner": "bo"} and model.aliases == {"champion": 1}
+    v1, v2 = client.get_model_version("team-model", 1), client.get_model_version("team-model", 2)
+    assert (v1.description, v1.tags, v1.current_stage) == ("first", {"validated": "yes"}, "None")
+    assert v2.current_stage == "Staging"
+    assert {v1.run_id, v2.run_id} == {r.info.run_id for r in lc.search_runs(experiment_names=["team-models"], output_format="list")}
+    assert v1.source.startswith(f"runs:/{v1.run_id}/models/")  # the pulled run's artifacts
+    champion = lc.pyfunc.load_model("models:/team-model@champion")
+    assert list(map(int, champion.predict(X))) == predictions[0]  # type: ignore[index]
+    assert list(map(int, lc.pyfunc.load_model("models:/team-model/2").predict(X))) == predictions[1]  # type: ignore[index]
+
+    again = sync.pull(server.uri, experiments="team-models", progress=False)
+    assert again.ok and not again.created and again.unchanged["model_version"] == 2, str(again)
+
+    server.mlflow('client.set_registered_model_alias("team-model", "champion", "2")\n'
+                  'client.transition_model_version_stage("team-model", "2", "Production")')
+    third = sync.pull(server.uri, experiments="team-models", progress=False)
+    assert third.ok and not third.created and third.updated["model_version"] == 1, str(third)
+    assert client.get_registered_model("team-model").aliases == {"champion": 2}
+    assert client.get_model_version("team-model", 2).current_stage == "Production"
+
+
+def test_status_compares_without_sending_then_push_through_the_rest_api(home: Path, server: MlflowServer) -> None:
+    from jupyter_lifecycle.server import api
+    from jupyter_lifecycle.sync.status import compare
+
+    lc.set_experiment("status-exp")
+    with lc.start_run(run_name="first") as first:
+        lc.log_metric("m", 1.0)
+    store = open_store()
+    assert sync.push(server.uri, experiments="status-exp", progress=False).ok
+    with lc.start_run(run_name="second") as second:
+        lc.log_metric("m", 2.0)
+    lc.Client().set_tag(first.info.run_id, "note", "changed")
+    server.mlflow("""
+exp = client.get_experiment_by_name("status-exp").experiment_id
+client.create_run(exp, run_name="theirs")
+client.create_experiment("status-only-there")
+""")
+    status = compare(store, server.uri)
+    local_only = {(e["kind"], e["label"]) for e in status["local_only"]}
+    assert ("run", f"second ({second.info.run_id})") in local_only
+    assert {(e["kind"], e["label"]) for e in status["changed"]} >= {("run", f"first ({first.info.run_id})")}
+    remote_only = {(e["kind"], e["label"].split(" (")[0]) for e in status["remote_only"]}
+    assert {("run", "theirs"), ("experiment", "status-only-there")} <= remote_only
+    assert ("experiment", "status-exp") not in remote_only and not status["errors"]
+    assert server.mlflow("out = len(client.search_runs([client.get_experiment_by_name('status-exp').experiment_id]))") == 2
+
+    report = api.sync_push(lc.Client(), server.uri)["report"]
+    assert report["ok"] and report["created"].get("run", 0) >= 1 and report["updated"]["run"] == 1, report["text"]
+    after = compare(store, server.uri)
+    assert not after["changed"] and not [e for e in after["local_only"] if e["kind"] == "run"]
+    with pytest.raises(lc.InvalidInput, match="uri="):
+        api.sync_status(lc.Client(), "")

@@ -526,3 +526,23 @@ def compare(client: Client, run_ids: list[str]) -> dict[str, Any]:
                 "count": len(by_run[run_id]),
             }
     return {"runs": [run_summary(r) for r in runs], "histories": histories}
+
+
+def _sync_uri(uri: Any) -> str:
+    if not isinstance(uri, str) or not uri.strip():
+        raise InvalidInput(f"give the tracking server: uri=http://host:5000, got {shown(uri)}")
+    return uri.strip()
+
+
+def sync_status(client: Client, uri: Any) -> dict[str, Any]:
+    """What is only here, only on the MLflow server at ``uri``, and changed since the last push (nothing is sent)."""
+    from ..sync.status import compare
+
+    return compare(client.store, _sync_uri(uri))
+
+
+def sync_push(client: Client, uri: Any) -> dict[str, Any]:
+    """Push the store to the MLflow server at ``uri``; the report."""
+    from ..sync import push
+
+    return {"report": push(_sync_uri(uri), progress=False, store=client.store).to_dict()}

@@ -304,6 +304,24 @@ class EndpointStopHandler(LifecycleHandler):
         await self.reply(lambda: api.stop_endpoint(self.client, endpoint_id))
 
 
+class SyncStatusHandler(LifecycleHandler):
+    """``GET sync/status?uri=...``."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        """Local-only, remote-only and changed objects against an MLflow tracking server (a dry run)."""
+        await self.reply(lambda: api.sync_status(self.client, self.get_query_argument("uri", "")))
+
+
+class SyncPushHandler(LifecycleHandler):
+    """``POST sync/push`` ``{"uri": ...}``."""
+
+    @web.authenticated
+    async def post(self) -> None:
+        """Push the store to an MLflow tracking server; the report."""
+        await self.reply(lambda: api.sync_push(self.client, self.body().get("uri")))
+
+
 class OpenAPIHandler(LifecycleHandler):
     """``GET openapi.json``."""
 
@@ -336,6 +354,8 @@ ROUTES: list[tuple[str, type[LifecycleHandler]]] = [
     ("scoring-notebooks", ScoringNotebookHandler),
     ("endpoints", EndpointsHandler),
     ("endpoints/(ep-[0-9a-f]+)/stop", EndpointStopHandler),
+    ("sync/status", SyncStatusHandler),
+    ("sync/push", SyncPushHandler),
     (r"openapi\.json", OpenAPIHandler),
 ]
 

@@ -34,7 +34,7 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _answer(description: str, schema: dict[str, Any], *errors: int) -> dict[str, Any]:
     why = {400: "invalid argument (the message names it)", 404: "no such run, experiment, model, version, alias or endpoint",
-           409: "the file exists: nothing was written"}  # fmt: skip
+           409: "the file exists: nothing was written", 502: "the MLflow tracking server refused or cannot be reached"}  # fmt: skip
     return {
         "200": {"description": description, **_json(schema)},
         "403": {"description": "no token or cookie (Jupyter's authentication)"},
@@ -206,6 +206,22 @@ PATHS: dict[str, dict[str, Any]] = {
         "summary": "stop an endpoint's server (SIGTERM, then SIGKILL)", "operationId": "stopEndpoint",
         "parameters": [_path("endpoint_id", "an endpoint id", "^ep-[0-9a-f]+$")],
         "responses": _answer("the endpoint, stopped", {"type": "object", "required": ["endpoint"]}, 404),
+    }},
+    "/sync/status": {"get": {
+        "summary": "what differs from an MLflow tracking server: local-only (a push would create), remote-only, "
+                   "changed (a push would update); nothing is sent", "operationId": "syncStatus",
+        "parameters": [_query("uri", "the tracking server, e.g. http://mlflow.internal:5000", required=True)],
+        "responses": _answer("entries {kind, label} in each list, with the dry run's conflicts and errors",
+                             {"type": "object", "required": ["remote", "local_only", "remote_only", "changed",
+                                                             "conflicts", "errors"]}, 400, 502),
+    }},
+    "/sync/push": {"post": {
+        "summary": "push the store to an MLflow tracking server (only what changed since the last push)",
+        "operationId": "syncPush",
+        "requestBody": {"required": True, **_json({"type": "object", "required": ["uri"],
+                                                   "properties": {"uri": _STRING}})},
+        "responses": _answer("the push's report (created/updated/unchanged per kind, conflicts, errors, text)",
+                             {"type": "object", "required": ["report"]}, 400, 502),
     }},
     "/openapi.json": {"get": {
         "summary": "this document", "operationId": "openapi",

@@ -11,7 +11,7 @@ from typing import Any
 from .database import Database
 from .tracking import _REFRESH, now_ms
 
-KINDS = ("experiment", "run", "logged_model", "registered_model", "model_version")
+KINDS = ("experiment", "run", "logged_model", "registered_model", "model_version", "trace")
 
 
 class SyncStore:
@@ -89,6 +89,17 @@ class SyncStore:
         """How many of a run's points have ``after < rowid <= up_to``."""
         return int(self.db.query("SELECT count(*) FROM metrics WHERE run_id = ? AND rowid > ? AND rowid <= ?",
                                  (run_id, after_rowid, up_to_rowid))[0][0])  # fmt: skip
+
+    def trace_ids(self, experiment_ids: Sequence[str], since: int | None) -> list[str]:
+        """Finished traces of these experiments (requested at or after ``since`` epoch ms, if given), oldest first."""
+        if not experiment_ids:
+            return []
+        rows = self.db.query(
+            "SELECT trace_id FROM traces WHERE experiment_id IN (SELECT value FROM json_each(?))"
+            " AND state != 'IN_PROGRESS' AND request_time >= ? ORDER BY request_time, trace_id",
+            (json.dumps(list(experiment_ids)), since or 0),
+        )
+        return [r[0] for r in rows]
 
     # ---- writes for a pull ---------------------------------------------------
 

@@ -32,7 +32,8 @@ def push(
     Experiments (all active ones, or those named in ``experiments``), their
     runs (params, full metric histories, tags, status, times, parent runs),
     artifacts, notebook revisions as ``.ipynb`` artifacts, logged models and
-    the model registry (versions, descriptions, tags, stages, aliases).
+    the model registry (versions, descriptions, tags, stages, aliases) and
+    the finished traces with their spans and assessments.
     ``since`` (date, datetime, ISO string or epoch ms) keeps runs started or
     ended at or after it. ``dry_run`` only counts what would be sent, without
     contacting the server. Pushing again sends only what changed; an object

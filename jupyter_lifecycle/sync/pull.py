@@ -24,6 +24,7 @@ from ..errors import InvalidInput, LifecycleError, NotFound
 from ..store import Store, open_store
 from ..store.sync import read_mlflow_db
 from ..store.tracking import new_id
+from .models import pull_registered_models
 from .push import LOCAL_RUN_TAG, _digest
 from .report import SyncReport
 from .rest import RestClient
@@ -217,6 +218,7 @@ class Importer:
     def run(self, names: Sequence[str] | None) -> SyncReport:
         started = time.perf_counter()
         bar: Any = None
+        pulled: dict[str, dict[str, Any]] = {}  # remote run id -> run JSON, for the registry
         for experiment in self.source.experiments(names):
             local_experiment = self._experiment(experiment)
             runs = sorted(self.source.runs(experiment["experiment_id"]), key=lambda r: r["info"].get("start_time") or 0)
@@ -229,6 +231,7 @@ class Importer:
             # every remote run's local id first, so a child names its parent's local id
             ids = {r["info"]["run_id"]: self._local_run_id(r) for r in runs}
             for run in runs:
+                pulled[run["info"]["run_id"]] = run
                 try:
                     self._run(run, local_experiment, ids)
                 except (LifecycleError, OSError, KeyError, ValueError) as exc:
@@ -237,6 +240,8 @@ class Importer:
                     bar.update(1)
         if bar is not None:
             bar.close()
+        if isinstance(self.source, ServerSource):  # files and databases hold no registry this reads (yet)
+            pull_registered_models(self, pulled)
         self.report.seconds = time.perf_counter() - started
         return self.report
 
@@ -332,9 +337,11 @@ def pull(
     """Bring experiments (by name) of the MLflow tracking server at ``uri`` into this store, with their runs.
 
     Runs keep their ids (when free here), names, status, times, parents,
-    params, tags, full metric histories and artifacts. Pulling again brings
-    only new runs and what changed; runs pushed from this store are left as
-    they are here.
+    params, tags, full metric histories and artifacts, and the registered
+    models with versions made from those runs (versions, aliases, stages,
+    descriptions, tags; see ``models.py``). Pulling again brings only new
+    runs and what changed; runs and models pushed from this store are left
+    as they are here.
     """
     names = [experiments] if isinstance(experiments, str) else list(experiments)
     return Importer(store or open_store(), ServerSource(uri), "pull", progress).run(names)

@@ -27,9 +27,10 @@ from typing import Any
 from .. import config
 from ..entities import Run, ViewType
 from ..errors import InvalidInput, LifecycleError, NotFound
-from ..store import Store
+from ..store import Store, trace_writer
 from .report import SyncReport
 from .rest import MAX_ENTITIES_PER_BATCH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH, RestClient
+from .traces import push_traces
 
 LOCAL_RUN_TAG = "jupyter_lifecycle.run_id"  # on each pushed run: finds it again after an interrupted push
 LOCAL_VERSION_TAG = "jupyter_lifecycle.model_version"  # "name/version" of the local version a remote one is
@@ -109,6 +110,7 @@ class Pusher:
         """Push everything selected; never raises for one object's failure (see the report)."""
         started = time.perf_counter()
         self.store.metric_buffer.flush()  # points logged a moment ago are part of the push
+        trace_writer.flush_all()  # so are traces just finished
         experiments = self._experiments()
         runs = self._runs([e.experiment_id for e in experiments])
         models = self._logged_models({e.experiment_id for e in experiments})
@@ -123,6 +125,7 @@ class Pusher:
             for model in models:
                 self._guard(f"logged model {model.model_id}", partial(self._push_logged_model, model))
             self._push_registry(runs)
+            push_traces(self, [e.experiment_id for e in experiments])
         finally:
             if self.bar is not None:
                 self.bar.close()
@@ -157,7 +160,7 @@ class Pusher:
     def _push_experiment(self, experiment: Any) -> None:
         known = self.store.sync.get(self.remote, "experiment", experiment.experiment_id)
         if self.dry_run:
-            self.report.count("unchanged" if known else "created", "experiment")
+            self.report.count("unchanged" if known else "created", "experiment", label=experiment.name)
             if known:
                 self.experiment_ids[experiment.experiment_id] = known[0]
             return
@@ -283,7 +286,7 @@ class Pusher:
         state: dict[str, Any] = dict(known[1]) if known else {}
         pushed_rowid = int(state.get("rowid", 0))
         if self.dry_run:
-            self.report.count("updated" if known else "created", "run")
+            self.report.count("updated" if known else "created", "run", label=f"{info.run_name or ''} ({info.run_id})")
             self.report.add(points=mark[1] if not known else self.store.sync.count_points(info.run_id, pushed_rowid, mark[0]),
                             files=sum(1 for p, f in files.items() if state.get("files", {}).get(p) != f))  # fmt: skip
             return
@@ -457,7 +460,7 @@ class Pusher:
             self.report.count("unchanged", "logged_model")
             return
         if self.dry_run:
-            self.report.count("updated" if known else "created", "logged_model")
+            self.report.count("updated" if known else "created", "logged_model", label=f"{model.name} ({model.model_id})")
             return
         experiment = self.experiment_ids.get(model.experiment_id)
         if experiment is None:
@@ -531,11 +534,11 @@ class Pusher:
         known = self.store.sync.get(self.remote, "registered_model", name)
         versions = sorted(versions, key=lambda v: v.version)
         if self.dry_run:
-            self.report.count("unchanged" if known else "created", "registered_model")
+            self.report.count("unchanged" if known else "created", "registered_model", label=name)
             mapped = self.store.sync.mapped(self.remote, "model_version")
             for v in versions:
                 if f"{name}/{v.version}" not in mapped:
-                    self.report.count("created", "model_version")
+                    self.report.count("created", "model_version", label=f"{name} v{v.version}")
             return
         if known:
             state = known[1]

@@ -23,12 +23,16 @@ class SyncReport:
     conflicts: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    items: list[tuple[str, str, str]] = field(default_factory=list)
+    """``(created|updated, kind, label)`` of each object a dry run would send, for the sidebar's comparison."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def count(self, what: str, kind: str, n: int = 1) -> None:
-        """Add ``n`` to ``created``, ``updated`` or ``unchanged`` for ``kind`` (thread-safe)."""
+    def count(self, what: str, kind: str, n: int = 1, label: str | None = None) -> None:
+        """Add ``n`` to ``created``, ``updated`` or ``unchanged`` for ``kind`` (thread-safe); ``label`` names the object in ``items``."""
         with self._lock:
             getattr(self, what)[kind] += n
+            if label is not None and what != "unchanged":
+                self.items.append((what, kind, label))
 
     def add(self, points: int = 0, files: int = 0) -> None:
         """Add metric points and files sent or received (thread-safe)."""
@@ -45,6 +49,13 @@ class SyncReport:
         """Record an object that failed; the others went on."""
         with self._lock:
             self.errors.append(message)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (the REST API's answer to a push)."""
+        return {"remote": self.remote, "direction": self.direction, "dry_run": self.dry_run, "ok": self.ok,
+                "created": dict(self.created), "updated": dict(self.updated), "unchanged": dict(self.unchanged),
+                "metric_points": self.metric_points, "files": self.files, "conflicts": list(self.conflicts),
+                "errors": list(self.errors), "seconds": round(self.seconds, 3), "text": str(self)}  # fmt: skip
 
     @property
     def ok(self) -> bool:

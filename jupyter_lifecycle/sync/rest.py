@@ -66,9 +66,12 @@ class RestClient:
             session.verify = self._verify
         return session
 
-    def call(self, method: str, endpoint: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One ``/api/2.0/mlflow/<endpoint>`` request; ``NotFound`` for RESOURCE_DOES_NOT_EXIST, else ``RemoteError``."""
-        url = f"{self.uri}/api/2.0/mlflow/{endpoint}"
+    def call(self, method: str, endpoint: str, body: dict[str, Any] | None = None, api: str = "2.0") -> dict[str, Any]:
+        """One ``/api/<api>/mlflow/<endpoint>`` request; ``NotFound`` for RESOURCE_DOES_NOT_EXIST, else ``RemoteError``.
+
+        ``api`` is ``"3.0"`` for MLflow 3's trace endpoints (``StartTraceV3``, ``GetTraceInfoV3``, assessments).
+        """
+        url = f"{self.uri}/api/{api}/mlflow/{endpoint}"
         try:
             if method == "GET":
                 response = self._session().get(url, params=body, timeout=self.timeout)

@@ -10,9 +10,10 @@ import { IViewHost } from './host';
 import { lifecycleIcon } from './icon';
 import { ModelsView } from './models';
 import { RunsView } from './runs';
+import { SyncView } from './sync';
 
 /** The sidebar's tabs. */
-export type Tab = 'runs' | 'models' | 'endpoints';
+export type Tab = 'runs' | 'models' | 'endpoints' | 'sync';
 
 /** What the panel needs from the application. */
 export interface ILifecyclePanelOptions {
@@ -25,8 +26,8 @@ export interface ILifecyclePanelOptions {
 }
 
 /**
- * The Lifecycle sidebar: a header with a refresh button, the Runs, Models and
- * Endpoints tabs, and one place where API errors are shown. It renders only what the
+ * The Lifecycle sidebar: a header with a refresh button, the Runs, Models,
+ * Endpoints and Sync tabs, and one place where API errors are shown. It renders only what the
  * server extension's REST API returns.
  */
 export class LifecyclePanel extends Widget implements IViewHost {
@@ -45,10 +46,12 @@ export class LifecyclePanel extends Widget implements IViewHost {
     this._runs = new RunsView(this);
     this._models = new ModelsView(this);
     this._endpoints = new EndpointsView(this);
+    this._sync = new SyncView(this);
     this._tabs = {
       runs: this._tabButton('runs', 'Runs'),
       models: this._tabButton('models', 'Models'),
-      endpoints: this._tabButton('endpoints', 'Endpoints')
+      endpoints: this._tabButton('endpoints', 'Endpoints'),
+      sync: this._tabButton('sync', 'Sync')
     };
     this.node.append(
       h(
@@ -70,12 +73,14 @@ export class LifecyclePanel extends Widget implements IViewHost {
         { className: 'jl-tabs', role: 'tablist' },
         this._tabs.runs,
         this._tabs.models,
-        this._tabs.endpoints
+        this._tabs.endpoints,
+        this._tabs.sync
       ),
       this._error,
       this._runs.node,
       this._models.node,
-      this._endpoints.node
+      this._endpoints.node,
+      this._sync.node
     );
     this._setTab('runs');
   }
@@ -178,6 +183,7 @@ export class LifecyclePanel extends Widget implements IViewHost {
     this._runs.node.hidden = tab !== 'runs';
     this._models.node.hidden = tab !== 'models';
     this._endpoints.node.hidden = tab !== 'endpoints';
+    this._sync.node.hidden = tab !== 'sync';
   }
 
   private readonly _openPath: (path: string) => Promise<unknown>;
@@ -185,8 +191,9 @@ export class LifecyclePanel extends Widget implements IViewHost {
   private readonly _runs: RunsView;
   private readonly _models: ModelsView;
   private readonly _endpoints: EndpointsView;
+  private readonly _sync: SyncView;
   private get _views(): Record<Tab, { refresh(): Promise<void> }> {
-    return { runs: this._runs, models: this._models, endpoints: this._endpoints };
+    return { runs: this._runs, models: this._models, endpoints: this._endpoints, sync: this._sync };
   }
   private readonly _tabs: Record<Tab, HTMLButtonElement>;
   private readonly _error = h('div', {
