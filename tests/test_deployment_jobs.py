@@ -215,3 +215,32 @@ def test_example_notebook(home: Path, tmp_path: Path) -> None:
     assert "served 5 predictions at http://127.0.0.1:" in printed
     assert "inference log: 1 request(s), 5 row(s)" in printed
     assert not lc.get_endpoint(lc.Client().get_model_version("cancer-classifier", 1).tags["deployment_job.endpoint_id"]).alive
+
+
+def test_an_approval_wait_ends_when_its_store_is_deleted(client: lc.Client, model: dict) -> None:
+    """A job's approve task left waiting on a store that was deleted (a removed temp folder) stops instead of polling forever."""
+    import threading
+
+    from jupyter_lifecycle.errors import NotFound
+    from jupyter_lifecycle.registry.approval import wait_for_approval
+
+    client.create_model_version("fraud", model["uri"])
+    ended: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            wait_for_approval("fraud", 1, poll_seconds=0.05, timeout=120)
+        except BaseException as exc:  # noqa: BLE001 (the test looks at whatever ended the wait)
+            ended.append(exc)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    for _ in range(600):
+        if client.list_transition_requests("fraud", 1):
+            break
+        waiter.join(0.05)
+    assert client.list_transition_requests("fraud", 1), "the wait opened no transition request"
+    client.store.db_path.unlink()
+    waiter.join(60)
+    assert not waiter.is_alive() and len(ended) == 1
+    assert isinstance(ended[0], NotFound) and "is gone" in str(ended[0])

@@ -52,6 +52,8 @@ def wait_for_approval(
             why = f": {decided.resolution_comment}" if decided.resolution_comment else ""
             raise InvalidState(f"{model_name!r} version {number} was not approved: the request to move it to {target} "
                                f"was {decided.status.lower()} by {decided.resolved_by}{why}")  # fmt: skip
+        if not store.db_path.exists():  # the store was deleted under a waiting job: nobody can decide any more
+            raise NotFound(f"the store {store.db_path} is gone; stopped waiting for {model_name!r} version {number}")
         if deadline is not None and time.monotonic() > deadline:
             raise InvalidState(f"no decision on {model_name!r} version {number} -> {target} within {timeout:g} s")
         time.sleep(poll_seconds)
