@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,11 @@ def test_cells_are_recorded_with_errors_ids_and_runs(ipython: Any, home: Path) -
     cell(ipython, "lc.log_metric('loss', 0.5)\nundefined_name", cell_id="c-fail")
     # The failing cell started no run, so the open run stays active.
     assert lc.active_run() is not None
-    # Buffered metrics were written when the cell ended, not at end_run.
+    # Buffered metrics were handed to the writer when the cell ended: on disk well before end_run.
+    for _ in range(100):
+        if raw_count(home, "SELECT count(*) FROM metrics"):
+            break
+        time.sleep(0.02)
     assert raw_count(home, "SELECT count(*) FROM metrics") == 1
     cell(ipython, "lc.end_run()")
     cell(ipython, "after = 1")
@@ -62,8 +67,6 @@ def test_cells_are_recorded_with_errors_ids_and_runs(ipython: Any, home: Path) -
 
 def test_a_cells_metrics_are_committed_by_the_writer_right_after_it(ipython: Any, home: Path) -> None:
     """The cell hook hands its points to the background writer: on disk long before the age limit, not by the cell."""
-    import time
-
     cell(ipython, "import jupyter_lifecycle as lc\nrun = lc.start_run()")
     buffer = fluent.client().store.metric_buffer
     buffer.max_seconds = 3600.0  # only the hand-off can commit the point in this test's time

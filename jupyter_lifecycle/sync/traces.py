@@ -74,7 +74,7 @@ def push_traces(pusher: Pusher, experiment_ids: Sequence[str]) -> None:
 
 def _push_trace(pusher: Pusher, trace_id: str) -> None:
     info, spans = pusher.store.traces.get(trace_id)
-    data = '{"spans": [' + ",".join(spans) + "]}"  # TraceData.to_dict(): the stored span JSON as it is
+    data = '{"spans": ' + spans + "}"  # TraceData.to_dict(): the stored spans' JSON array as it is
     tags = {k: v for k, v in info["tags"].items() if k != ARTIFACT_LOCATION}
     assessment_ids = [a["assessment_id"] for a in info["assessments"]]
     digest = hashlib.sha256(data.encode()).hexdigest()[:32]
