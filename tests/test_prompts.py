@@ -103,8 +103,12 @@ def test_search_prompts_and_the_magic(home: Path, ipython: Any) -> None:
         ("qa-long", 2, {"prod": 1}, {"team": "search"})
     ]
     assert [p.name for p in lc.genai.search_prompts(max_results=1)] == ["qa-long"]
+    lc.genai.set_prompt_tag("qa-long", 'a."b', "dotted")  # a key no JSON path can name
+    assert lc.genai.search_prompts("name = 'qa-long'")[0].tags == {"team": "search", 'a."b': "dotted"}
+    lc.genai.delete_prompt_tag("qa-long", 'a."b')
     lc.genai.delete_prompt_tag("qa-long", "team")
     assert lc.genai.search_prompts("tags.team = 'search'") == []
+    assert lc.genai.search_prompts("name = 'qa-long'")[0].tags == {}
     with pytest.raises(NotFound, match="no tag 'team'"):
         lc.genai.delete_prompt_tag("qa-long", "team")
     with pytest.raises(InvalidInput, match="unknown attribute 'colour'"):

@@ -422,11 +422,19 @@ def test_search_filters_tags_and_delete(home: Path) -> None:
     assert ids("tags.env = 'x'' OR 1=1 --'") == []
 
     trace_id = str(frame.iloc[0]["trace_id"])  # type: ignore[union-attr]
+    def listed_tags() -> dict[str, str]:  # the tags in the trace's JSON of search_traces' "trace" column
+        listed = lc.search_traces(filter_string=f"trace_id = '{trace_id}'")["trace"][0]  # type: ignore[index]
+        return Trace.from_json(listed).info.tags
+
     lc.set_trace_tag(trace_id, "reviewed", "yes")
+    lc.set_trace_tag(trace_id, 'a."b', "dotted")  # a key that a JSON path must quote
     assert lc.get_trace(trace_id).info.tags["reviewed"] == "yes"
+    assert listed_tags() == lc.get_trace(trace_id).info.tags and listed_tags()['a."b'] == "dotted"
     assert ids("tags.reviewed = 'yes'") == ["fails:"]
     lc.delete_trace_tag(trace_id, "reviewed")
+    lc.delete_trace_tag(trace_id, 'a."b')
     assert "reviewed" not in lc.get_trace(trace_id).info.tags and ids("tags.reviewed = 'yes'") == []
+    assert listed_tags() == lc.get_trace(trace_id).info.tags == {"mlflow.traceName": "fails"}
     with pytest.raises(NotFound):
         lc.delete_trace_tag(trace_id, "reviewed")
     with pytest.raises(NotFound, match="tr-nope"):
@@ -555,6 +563,7 @@ def test_a_store_from_before_m0016_keeps_its_traces(home: Path, tmp_path: Path, 
     outer("x")
     trace = _last()
     before = trace.to_dict()
+    listed = json.loads(lc.search_traces()["trace"][0])  # type: ignore[index]  # its info JSON as the writer built it
     with sqlite3.connect(home / "lifecycle.db") as new:
         columns = ("trace_id, experiment_id, name, request_time, execution_duration, state, tags_json, metadata_json,"
                    " client_request_id, request_preview, response_preview, run_id, model_id")
@@ -588,6 +597,7 @@ def test_a_store_from_before_m0016_keeps_its_traces(home: Path, tmp_path: Path, 
         assert lc.search_traces(filter_string="metadata.team != 'a'", return_type="list", experiment_ids=ids) == []
         assert lc.search_traces(filter_string="metadata.team LIKE 'b%'", return_type="list", experiment_ids=ids) == []
         assert lc.search_traces(experiment_ids=ids)["spans"][0] == before["data"]["spans"]
+        assert json.loads(lc.search_traces(experiment_ids=ids)["trace"][0]) == listed  # type: ignore[index]  # m0017's
     finally:
         lc.set_store(None)
 

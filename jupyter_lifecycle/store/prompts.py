@@ -130,7 +130,7 @@ class PromptStore:
         with self.db.write() as conn:
             self._require(conn, name)
             conn.execute(
-                "UPDATE prompts SET tags_json = json_set(tags_json, '$.' || json_quote(?), ?) WHERE name = ?",
+                "UPDATE prompts SET tags_json = json_patch(tags_json, json_object(?, ?)) WHERE name = ?",
                 (key, value, name),
             )
 
@@ -144,7 +144,7 @@ class PromptStore:
             if found is None:
                 raise NotFound(f"prompt {name!r} has no tag {key!r}")
             conn.execute(
-                "UPDATE prompts SET tags_json = json_remove(tags_json, '$.' || json_quote(?)) WHERE name = ?",
+                "UPDATE prompts SET tags_json = json_patch(tags_json, json_object(?, json('null'))) WHERE name = ?",
                 (key, name),
             )
 

@@ -9,6 +9,7 @@ parameter.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,12 +99,13 @@ class TraceStore:
             conn.executemany(
                 "INSERT OR REPLACE INTO traces (trace_id, experiment_id, name, client_request_id, request_time,"
                 " execution_duration, state, request_preview, response_preview, run_id, model_id, tags_json,"
-                " metadata_json, spans_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " metadata_json, spans_json, info_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (r.trace_id, r.experiment_id, r.name, r.client_request_id, r.request_time, r.execution_duration,
-                     r.state, r.request_preview, r.response_preview, r.run_id, r.model_id, json.dumps(r.tags),
-                     json.dumps(r.metadata), _spans_json(spans))
+                     r.state, r.request_preview, r.response_preview, r.run_id, r.model_id, tags, metadata,
+                     _spans_json(spans), _info_json(r, tags, metadata))
                     for r, spans in batch
+                    for tags, metadata in ((json.dumps(r.tags), json.dumps(r.metadata)),)
                 ],
             )  # fmt: skip
             conn.executemany(
@@ -204,17 +206,8 @@ class TraceStore:
         """
         where, params = self._query(experiment_ids, filter_string, max_results, order_by, run_id, model_id)
         sql = f"""
-            SELECT t.trace_id,
-                '{{"trace_id": ' || json_quote(t.trace_id) || ', "trace_location": {{"type": "MLFLOW_EXPERIMENT", '
-                || '"mlflow_experiment": {{"experiment_id": ' || json_quote(t.experiment_id) || '}}}}, "request_time": "'
-                || strftime('%Y-%m-%dT%H:%M:%S', t.request_time / 1000, 'unixepoch') || printf('.%03dZ"', t.request_time % 1000)
-                || ', "state": ' || json_quote(t.state) || ', "trace_metadata": ' || t.metadata_json
-                || ', "tags": ' || t.tags_json || ', "request_preview": ' || json_quote(t.request_preview)
-                || ', "response_preview": ' || json_quote(t.response_preview)
-                || ', "client_request_id": ' || json_quote(t.client_request_id)
-                || ', "execution_duration_ms": ' || coalesce(t.execution_duration, 'null') || '}}',
-                t.client_request_id, t.state, t.request_time, t.execution_duration, t.metadata_json, t.tags_json,
-                t.rowid
+            SELECT t.trace_id, t.info_json, t.client_request_id, t.state, t.request_time, t.execution_duration,
+                t.metadata_json, t.tags_json, t.rowid
             FROM traces t{where}
         """
         with self.db.read() as conn:
@@ -256,7 +249,9 @@ class TraceStore:
                 "INSERT OR REPLACE INTO trace_tags (trace_id, key, value) VALUES (?, ?, ?)", (trace_id, key, value)
             )
             conn.execute(
-                "UPDATE traces SET tags_json = json_set(tags_json, '$.' || json_quote(?), ?) WHERE trace_id = ?",
+                # a merge patch, not json_set: a JSON path cannot name every key (json_set ignores 'a."b')
+                "UPDATE traces SET tags_json = json_patch(tags_json, json_object(?1, ?2)),"
+                " info_json = json_patch(info_json, json_object('tags', json_object(?1, ?2))) WHERE trace_id = ?3",
                 (key, value, trace_id),
             )
 
@@ -267,7 +262,9 @@ class TraceStore:
             if conn.execute("DELETE FROM trace_tags WHERE trace_id = ? AND key = ?", (trace_id, key)).rowcount == 0:
                 raise NotFound(f"trace {trace_id!r} has no tag {key!r}")
             conn.execute(
-                "UPDATE traces SET tags_json = json_remove(tags_json, '$.' || json_quote(?)) WHERE trace_id = ?",
+                "UPDATE traces SET tags_json = json_patch(tags_json, json_object(?1, json('null'))),"
+                " info_json = json_patch(info_json, json_object('tags', json_object(?1, json('null'))))"
+                " WHERE trace_id = ?2",
                 (key, trace_id),
             )
 
@@ -314,6 +311,21 @@ def _spans_json(spans: Sequence[SpanRow]) -> str:
     return "[" + ",".join([span[8] for span in ordered]) + "]"
 
 
+def _info_json(row: TraceRow, tags: str, metadata: str) -> str:
+    """The trace's info as MLflow's JSON (``TraceInfo.to_dict()``, assessments aside), from its row and its
+    tags' and metadata's JSON texts."""
+    seconds, ms = divmod(row.request_time, 1000)
+    return (
+        f'{{"trace_id": {json.dumps(row.trace_id)}, "trace_location": {{"type": "MLFLOW_EXPERIMENT", '
+        f'"mlflow_experiment": {{"experiment_id": {json.dumps(row.experiment_id)}}}}}, '
+        f'"request_time": "{time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))}.{ms:03d}Z", '
+        f'"state": {json.dumps(row.state)}, "trace_metadata": {metadata}, "tags": {tags}, '
+        f'"request_preview": {json.dumps(row.request_preview)}, "response_preview": {json.dumps(row.response_preview)}, '
+        f'"client_request_id": {json.dumps(row.client_request_id)}, '
+        f'"execution_duration_ms": {json.dumps(row.execution_duration)}}}'
+    )
+
+
 def _decode_all(texts: list[str | None]) -> list[Any]:
     """Each text as the JSON it holds (one ``json.loads`` for all); text that is not JSON stays text."""
     try:
@@ -326,16 +338,6 @@ def _decode_all(texts: list[str | None]) -> list[Any]:
             except ValueError:
                 out.append(text)
         return out
-
-
-def _as_json(expr: str) -> str:
-    """SQL for a text that holds JSON as that JSON, other text as a JSON string, NULL as null."""
-    return f"(CASE WHEN {expr} IS NULL THEN 'null' WHEN json_valid({expr}) THEN {expr} ELSE json_quote({expr}) END)"
-
-
-# a trace's request/response for the DataFrame: its (maybe truncated) input/output metadata
-_REQUEST = _as_json("""t.metadata_json ->> '$."mlflow.traceInputs"'""")
-_RESPONSE = _as_json("""t.metadata_json ->> '$."mlflow.traceOutputs"'""")
 
 
 def _span_clause(cond: Condition, params: list[object]) -> str:
