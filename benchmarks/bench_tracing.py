@@ -148,6 +148,8 @@ def main() -> None:
     ours_n, theirs_n = (1_000, 100) if args.quick else (args.traces, args.mlflow_traces)
     # Side by side at MLflow's size (it persists ~20 traces/s, so 10,000 would take minutes);
     # the goals are judged on ours at the full size.
+    if theirs_n < 1:
+        parser.error("--mlflow-traces must be at least 1 (MLflow's side is measured at that size)")
     same = bench_ours(theirs_n)
     theirs = bench_mlflow(theirs_n, 3)
     print(f"{theirs_n:,} traces on both sides (load average {os.getloadavg()[0]:.1f})")

@@ -96,6 +96,10 @@ def test_mlflow_reads_a_trace_exported_here(home: Path, tmp_path: Path) -> None:
     lc.log_expectation(trace_id=trace_id, name="expected_response", value="an alias")
     lc.log_expectation(trace_id=trace_id, name="expected_facts", value=["alias", "version"])
     trace = lc.get_trace(trace_id)
+    # search_traces' "trace" column (info JSON kept by the writer, assessments joined in) is the same JSON
+    listed = lc.search_traces(filter_string=f"trace_id = '{trace_id}'")["trace"][0]  # type: ignore[index]
+    listed_info, info = json.loads(listed)["info"], json.loads(trace.to_json())["info"]
+    assert listed_info == info and json.loads(listed) == json.loads(trace.to_json())
     exported = tmp_path / "trace.json"
     exported.write_text(trace.to_json())
     back = tmp_path / "back.json"

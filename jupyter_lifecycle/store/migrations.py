@@ -813,8 +813,9 @@ def m0017_trace_info(conn: sqlite3.Connection) -> None:
 
     ``search_traces`` returns every trace's JSON; built in SQL for each search
     (timestamps formatted, strings quoted) it cost a third of listing 10,000
-    traces. The writer now builds it once per trace, and tag changes update
-    its ``tags``; this fills it for traces written before.
+    traces. The writer now builds it once per trace (fields that are None left
+    out, as MLflow's protobuf does), and tag changes update its ``tags``; this
+    fills it for traces written before.
     """
     _statements(
         conn,
@@ -825,12 +826,14 @@ def m0017_trace_info(conn: sqlite3.Connection) -> None:
             || '"mlflow_experiment": {"experiment_id": ' || json_quote(experiment_id) || '}}, "request_time": "'
             || strftime('%Y-%m-%dT%H:%M:%S', request_time / 1000, 'unixepoch') || printf('.%03dZ"', request_time % 1000)
             || ', "state": ' || json_quote(state) || ', "trace_metadata": ' || metadata_json
-            || ', "tags": ' || tags_json || ', "request_preview": ' || json_quote(request_preview)
-            || ', "response_preview": ' || json_quote(response_preview)
-            || ', "client_request_id": ' || json_quote(client_request_id)
-            || ', "execution_duration_ms": ' || coalesce(execution_duration, 'null') || '}'
+            || ', "tags": ' || tags_json
+            || iif(request_preview IS NULL, '', ', "request_preview": ' || json_quote(request_preview))
+            || iif(response_preview IS NULL, '', ', "response_preview": ' || json_quote(response_preview))
+            || iif(client_request_id IS NULL, '', ', "client_request_id": ' || json_quote(client_request_id))
+            || coalesce(', "execution_duration_ms": ' || execution_duration, '') || '}'
         """,
     )
+
 
 MIGRATIONS: list[Migration] = [
     m0001_tracking, m0002_capture, m0003_models, m0004_registry, m0005_run_summaries, m0006_run_owners,
