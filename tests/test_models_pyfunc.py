@@ -348,6 +348,20 @@ def test_loading_warns_once_about_requirements_this_environment_does_not_meet(ho
         lc.pyfunc.load_model(home / "quiet", suppress_warnings=True)
 
 
+def test_a_requirement_met_by_another_build_of_the_package_is_met(tmp_path: Path) -> None:
+    from importlib import metadata
+
+    # MLflow pins `xgboost`; this environment has the `xgboost-cpu` build (the [xgboost] extra), which
+    # provides the same `xgboost` package: met when the version is, "installed: xgboost-cpu X" when not
+    version = metadata.version("xgboost-cpu")
+    from jupyter_lifecycle.models.dependencies import requirement_mismatches
+
+    (tmp_path / "requirements.txt").write_text(f"xgboost=={version}\n")
+    assert requirement_mismatches(tmp_path) == []
+    (tmp_path / "requirements.txt").write_text("xgboost==0.0.1\n")
+    assert requirement_mismatches(tmp_path) == [f"xgboost==0.0.1 (installed: xgboost-cpu {version})"]
+
+
 MODEL_CODE = """
 import jupyter_lifecycle as lc
 

@@ -328,12 +328,22 @@ def requirement_mismatches(folder: Path) -> list[str]:
             continue
         if requirement_name(requirement.name) in ("mlflow", "mlflow-skinny"):
             continue  # models saved by MLflow name it, but this project loads their formats itself
-        installed = _version(requirement.name)
+        installed, label = _version(requirement.name), ""
+        if installed is None:  # another build of it may provide the same package: xgboost as xgboost-cpu
+            provider = _provider(requirement.name)
+            installed, label = (None, "") if provider is None else (_version(provider), f"{provider} ")
         if installed is None:
             problems.append(f"{line} (not installed)")
         elif requirement.specifier and not requirement.specifier.contains(installed, prereleases=True):
-            problems.append(f"{line} (installed: {installed})")
+            problems.append(f"{line} (installed: {label}{installed})")
     return problems
+
+
+def _provider(name: str) -> str | None:
+    """The installed distribution that provides the import package a distribution ``name`` would
+    (``xgboost-cpu`` for ``xgboost``), else ``None``."""
+    providers = _distribution_map().get(requirement_name(name).replace("-", "_"), [])
+    return providers[0] if providers else None
 
 
 def warn_on_mismatch(folder: Path) -> None:
