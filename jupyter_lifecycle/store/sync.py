@@ -146,11 +146,13 @@ class SyncStore:
     def add_run_data(
         self, run_id: str, info: dict[str, Any], tags: dict[str, str], points: Sequence[tuple[str, float, int, int]]
     ) -> None:
-        """Bring a pulled run up to date: new status/end time/name, changed tags, new points."""
+        """Bring a pulled run up to date: new status/end time/name/lifecycle stage, changed tags, new points."""
+        stage = info.get("lifecycle_stage", "active")
         with self.db.write() as conn:
             conn.execute(
-                "UPDATE runs SET status = ?, end_time = ?, run_name = ?, lifecycle_stage = ? WHERE run_id = ?",
-                (info["status"], info.get("end_time"), info.get("run_name"), info.get("lifecycle_stage", "active"), run_id),
+                "UPDATE runs SET status = ?, end_time = ?, run_name = ?, lifecycle_stage = ?,"
+                " deleted_time = CASE WHEN ? = 'deleted' THEN coalesce(deleted_time, ?) END WHERE run_id = ?",
+                (info["status"], info.get("end_time"), info.get("run_name"), stage, stage, now_ms(), run_id),
             )
             conn.executemany(
                 "INSERT INTO tags VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",

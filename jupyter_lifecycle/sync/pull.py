@@ -57,7 +57,7 @@ class ServerSource:
         runs: list[dict[str, Any]] = []
         token = None
         while True:
-            body: dict[str, Any] = {"experiment_ids": [experiment_id], "max_results": 1000}
+            body: dict[str, Any] = {"experiment_ids": [experiment_id], "max_results": 1000, "run_view_type": "ALL"}
             if token:
                 body["page_token"] = token
             page = self.rest.call("POST", "runs/search", body)
@@ -221,6 +221,8 @@ class Importer:
         pulled: dict[str, dict[str, Any]] = {}  # remote run id -> run JSON, for the registry
         for experiment in self.source.experiments(names):
             local_experiment = self._experiment(experiment)
+            if local_experiment is None:
+                continue
             runs = sorted(self.source.runs(experiment["experiment_id"]), key=lambda r: r["info"].get("start_time") or 0)
             if self.progress and bar is None:
                 from tqdm.auto import tqdm
@@ -245,19 +247,46 @@ class Importer:
         self.report.seconds = time.perf_counter() - started
         return self.report
 
-    def _experiment(self, experiment: dict[str, Any]) -> str:
+    def _experiment(self, experiment: dict[str, Any]) -> str | None:
+        """The local experiment runs of ``experiment`` go into; ``None`` when it is deleted there (its runs stay put)."""
         remote_id = str(experiment["experiment_id"])
         local = self.store.sync.local_id(self.remote, "experiment", remote_id)
         tags = {t["key"]: t["value"] for t in experiment.get("tags", []) if not t["key"].startswith("mlflow.")}
+        deleted = experiment.get("lifecycle_stage", "active") == "deleted"
         if local is None:
+            if deleted:
+                self.report.error(f"experiment {experiment['name']!r} is deleted at {self.remote}: restore it there to "
+                                  "bring it here")  # fmt: skip
+                return None
             existing = self.store.tracking.get_experiment_by_name(experiment["name"])
             if existing is not None:
                 local = existing.experiment_id
                 self.report.count("unchanged", "experiment")
+                state: dict[str, Any] = {"tags": tags}
             else:
                 local = self.store.tracking.create_experiment(experiment["name"], tags=tags)
                 self.report.count("created", "experiment")
-            self.store.sync.put(self.remote, "experiment", local, remote_id, {"tags": tags})
+                state = {"tags": tags, "pulled": True}  # made by this pull: it follows the source's deletions
+            self.store.sync.put(self.remote, "experiment", local, remote_id, state)
+            return local
+        state = self.store.sync.get(self.remote, "experiment", local)[1]  # type: ignore[index]
+        here = self.store.tracking.get_experiment(local).lifecycle_stage
+        if deleted and here == "active" and state.get("pulled"):
+            self.store.tracking.set_experiment_stage(local, "deleted")
+            self.store.sync.put(self.remote, "experiment", local, remote_id, {**state, "stage": "deleted"})
+            self.report.count("deleted", "experiment")
+            return None
+        if deleted:
+            if here == "active":
+                self.report.conflict(f"experiment {experiment['name']!r} is deleted at {self.remote}, not here (it "
+                                     "was not made by a pull): kept here, its runs were not pulled")  # fmt: skip
+            else:
+                self.report.count("unchanged", "experiment")
+            return None
+        if here == "deleted" and state.get("stage") == "deleted":  # deleted by an earlier pull, restored there since
+            self.store.tracking.set_experiment_stage(local, "active")
+            self.store.sync.put(self.remote, "experiment", local, remote_id, {**state, "stage": "active"})
+            self.report.count("restored", "experiment")
         else:
             self.report.count("unchanged", "experiment")
         return local
@@ -276,9 +305,18 @@ class Importer:
         remote_id = info["run_id"]
         local_id = ids[remote_id]
         known = self.store.sync.get(self.remote, "run", local_id)
-        if known and "pulled" not in known[1]:
-            self.report.count("unchanged", "run")  # pushed from here: this store is its origin
+        stage = info.get("lifecycle_stage", "active")
+        if known and "pulled" not in known[1]:  # pushed from here: this store is its origin
+            if stage == "deleted" and known[1].get("stage") != "deleted" \
+                    and self.store.tracking.run_stage(local_id) == "active":  # fmt: skip
+                self.report.conflict(f"run {local_id} ({info.get('run_name')}), pushed from here, was deleted at "
+                                     f"{self.remote} (remote id {remote_id}): kept here; delete it here or restore "
+                                     "it there")  # fmt: skip
+            else:
+                self.report.count("unchanged", "run")
             return
+        if known is None and stage == "deleted":
+            return  # a run deleted there before it ever came here: nothing to bring
         tags = {t["key"]: t["value"] for t in data.get("tags", [])}
         params = {p["key"]: p["value"] for p in data.get("params", [])}
         parent_remote = tags.get("mlflow.parentRunId")
@@ -304,9 +342,10 @@ class Importer:
         if known:
             have = {(k, s, t, repr(v)) for _, k, v, t, s in self._local_points(local_id)}
             new = [p for p in points if (p[0], p[3], p[2], repr(p[1])) not in have]
+            before = self.store.tracking.run_stage(local_id)
             self.store.sync.add_run_data(local_id, fields, tags, new)
             state = dict(known[1])
-            self.report.count("updated", "run")
+            self.report.count("updated" if before == stage else "deleted" if stage == "deleted" else "restored", "run")
         else:
             self.store.sync.insert_run(local_id, experiment_id, fields, params, tags, points)
             new = points
