@@ -684,3 +684,28 @@ client.create_experiment("status-only-there")
     assert not after["changed"] and not [e for e in after["local_only"] if e["kind"] == "run"]
     with pytest.raises(lc.InvalidInput, match="uri="):
         api.sync_status(lc.Client(), "")
+
+
+@pytest.mark.parametrize("layout", ["mlflow.db", "mlruns"])
+def test_import_brings_the_registry_mlflow_wrote(home: Path, tmp_path: Path, layout: str) -> None:
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    uri = f"sqlite:///{folder}/mlflow.db" if layout == "mlflow.db" else (folder / "mlruns").as_uri()
+    code = "import os\nos.environ['MLFLOW_ALLOW_FILE_STORE'] = 'true'\n" \
+           f"os.chdir({str(folder)!r})\nmlflow.set_tracking_uri({uri!r})\nmlflow.set_registry_uri({uri!r})\n" \
+           "client = mlflow.MlflowClient()\n" + TEAM_MODELS  # fmt: skip
+    predictions = MlflowServer(tmp_path).mlflow(code)  # MLflow 3.17 writes the store; no server is started
+    source = folder / "mlflow.db" if layout == "mlflow.db" else folder / "mlruns"
+    report = sync.import_mlflow(source, experiments=["team-models"], progress=False)
+    assert report.ok, str(report)
+    assert report.created == {"experiment": 1, "run": 2, "registered_model": 1, "model_version": 2}, str(report)
+    client = lc.Client()
+    model = client.get_registered_model("team-model")
+    assert model.description == "the team's model" and model.tags == {"owner": "bo"} and model.aliases == {"champion": 1}
+    v1, v2 = client.get_model_version("team-model", 1), client.get_model_version("team-model", 2)
+    assert (v1.description, v1.tags, v1.current_stage, v2.current_stage) == ("first", {"validated": "yes"}, "None", "Staging")
+    assert v1.source.startswith(f"runs:/{v1.run_id}/models/m-")  # the logged model's files, into the run's artifacts
+    assert list(map(int, lc.pyfunc.load_model("models:/team-model@champion").predict(X))) == predictions[0]  # type: ignore[index]
+    assert list(map(int, lc.pyfunc.load_model("models:/team-model/2").predict(X))) == predictions[1]  # type: ignore[index]
+    again = sync.import_mlflow(source, experiments=["team-models"], progress=False)
+    assert again.ok and not again.created and again.unchanged["model_version"] == 2, str(again)

@@ -1,9 +1,10 @@
 """Bring MLflow runs into the local store: from a tracking server (``pull``), an ``mlruns/`` folder or an ``mlflow.db`` (``import_mlflow``).
 
-Each source gives experiments and runs shaped like MLflow's REST JSON, metric
-histories and artifact files; one importer writes them into the store and
-records them in the sync map (the source's URI is the map's "remote"), so
-pulling or importing again brings only what is new and never duplicates.
+Each source gives experiments, runs, registered models and versions shaped
+like MLflow's REST JSON, metric histories and artifact files; one importer
+writes them into the store and records them in the sync map (the source's
+URI is the map's "remote"), so pulling or importing again brings only what
+is new and never duplicates.
 A run pushed from this store is not pulled back over itself.
 """
 
@@ -24,7 +25,7 @@ from ..errors import InvalidInput, LifecycleError, NotFound
 from ..store import Store, open_store
 from ..store.sync import read_mlflow_db
 from ..store.tracking import new_id
-from .models import pull_registered_models
+from .models import pages, pull_registered_models
 from .push import LOCAL_RUN_TAG, _digest
 from .report import SyncReport
 from .rest import RestClient
@@ -88,6 +89,25 @@ class ServerSource:
     def fetch(self, run: dict[str, Any], path: str, target: Path) -> None:
         self.rest.download(run["info"]["artifact_uri"], path, target)
 
+    def registered_models(self) -> list[dict[str, Any]]:
+        return list(pages(self.rest, "registered-models/search", {"max_results": 1000}, "registered_models"))
+
+    def model_versions(self, name: str) -> list[dict[str, Any]]:
+        quoted = name.replace("'", "''")
+        return list(pages(self.rest, "model-versions/search", {"filter": f"name = '{quoted}'", "max_results": 1000},
+                          "model_versions"))  # fmt: skip
+
+    def version_location(self, version: dict[str, Any], model_id: str) -> str:
+        if model_id:
+            return str(self.rest.call("GET", f"logged-models/{model_id}")["model"]["info"]["artifact_uri"])
+        return str(version["source"])
+
+    def version_files(self, location: str) -> list[str]:
+        return [f["path"] for f in self.rest.list_artifacts(location)]
+
+    def fetch_version_file(self, location: str, path: str, target: Path) -> None:
+        self.rest.download(location, path, target)
+
 
 def _local_folder(uri: str | None, base: Path) -> Path | None:
     """A local artifact folder from an artifact URI (``file:``, absolute or relative path); ``None`` otherwise."""
@@ -122,6 +142,26 @@ class _FolderFiles:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(folder / path, target)
 
+    def logged_model_location(self, model_id: str) -> str | None:
+        return None
+
+    def version_location(self, version: dict[str, Any], model_id: str) -> str:
+        """The local folder of a version's files: its storage location, else its logged model's."""
+        location = version.get("storage_location") or (self.logged_model_location(model_id) if model_id else None)
+        folder = _local_folder(location, self.base)
+        if folder is None:
+            raise InvalidInput(f"version {version['version']} of {version['name']!r}: its files are at "
+                               f"{location or version['source']}, not in a local folder")  # fmt: skip
+        return str(folder)
+
+    def version_files(self, location: str) -> list[str]:
+        folder = Path(location)
+        return [p.relative_to(folder).as_posix() for p in sorted(folder.rglob("*")) if p.is_file()]
+
+    def fetch_version_file(self, location: str, path: str, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(location) / path, target)
+
 
 class DbSource(_FolderFiles):
     """An ``mlflow.db`` file written by MLflow's SQL tracking store."""
@@ -139,6 +179,15 @@ class DbSource(_FolderFiles):
 
     def history(self, run: dict[str, Any]) -> list[tuple[str, float, int, int]]:
         return list(self.data["metrics"].get(run["info"]["run_id"], []))
+
+    def registered_models(self) -> list[dict[str, Any]]:
+        return list(self.data["registered_models"])
+
+    def model_versions(self, name: str) -> list[dict[str, Any]]:
+        return [v for v in self.data["model_versions"] if v["name"] == name]
+
+    def logged_model_location(self, model_id: str) -> str | None:
+        return self.data["logged_models"].get(model_id)
 
 
 class MlrunsSource(_FolderFiles):
@@ -180,6 +229,38 @@ class MlrunsSource(_FolderFiles):
             runs.append({"info": info, "folder": meta.parent,
                          "data": {"params": self._keyed(meta.parent / "params"), "tags": self._keyed(meta.parent / "tags")}})  # fmt: skip
         return runs
+
+    def registered_models(self) -> list[dict[str, Any]]:
+        models = []
+        for meta in sorted((self.base / "models").glob("*/meta.yaml")):
+            data = yaml.safe_load(meta.read_text(encoding="utf-8")) or {}
+            aliases = data.get("aliases") or {p["key"]: p["value"] for p in self._keyed(meta.parent / "aliases")}
+            models.append({"name": data.get("name", meta.parent.name), "description": data.get("description") or "",
+                           "tags": self._keyed(meta.parent / "tags"),
+                           "aliases": [{"alias": k, "version": str(v).strip()} for k, v in aliases.items()]})  # fmt: skip
+        return models
+
+    def model_versions(self, name: str) -> list[dict[str, Any]]:
+        versions = []
+        for folder in (self.base / "models").iterdir() if (self.base / "models").is_dir() else []:
+            if not (folder / "meta.yaml").is_file():
+                continue
+            model = yaml.safe_load((folder / "meta.yaml").read_text(encoding="utf-8")) or {}
+            if model.get("name", folder.name) != name:
+                continue
+            for meta in sorted(folder.glob("version-*/meta.yaml")):
+                data = yaml.safe_load(meta.read_text(encoding="utf-8")) or {}
+                if data.get("current_stage") == "Deleted_Internal":  # the file store's deleted versions
+                    continue
+                data.update(name=name, version=str(data.get("version", meta.parent.name.split("-", 1)[1])),
+                            tags=self._keyed(meta.parent / "tags"))  # fmt: skip
+                versions.append(data)
+        return versions
+
+    def logged_model_location(self, model_id: str) -> str | None:
+        for meta in self.base.glob(f"*/models/{model_id}/meta.yaml"):
+            return str((yaml.safe_load(meta.read_text(encoding="utf-8")) or {}).get("artifact_location") or meta.parent / "artifacts")
+        return None
 
     def history(self, run: dict[str, Any]) -> list[tuple[str, float, int, int]]:
         points = []
@@ -233,7 +314,8 @@ class Importer:
             # every remote run's local id first, so a child names its parent's local id
             ids = {r["info"]["run_id"]: self._local_run_id(r) for r in runs}
             for run in runs:
-                pulled[run["info"]["run_id"]] = run
+                if run["info"].get("lifecycle_stage", "active") == "active":  # a deleted run's versions stay there
+                    pulled[run["info"]["run_id"]] = run
                 try:
                     self._run(run, local_experiment, ids)
                 except (LifecycleError, OSError, KeyError, ValueError) as exc:
@@ -242,8 +324,7 @@ class Importer:
                     bar.update(1)
         if bar is not None:
             bar.close()
-        if isinstance(self.source, ServerSource):  # files and databases hold no registry this reads (yet)
-            pull_registered_models(self, pulled)
+        pull_registered_models(self, pulled)
         self.report.seconds = time.perf_counter() - started
         return self.report
 
@@ -379,8 +460,9 @@ def pull(
     params, tags, full metric histories and artifacts, and the registered
     models with versions made from those runs (versions, aliases, stages,
     descriptions, tags; see ``models.py``). Pulling again brings only new
-    runs and what changed; runs and models pushed from this store are left
-    as they are here.
+    runs and what changed, deletions and restores of pulled runs included;
+    runs and models pushed from this store are left as they are here (one
+    deleted there is reported as a conflict).
     """
     names = [experiments] if isinstance(experiments, str) else list(experiments)
     return Importer(store or open_store(), ServerSource(uri), "pull", progress).run(names)
@@ -392,7 +474,9 @@ def import_mlflow(
     """Import an MLflow ``mlruns/`` folder, an ``mlflow.db`` file (or ``sqlite:///...`` URI), or a server's experiments.
 
     All active experiments unless ``experiments`` names some (a server needs
-    names). Importing again brings only what is new.
+    names), with their runs and the registered models that have a version
+    made from one of them. Importing again brings only what is new or changed
+    (deletions and restores included).
     """
     text = str(path_or_uri)
     if text.startswith(("http://", "https://")):
