@@ -384,8 +384,8 @@ class Pusher:
             remote_id = self._find_adopted(remote_experiment, info.run_id) or ""
             state = {"status": "RUNNING", "end_time": None, "rowid": 0, "params": [], "tags": {}, "files": {}}
             if not remote_id:
-                # The tags travel with runs/create (as MLflow's client sends them): setting them again in
-                # log-batch made the server look each one up and rewrite it, a third of a small run's time.
+                # The tags travel with runs/create, as MLflow's client sends them: sent again in the first
+                # log-batch, each made the server look it up and write it a second time (bench_sync.py).
                 first = dict([(LOCAL_RUN_TAG, tags[LOCAL_RUN_TAG]), *sorted(tags.items())][:MAX_PARAMS_TAGS_PER_BATCH])
                 body = {"experiment_id": remote_experiment, "user_id": info.user_id or "", "run_name": info.run_name or "",
                         "start_time": info.start_time, "tags": [{"key": k, "value": v} for k, v in first.items()]}  # fmt: skip
