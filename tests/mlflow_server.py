@@ -60,6 +60,37 @@ class MlflowServer:
             time.sleep(0.5)
         raise AssertionError("mlflow server did not start:\n" + (self.folder / "server.log").read_text()[-3000:])
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server and every process it started (its session): uvicorn, job runners."""
+        assert self.process is not None
+        tick, total = os.sysconf("SC_CLK_TCK"), 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            if int(fields[3]) == self.process.pid:  # session id: start_new_session made the server its leader
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
+
+    def wait_quiet(self, idle: float = 0.3, window: float = 3.0, limit: float = 180.0) -> float:
+        """Wait until the server's processes use under ``idle`` CPU seconds per ``window``; the seconds waited.
+
+        MLflow 3's server answers /health before it has started its job
+        runner and huey consumers (eight processes importing MLflow): for
+        half a minute they take the CPU from whatever the server is asked
+        to do, so a timing taken then measures their start-up.
+        """
+        started = time.monotonic()
+        before = self.cpu_seconds()
+        while time.monotonic() - started < limit:
+            time.sleep(window)
+            now = self.cpu_seconds()
+            if now - before < idle:
+                break
+            before = now
+        return time.monotonic() - started
+
     def kill(self) -> None:
         """SIGKILL the server and its workers (a crash, not a shutdown)."""
         if self.process is not None and self.process.poll() is None:

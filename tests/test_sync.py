@@ -222,6 +222,96 @@ client.delete_run(client.search_runs([client.get_experiment_by_name("sync-b").ex
     assert kept == "someone-else"
 
 
+STAGES = """
+def stages(names):
+    out = {}
+    for name in names:
+        exp = client.get_experiment_by_name(name)
+        runs = client.search_runs([exp.experiment_id], run_view_type=3)
+        out[name] = {"stage": exp.lifecycle_stage,
+                     "runs": {r.data.tags.get("jupyter_lifecycle.run_id", r.info.run_name): r.info.lifecycle_stage
+                              for r in runs}}
+    return out
+"""
+
+
+def test_deletions_and_restores_are_pushed_and_theirs_are_conflicts(home: Path, server: MlflowServer) -> None:
+    client = lc.Client()
+    ids = {}
+    for experiment, names in (("del-a", ["r1", "r2", "r3"]), ("del-b", ["r4", "r5"])):
+        exp = client.create_experiment(experiment)
+        for name in names:
+            run = client.create_run(exp, run_name=name)
+            client.log_metric(run.info.run_id, "m", 1.0)
+            client.set_terminated(run.info.run_id)
+            ids[name] = run.info.run_id
+    client.delete_run(ids["r5"])  # never pushed: not sent, and no deletion to send
+    assert sync.push(server.uri, progress=False).created == {"experiment": 2, "run": 4}
+    both = ["del-a", "del-b"]
+
+    # a run deleted here is deleted there at the next push, once; restored here, restored there
+    client.delete_run(ids["r1"])
+    dry = sync.push(server.uri, dry_run=True, progress=False)
+    assert ("deleted", "run", f"r1 ({ids['r1']})") in dry.items
+    first = sync.push(server.uri, progress=False)
+    assert first.ok and first.deleted == {"run": 1} and first.unchanged["run"] == 3, str(first)
+    assert not [i for i in dry.items if ids["r5"] in i[2]]
+    assert "1 deleted" in str(first)
+    seen = server.mlflow(STAGES + f"out = stages({both!r})")
+    assert seen == {"del-a": {"stage": "active", "runs": {ids["r1"]: "deleted", ids["r2"]: "active", ids["r3"]: "active"}},
+                    "del-b": {"stage": "active", "runs": {ids["r4"]: "active"}}}  # fmt: skip
+    again = sync.push(server.uri, progress=False)
+    assert again.ok and not again.deleted and again.unchanged["run"] == 4, str(again)
+    client.restore_run(ids["r1"])
+    client.log_metric(ids["r1"], "m", 2.0, step=1)
+    restored = sync.push(server.uri, progress=False)
+    assert restored.ok and restored.restored == {"run": 1} and restored.metric_points == 1, str(restored)
+    seen = server.mlflow(STAGES + f"""
+out = stages({both!r})
+r1 = [r for r in client.search_runs([client.get_experiment_by_name("del-a").experiment_id])
+      if r.info.run_name == "r1"][0]
+out["r1"] = [m.value for m in client.get_metric_history(r1.info.run_id, "m")]
+""")
+    assert isinstance(seen, dict) and seen["del-a"]["runs"][ids["r1"]] == "active" and seen["r1"] == [1.0, 2.0]
+
+    # a run someone deleted there: a conflict, not recreated, even with nothing new here
+    server.mlflow("""
+exp = client.get_experiment_by_name("del-a").experiment_id
+client.delete_run([r for r in client.search_runs([exp]) if r.info.run_name == "r2"][0].info.run_id)
+""")
+    theirs = sync.push(server.uri, progress=False)
+    assert not theirs.ok and len(theirs.conflicts) == 1 and ids["r2"] in theirs.conflicts[0], str(theirs)
+    assert "deleted on the server" in theirs.conflicts[0]
+    seen = server.mlflow(STAGES + f"out = stages({both!r})")
+    assert isinstance(seen, dict) and seen["del-a"]["runs"][ids["r2"]] == "deleted" and len(seen["del-a"]["runs"]) == 3
+    client.delete_run(ids["r2"])  # deleted on both sides now: settled, no conflict
+    settled = sync.push(server.uri, progress=False)
+    assert settled.ok and settled.deleted == {"run": 1}, str(settled)
+
+    # an experiment deleted here is deleted there (MLflow deletes its runs with it); restored, restored
+    client.restore_run(ids["r5"])
+    assert sync.push(server.uri, progress=False).created == {"run": 1}
+    client.delete_run(ids["r5"])
+    assert sync.push(server.uri, progress=False).deleted == {"run": 1}
+    client.delete_experiment(client.get_experiment_by_name("del-b").experiment_id)
+    gone = sync.push(server.uri, progress=False)
+    assert gone.ok and gone.deleted == {"experiment": 1}, str(gone)
+    seen = server.mlflow(STAGES + f"out = stages({both!r})")
+    assert isinstance(seen, dict) and seen["del-b"] == {"stage": "deleted", "runs": {ids["r4"]: "deleted", ids["r5"]: "deleted"}}
+    client.restore_experiment(client.get_experiment_by_name("del-b").experiment_id)
+    back = sync.push(server.uri, progress=False)
+    # MLflow's restore_experiment restores every run in it: the one deleted here is deleted again
+    assert back.ok and back.restored == {"experiment": 1} and back.deleted == {"run": 1}, str(back)
+    seen = server.mlflow(STAGES + f"out = stages({both!r})")
+    assert isinstance(seen, dict) and seen["del-b"] == {"stage": "active", "runs": {ids["r4"]: "active", ids["r5"]: "deleted"}}
+    client.delete_experiment(client.get_experiment_by_name("del-a").experiment_id)
+    server.mlflow('client.create_run(client.get_experiment_by_name("del-a").experiment_id, run_name="someone")')
+    kept = sync.push(server.uri, progress=False)
+    assert not kept.ok and "not pushed from here" in kept.conflicts[0], str(kept)
+    seen = server.mlflow(STAGES + 'out = stages(["del-a"])')
+    assert isinstance(seen, dict) and seen["del-a"]["stage"] == "active"
+
+
 def test_dry_run_sends_nothing_and_experiment_filter(home: Path, server: MlflowServer) -> None:
     lc.set_experiment("dry-a")
     with lc.start_run():
@@ -340,6 +430,50 @@ def test_pull_a_team_experiment_into_a_fresh_store(home: Path, server: MlflowSer
     assert again.ok and not again.created and again.metric_points == 0 and again.unchanged["run"] == 3
     with pytest.raises(lc.InvalidInput, match="--experiment"):
         sync.pull(server.uri, experiments=[], progress=False)
+
+
+def test_pull_brings_the_deletions_made_there(home: Path, server: MlflowServer) -> None:
+    server.mlflow("""
+exp = client.create_experiment("team-del")
+for name in ("a", "b"):
+    client.set_terminated(client.create_run(exp, run_name=name).info.run_id)
+""")
+    assert sync.pull(server.uri, experiments="team-del", progress=False).created == {"experiment": 1, "run": 2}
+    client = lc.Client()
+    local = {r.info.run_name: r.info.run_id for r in client.search_runs([client.get_experiment_by_name("team-del").experiment_id])}
+    by_name = 'run = {r.info.run_name: r.info.run_id for r in client.search_runs(' \
+              '[client.get_experiment_by_name("team-del").experiment_id], run_view_type=3)}\n'  # fmt: skip
+
+    server.mlflow(by_name + 'client.delete_run(run["a"])')
+    gone = sync.pull(server.uri, experiments="team-del", progress=False)
+    assert gone.ok and gone.deleted == {"run": 1} and gone.unchanged["run"] == 1, str(gone)
+    assert client.get_run(local["a"]).info.lifecycle_stage == "deleted"
+    assert [r.info.run_name for r in client.search_runs([client.get_experiment_by_name("team-del").experiment_id])] == ["b"]
+    server.mlflow(by_name + 'client.restore_run(run["a"])')
+    back = sync.pull(server.uri, experiments="team-del", progress=False)
+    assert back.ok and back.restored == {"run": 1}, str(back)
+    assert client.get_run(local["a"]).info.lifecycle_stage == "active"
+
+    # a run pushed from here and deleted there is kept here, and said so
+    mine = client.create_run(client.get_experiment_by_name("team-del").experiment_id, run_name="mine")
+    client.set_terminated(mine.info.run_id)
+    assert sync.push(server.uri, experiments="team-del", progress=False).created == {"run": 1}
+    server.mlflow(by_name + 'client.delete_run(run["mine"])')
+    kept = sync.pull(server.uri, experiments="team-del", progress=False)
+    assert not kept.ok and mine.info.run_id in kept.conflicts[0] and "pushed from here" in kept.conflicts[0], str(kept)
+    assert client.get_run(mine.info.run_id).info.lifecycle_stage == "active"
+    client.delete_run(mine.info.run_id)
+    assert sync.push(server.uri, experiments="team-del", progress=False).ok  # deleted on both sides: settled
+
+    # an experiment the pull made here follows the deletion of its source, and its restore
+    server.mlflow('client.delete_experiment(client.get_experiment_by_name("team-del").experiment_id)')
+    gone = sync.pull(server.uri, experiments="team-del", progress=False)
+    assert gone.ok and gone.deleted == {"experiment": 1}, str(gone)
+    assert client.get_experiment_by_name("team-del").lifecycle_stage == "deleted"
+    server.mlflow('client.restore_experiment(client.get_experiment_by_name("team-del").experiment_id)')
+    back = sync.pull(server.uri, experiments="team-del", progress=False)
+    assert back.ok and back.restored == {"experiment": 1}, str(back)
+    assert client.get_experiment_by_name("team-del").lifecycle_stage == "active"
 
 
 @pytest.mark.parametrize("layout", ["mlflow.db", "mlruns"])
@@ -550,3 +684,28 @@ client.create_experiment("status-only-there")
     assert not after["changed"] and not [e for e in after["local_only"] if e["kind"] == "run"]
     with pytest.raises(lc.InvalidInput, match="uri="):
         api.sync_status(lc.Client(), "")
+
+
+@pytest.mark.parametrize("layout", ["mlflow.db", "mlruns"])
+def test_import_brings_the_registry_mlflow_wrote(home: Path, tmp_path: Path, layout: str) -> None:
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    uri = f"sqlite:///{folder}/mlflow.db" if layout == "mlflow.db" else (folder / "mlruns").as_uri()
+    code = "import os\nos.environ['MLFLOW_ALLOW_FILE_STORE'] = 'true'\n" \
+           f"os.chdir({str(folder)!r})\nmlflow.set_tracking_uri({uri!r})\nmlflow.set_registry_uri({uri!r})\n" \
+           "client = mlflow.MlflowClient()\n" + TEAM_MODELS  # fmt: skip
+    predictions = MlflowServer(tmp_path).mlflow(code)  # MLflow 3.17 writes the store; no server is started
+    source = folder / "mlflow.db" if layout == "mlflow.db" else folder / "mlruns"
+    report = sync.import_mlflow(source, experiments=["team-models"], progress=False)
+    assert report.ok, str(report)
+    assert report.created == {"experiment": 1, "run": 2, "registered_model": 1, "model_version": 2}, str(report)
+    client = lc.Client()
+    model = client.get_registered_model("team-model")
+    assert model.description == "the team's model" and model.tags == {"owner": "bo"} and model.aliases == {"champion": 1}
+    v1, v2 = client.get_model_version("team-model", 1), client.get_model_version("team-model", 2)
+    assert (v1.description, v1.tags, v1.current_stage, v2.current_stage) == ("first", {"validated": "yes"}, "None", "Staging")
+    assert v1.source.startswith(f"runs:/{v1.run_id}/models/m-")  # the logged model's files, into the run's artifacts
+    assert list(map(int, lc.pyfunc.load_model("models:/team-model@champion").predict(X))) == predictions[0]  # type: ignore[index]
+    assert list(map(int, lc.pyfunc.load_model("models:/team-model/2").predict(X))) == predictions[1]  # type: ignore[index]
+    again = sync.import_mlflow(source, experiments=["team-models"], progress=False)
+    assert again.ok and not again.created and again.unchanged["model_version"] == 2, str(again)

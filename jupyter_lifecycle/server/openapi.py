@@ -220,7 +220,7 @@ PATHS: dict[str, dict[str, Any]] = {
         "operationId": "syncPush",
         "requestBody": {"required": True, **_json({"type": "object", "required": ["uri"],
                                                    "properties": {"uri": _STRING}})},
-        "responses": _answer("the push's report (created/updated/unchanged per kind, conflicts, errors, text)",
+        "responses": _answer("the push's report (created/updated/unchanged/deleted/restored per kind, conflicts, errors, text)",
                              {"type": "object", "required": ["report"]}, 400, 502),
     }},
     "/openapi.json": {"get": {

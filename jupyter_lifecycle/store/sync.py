@@ -146,11 +146,13 @@ class SyncStore:
     def add_run_data(
         self, run_id: str, info: dict[str, Any], tags: dict[str, str], points: Sequence[tuple[str, float, int, int]]
     ) -> None:
-        """Bring a pulled run up to date: new status/end time/name, changed tags, new points."""
+        """Bring a pulled run up to date: new status/end time/name/lifecycle stage, changed tags, new points."""
+        stage = info.get("lifecycle_stage", "active")
         with self.db.write() as conn:
             conn.execute(
-                "UPDATE runs SET status = ?, end_time = ?, run_name = ?, lifecycle_stage = ? WHERE run_id = ?",
-                (info["status"], info.get("end_time"), info.get("run_name"), info.get("lifecycle_stage", "active"), run_id),
+                "UPDATE runs SET status = ?, end_time = ?, run_name = ?, lifecycle_stage = ?,"
+                " deleted_time = CASE WHEN ? = 'deleted' THEN coalesce(deleted_time, ?) END WHERE run_id = ?",
+                (info["status"], info.get("end_time"), info.get("run_name"), stage, stage, now_ms(), run_id),
             )
             conn.executemany(
                 "INSERT INTO tags VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
@@ -172,8 +174,9 @@ class SyncStore:
 def read_mlflow_db(path: Path) -> dict[str, Any]:
     """An ``mlflow.db`` written by MLflow's SQL tracking store, read as plain data (MLflow is not needed).
 
-    Returns ``{"experiments": [...], "runs": [...], "metrics": {run_id: [(key, value, timestamp, step)]}}``
-    with experiments and runs shaped like MLflow's REST JSON.
+    Returns ``{"experiments": [...], "runs": [...], "metrics": {run_id: [(key, value, timestamp, step)]},
+    "registered_models": [...], "model_versions": [...], "logged_models": {model_id: artifact_location}}``
+    with experiments, runs, models and versions shaped like MLflow's REST JSON.
     """
     import sqlite3
 
@@ -210,6 +213,34 @@ def read_mlflow_db(path: Path) -> dict[str, Any]:
                                   "start_time": r[4], "end_time": r[5], "lifecycle_stage": r[6],
                                   "artifact_uri": r[7], "experiment_id": str(r[8])},
                          "data": {"params": data["params"], "tags": data["tags"]}})  # fmt: skip
-        return {"experiments": experiments, "runs": runs, "metrics": metrics}
+        return {"experiments": experiments, "runs": runs, "metrics": metrics, **_mlflow_db_registry(conn, tables)}
     finally:
         conn.close()
+
+
+def _mlflow_db_registry(conn: Any, tables: set[str]) -> dict[str, Any]:
+    """The model registry of an ``mlflow.db`` (empty when it has none), and where its logged models keep their files."""
+    out: dict[str, Any] = {"registered_models": [], "model_versions": [], "logged_models": {}}
+    if "logged_models" in tables:
+        out["logged_models"] = dict(conn.execute("SELECT model_id, artifact_location FROM logged_models").fetchall())
+    if not {"registered_models", "model_versions"} <= tables:
+        return out
+    keyed: dict[Any, list[dict[str, str]]] = {}
+    for key, value, name in conn.execute("SELECT key, value, name FROM registered_model_tags"):
+        keyed.setdefault(name, []).append({"key": key, "value": value})
+    for key, value, name, version in conn.execute("SELECT key, value, name, version FROM model_version_tags"):
+        keyed.setdefault((name, str(version)), []).append({"key": key, "value": value})
+    aliases: dict[str, list[dict[str, str]]] = {}
+    for alias, version, name in conn.execute("SELECT alias, version, name FROM registered_model_aliases"):
+        aliases.setdefault(name, []).append({"alias": alias, "version": str(version)})
+    out["registered_models"] = [
+        {"name": name, "description": description or "", "tags": keyed.get(name, []), "aliases": aliases.get(name, [])}
+        for name, description in conn.execute("SELECT name, description FROM registered_models ORDER BY name")
+    ]
+    out["model_versions"] = [
+        {"name": r[0], "version": str(r[1]), "source": r[2], "run_id": r[3], "current_stage": r[4] or "None",
+         "description": r[5] or "", "user_id": r[6], "storage_location": r[7], "tags": keyed.get((r[0], str(r[1])), [])}
+        for r in conn.execute("SELECT name, version, source, run_id, current_stage, description, user_id, storage_location"
+                              " FROM model_versions WHERE coalesce(current_stage, '') != 'Deleted_Internal' ORDER BY name, version")
+    ]  # fmt: skip
+    return out

@@ -1,4 +1,9 @@
-"""Pull registered models from a tracking server: the versions made from pulled runs, with aliases, stages, descriptions, tags.
+"""Pull or import registered models: the versions made from pulled runs, with aliases, stages, descriptions, tags.
+
+The source (a tracking server, an ``mlflow.db``, an ``mlruns/`` folder; see
+``pull.py``) gives models and versions shaped like MLflow's REST JSON
+(``registered_models()``, ``model_versions(name)``) and a version's files
+when they are not in its run's artifacts (``version_files``, ``fetch_version_file``).
 
 A version's files come with it: when its source lies in its run's artifacts
 (``runs:/...`` or the run's ``artifact_uri``) they were pulled with the run;
@@ -23,7 +28,8 @@ from ..errors import LifecycleError, NotFound
 Importer = Any  # pull.Importer, which imports this module: named here only to read the signatures
 
 
-def _pages(rest: Any, endpoint: str, body: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
+def pages(rest: Any, endpoint: str, body: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
+    """Every item of a paged GET endpoint of the server's REST API."""
     token = None
     while True:
         page = rest.call("GET", endpoint, {**body, **({"page_token": token} if token else {})})
@@ -35,12 +41,9 @@ def _pages(rest: Any, endpoint: str, body: dict[str, Any], key: str) -> Iterator
 
 def pull_registered_models(importer: Importer, runs: dict[str, dict[str, Any]]) -> None:
     """Bring the registered models that have a version made from one of ``runs`` (remote run id -> run JSON)."""
-    rest = importer.source.rest
-    for model in _pages(rest, "registered-models/search", {"max_results": 1000}, "registered_models"):
+    for model in importer.source.registered_models():
         name = model["name"]
-        quoted = name.replace("'", "''")
-        versions = [v for v in _pages(rest, "model-versions/search", {"filter": f"name = '{quoted}'", "max_results": 1000},
-                                      "model_versions") if v.get("run_id") in runs]  # fmt: skip
+        versions = [v for v in importer.source.model_versions(name) if v.get("run_id") in runs]
         if not versions:
             continue
         try:
@@ -135,19 +138,14 @@ def _version_files(importer: Importer, version: dict[str, Any], run: dict[str, A
         return source.split("/", 2)[2].strip("/") if source.count("/") >= 2 else ""
     if artifact_uri and source.startswith(artifact_uri.rstrip("/") + "/"):
         return source[len(artifact_uri.rstrip("/")) + 1:].strip("/")
-    rest = importer.source.rest
     model_id = version.get("model_id") or (source[len("models:/"):] if source.startswith("models:/m-") else "")
-    if model_id:
-        location = rest.call("GET", f"logged-models/{model_id}")["model"]["info"]["artifact_uri"]
-        relative = f"models/{model_id}"
-    else:
-        location = source
-        relative = f"models/{hashlib.sha256(source.encode()).hexdigest()[:16]}"
+    relative = f"models/{model_id}" if model_id else f"models/{hashlib.sha256(source.encode()).hexdigest()[:16]}"
     target = importer.store.tracking.artifact_dir(local_run) / relative
-    for item in rest.list_artifacts(location):
-        path = target / item["path"]
-        rest.download(location, item["path"], path)
+    location = importer.source.version_location(version, model_id)
+    for item in importer.source.version_files(location):
+        path = target / item
+        importer.source.fetch_version_file(location, item, path)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        importer.store.tracking.record_artifact(local_run, f"{relative}/{item['path']}", path.stat().st_size, digest)
+        importer.store.tracking.record_artifact(local_run, f"{relative}/{item}", path.stat().st_size, digest)
         importer.report.add(files=1)
     return relative

@@ -1,9 +1,10 @@
 """Bring MLflow runs into the local store: from a tracking server (``pull``), an ``mlruns/`` folder or an ``mlflow.db`` (``import_mlflow``).
 
-Each source gives experiments and runs shaped like MLflow's REST JSON, metric
-histories and artifact files; one importer writes them into the store and
-records them in the sync map (the source's URI is the map's "remote"), so
-pulling or importing again brings only what is new and never duplicates.
+Each source gives experiments, runs, registered models and versions shaped
+like MLflow's REST JSON, metric histories and artifact files; one importer
+writes them into the store and records them in the sync map (the source's
+URI is the map's "remote"), so pulling or importing again brings only what
+is new and never duplicates.
 A run pushed from this store is not pulled back over itself.
 """
 
@@ -24,7 +25,7 @@ from ..errors import InvalidInput, LifecycleError, NotFound
 from ..store import Store, open_store
 from ..store.sync import read_mlflow_db
 from ..store.tracking import new_id
-from .models import pull_registered_models
+from .models import pages, pull_registered_models
 from .push import LOCAL_RUN_TAG, _digest
 from .report import SyncReport
 from .rest import RestClient
@@ -57,7 +58,7 @@ class ServerSource:
         runs: list[dict[str, Any]] = []
         token = None
         while True:
-            body: dict[str, Any] = {"experiment_ids": [experiment_id], "max_results": 1000}
+            body: dict[str, Any] = {"experiment_ids": [experiment_id], "max_results": 1000, "run_view_type": "ALL"}
             if token:
                 body["page_token"] = token
             page = self.rest.call("POST", "runs/search", body)
@@ -87,6 +88,25 @@ class ServerSource:
 
     def fetch(self, run: dict[str, Any], path: str, target: Path) -> None:
         self.rest.download(run["info"]["artifact_uri"], path, target)
+
+    def registered_models(self) -> list[dict[str, Any]]:
+        return list(pages(self.rest, "registered-models/search", {"max_results": 1000}, "registered_models"))
+
+    def model_versions(self, name: str) -> list[dict[str, Any]]:
+        quoted = name.replace("'", "''")
+        return list(pages(self.rest, "model-versions/search", {"filter": f"name = '{quoted}'", "max_results": 1000},
+                          "model_versions"))  # fmt: skip
+
+    def version_location(self, version: dict[str, Any], model_id: str) -> str:
+        if model_id:
+            return str(self.rest.call("GET", f"logged-models/{model_id}")["model"]["info"]["artifact_uri"])
+        return str(version["source"])
+
+    def version_files(self, location: str) -> list[str]:
+        return [f["path"] for f in self.rest.list_artifacts(location)]
+
+    def fetch_version_file(self, location: str, path: str, target: Path) -> None:
+        self.rest.download(location, path, target)
 
 
 def _local_folder(uri: str | None, base: Path) -> Path | None:
@@ -122,6 +142,26 @@ class _FolderFiles:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(folder / path, target)
 
+    def logged_model_location(self, model_id: str) -> str | None:
+        return None
+
+    def version_location(self, version: dict[str, Any], model_id: str) -> str:
+        """The local folder of a version's files: its storage location, else its logged model's."""
+        location = version.get("storage_location") or (self.logged_model_location(model_id) if model_id else None)
+        folder = _local_folder(location, self.base)
+        if folder is None:
+            raise InvalidInput(f"version {version['version']} of {version['name']!r}: its files are at "
+                               f"{location or version['source']}, not in a local folder")  # fmt: skip
+        return str(folder)
+
+    def version_files(self, location: str) -> list[str]:
+        folder = Path(location)
+        return [p.relative_to(folder).as_posix() for p in sorted(folder.rglob("*")) if p.is_file()]
+
+    def fetch_version_file(self, location: str, path: str, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(location) / path, target)
+
 
 class DbSource(_FolderFiles):
     """An ``mlflow.db`` file written by MLflow's SQL tracking store."""
@@ -139,6 +179,15 @@ class DbSource(_FolderFiles):
 
     def history(self, run: dict[str, Any]) -> list[tuple[str, float, int, int]]:
         return list(self.data["metrics"].get(run["info"]["run_id"], []))
+
+    def registered_models(self) -> list[dict[str, Any]]:
+        return list(self.data["registered_models"])
+
+    def model_versions(self, name: str) -> list[dict[str, Any]]:
+        return [v for v in self.data["model_versions"] if v["name"] == name]
+
+    def logged_model_location(self, model_id: str) -> str | None:
+        return self.data["logged_models"].get(model_id)
 
 
 class MlrunsSource(_FolderFiles):
@@ -181,6 +230,38 @@ class MlrunsSource(_FolderFiles):
                          "data": {"params": self._keyed(meta.parent / "params"), "tags": self._keyed(meta.parent / "tags")}})  # fmt: skip
         return runs
 
+    def registered_models(self) -> list[dict[str, Any]]:
+        models = []
+        for meta in sorted((self.base / "models").glob("*/meta.yaml")):
+            data = yaml.safe_load(meta.read_text(encoding="utf-8")) or {}
+            aliases = data.get("aliases") or {p["key"]: p["value"] for p in self._keyed(meta.parent / "aliases")}
+            models.append({"name": data.get("name", meta.parent.name), "description": data.get("description") or "",
+                           "tags": self._keyed(meta.parent / "tags"),
+                           "aliases": [{"alias": k, "version": str(v).strip()} for k, v in aliases.items()]})  # fmt: skip
+        return models
+
+    def model_versions(self, name: str) -> list[dict[str, Any]]:
+        versions = []
+        for folder in (self.base / "models").iterdir() if (self.base / "models").is_dir() else []:
+            if not (folder / "meta.yaml").is_file():
+                continue
+            model = yaml.safe_load((folder / "meta.yaml").read_text(encoding="utf-8")) or {}
+            if model.get("name", folder.name) != name:
+                continue
+            for meta in sorted(folder.glob("version-*/meta.yaml")):
+                data = yaml.safe_load(meta.read_text(encoding="utf-8")) or {}
+                if data.get("current_stage") == "Deleted_Internal":  # the file store's deleted versions
+                    continue
+                data.update(name=name, version=str(data.get("version", meta.parent.name.split("-", 1)[1])),
+                            tags=self._keyed(meta.parent / "tags"))  # fmt: skip
+                versions.append(data)
+        return versions
+
+    def logged_model_location(self, model_id: str) -> str | None:
+        for meta in self.base.glob(f"*/models/{model_id}/meta.yaml"):
+            return str((yaml.safe_load(meta.read_text(encoding="utf-8")) or {}).get("artifact_location") or meta.parent / "artifacts")
+        return None
+
     def history(self, run: dict[str, Any]) -> list[tuple[str, float, int, int]]:
         points = []
         folder = run["folder"] / "metrics"
@@ -221,6 +302,8 @@ class Importer:
         pulled: dict[str, dict[str, Any]] = {}  # remote run id -> run JSON, for the registry
         for experiment in self.source.experiments(names):
             local_experiment = self._experiment(experiment)
+            if local_experiment is None:
+                continue
             runs = sorted(self.source.runs(experiment["experiment_id"]), key=lambda r: r["info"].get("start_time") or 0)
             if self.progress and bar is None:
                 from tqdm.auto import tqdm
@@ -231,7 +314,8 @@ class Importer:
             # every remote run's local id first, so a child names its parent's local id
             ids = {r["info"]["run_id"]: self._local_run_id(r) for r in runs}
             for run in runs:
-                pulled[run["info"]["run_id"]] = run
+                if run["info"].get("lifecycle_stage", "active") == "active":  # a deleted run's versions stay there
+                    pulled[run["info"]["run_id"]] = run
                 try:
                     self._run(run, local_experiment, ids)
                 except (LifecycleError, OSError, KeyError, ValueError) as exc:
@@ -240,24 +324,50 @@ class Importer:
                     bar.update(1)
         if bar is not None:
             bar.close()
-        if isinstance(self.source, ServerSource):  # files and databases hold no registry this reads (yet)
-            pull_registered_models(self, pulled)
+        pull_registered_models(self, pulled)
         self.report.seconds = time.perf_counter() - started
         return self.report
 
-    def _experiment(self, experiment: dict[str, Any]) -> str:
+    def _experiment(self, experiment: dict[str, Any]) -> str | None:
+        """The local experiment runs of ``experiment`` go into; ``None`` when it is deleted there (its runs stay put)."""
         remote_id = str(experiment["experiment_id"])
         local = self.store.sync.local_id(self.remote, "experiment", remote_id)
         tags = {t["key"]: t["value"] for t in experiment.get("tags", []) if not t["key"].startswith("mlflow.")}
+        deleted = experiment.get("lifecycle_stage", "active") == "deleted"
         if local is None:
+            if deleted:
+                self.report.error(f"experiment {experiment['name']!r} is deleted at {self.remote}: restore it there to "
+                                  "bring it here")  # fmt: skip
+                return None
             existing = self.store.tracking.get_experiment_by_name(experiment["name"])
             if existing is not None:
                 local = existing.experiment_id
                 self.report.count("unchanged", "experiment")
+                state: dict[str, Any] = {"tags": tags}
             else:
                 local = self.store.tracking.create_experiment(experiment["name"], tags=tags)
                 self.report.count("created", "experiment")
-            self.store.sync.put(self.remote, "experiment", local, remote_id, {"tags": tags})
+                state = {"tags": tags, "pulled": True}  # made by this pull: it follows the source's deletions
+            self.store.sync.put(self.remote, "experiment", local, remote_id, state)
+            return local
+        state = self.store.sync.get(self.remote, "experiment", local)[1]  # type: ignore[index]
+        here = self.store.tracking.get_experiment(local).lifecycle_stage
+        if deleted and here == "active" and state.get("pulled"):
+            self.store.tracking.set_experiment_stage(local, "deleted")
+            self.store.sync.put(self.remote, "experiment", local, remote_id, {**state, "stage": "deleted"})
+            self.report.count("deleted", "experiment")
+            return None
+        if deleted:
+            if here == "active":
+                self.report.conflict(f"experiment {experiment['name']!r} is deleted at {self.remote}, not here (it "
+                                     "was not made by a pull): kept here, its runs were not pulled")  # fmt: skip
+            else:
+                self.report.count("unchanged", "experiment")
+            return None
+        if here == "deleted" and state.get("stage") == "deleted":  # deleted by an earlier pull, restored there since
+            self.store.tracking.set_experiment_stage(local, "active")
+            self.store.sync.put(self.remote, "experiment", local, remote_id, {**state, "stage": "active"})
+            self.report.count("restored", "experiment")
         else:
             self.report.count("unchanged", "experiment")
         return local
@@ -276,9 +386,18 @@ class Importer:
         remote_id = info["run_id"]
         local_id = ids[remote_id]
         known = self.store.sync.get(self.remote, "run", local_id)
-        if known and "pulled" not in known[1]:
-            self.report.count("unchanged", "run")  # pushed from here: this store is its origin
+        stage = info.get("lifecycle_stage", "active")
+        if known and "pulled" not in known[1]:  # pushed from here: this store is its origin
+            if stage == "deleted" and known[1].get("stage") != "deleted" \
+                    and self.store.tracking.run_stage(local_id) == "active":  # fmt: skip
+                self.report.conflict(f"run {local_id} ({info.get('run_name')}), pushed from here, was deleted at "
+                                     f"{self.remote} (remote id {remote_id}): kept here; delete it here or restore "
+                                     "it there")  # fmt: skip
+            else:
+                self.report.count("unchanged", "run")
             return
+        if known is None and stage == "deleted":
+            return  # a run deleted there before it ever came here: nothing to bring
         tags = {t["key"]: t["value"] for t in data.get("tags", [])}
         params = {p["key"]: p["value"] for p in data.get("params", [])}
         parent_remote = tags.get("mlflow.parentRunId")
@@ -304,9 +423,10 @@ class Importer:
         if known:
             have = {(k, s, t, repr(v)) for _, k, v, t, s in self._local_points(local_id)}
             new = [p for p in points if (p[0], p[3], p[2], repr(p[1])) not in have]
+            before = self.store.tracking.run_stage(local_id)
             self.store.sync.add_run_data(local_id, fields, tags, new)
             state = dict(known[1])
-            self.report.count("updated", "run")
+            self.report.count("updated" if before == stage else "deleted" if stage == "deleted" else "restored", "run")
         else:
             self.store.sync.insert_run(local_id, experiment_id, fields, params, tags, points)
             new = points
@@ -340,8 +460,9 @@ def pull(
     params, tags, full metric histories and artifacts, and the registered
     models with versions made from those runs (versions, aliases, stages,
     descriptions, tags; see ``models.py``). Pulling again brings only new
-    runs and what changed; runs and models pushed from this store are left
-    as they are here.
+    runs and what changed, deletions and restores of pulled runs included;
+    runs and models pushed from this store are left as they are here (one
+    deleted there is reported as a conflict).
     """
     names = [experiments] if isinstance(experiments, str) else list(experiments)
     return Importer(store or open_store(), ServerSource(uri), "pull", progress).run(names)
@@ -353,7 +474,9 @@ def import_mlflow(
     """Import an MLflow ``mlruns/`` folder, an ``mlflow.db`` file (or ``sqlite:///...`` URI), or a server's experiments.
 
     All active experiments unless ``experiments`` names some (a server needs
-    names). Importing again brings only what is new.
+    names), with their runs and the registered models that have a version
+    made from one of them. Importing again brings only what is new or changed
+    (deletions and restores included).
     """
     text = str(path_or_uri)
     if text.startswith(("http://", "https://")):

@@ -102,6 +102,9 @@ class Pusher:
         self.report = SyncReport(self.remote, "push", dry_run)
         self.experiment_ids: dict[str, str] = {}  # local -> remote
         self.adopted: dict[str, dict[str, str]] = {}  # remote experiment -> {local run id: remote run id} found by tag
+        self.restored: set[str] = set()  # remote experiments restored by this push: MLflow restored all their runs
+        self.created: set[str] = set()  # remote experiments created by this push
+        self.remote_deleted: set[str] = set()  # remote runs deleted on the server, in the experiments pushed
         self.bar: Any = None
 
     # ---- driving -------------------------------------------------------------
@@ -112,8 +115,9 @@ class Pusher:
         self.store.metric_buffer.flush()  # points logged a moment ago are part of the push
         trace_writer.flush_all()  # so are traces just finished
         experiments = self._experiments()
-        runs = self._runs([e.experiment_id for e in experiments])
-        models = self._logged_models({e.experiment_id for e in experiments})
+        active = [e.experiment_id for e in experiments if e.lifecycle_stage == "active"]
+        runs = self._runs(active)
+        models = self._logged_models(set(active))
         if self.progress and not self.dry_run:
             from tqdm.auto import tqdm
 
@@ -125,7 +129,7 @@ class Pusher:
             for model in models:
                 self._guard(f"logged model {model.model_id}", partial(self._push_logged_model, model))
             self._push_registry(runs)
-            push_traces(self, [e.experiment_id for e in experiments])
+            push_traces(self, active)
         finally:
             if self.bar is not None:
                 self.bar.close()
@@ -147,10 +151,13 @@ class Pusher:
     # ---- experiments -----------------------------------------------------------
 
     def _experiments(self) -> list[Any]:
-        all_active = self.store.tracking.search_experiments(ViewType.ACTIVE_ONLY)
+        """The active experiments, and the deleted ones pushed before (their deletion is pushed)."""
+        pushed = self.store.sync.mapped(self.remote, "experiment")
+        chosen = [e for e in self.store.tracking.search_experiments(ViewType.ALL)
+                  if e.lifecycle_stage == "active" or e.experiment_id in pushed]  # fmt: skip
         if self.names is None:
-            return sorted(all_active, key=lambda e: e.creation_time)
-        by_name = {e.name: e for e in all_active}
+            return sorted(chosen, key=lambda e: e.creation_time)
+        by_name = {e.name: e for e in chosen}
         missing = [n for n in self.names if n not in by_name]
         if missing:
             raise NotFound(f"no active experiment named {', '.join(map(repr, missing))} in this store; "
@@ -159,6 +166,15 @@ class Pusher:
 
     def _push_experiment(self, experiment: Any) -> None:
         known = self.store.sync.get(self.remote, "experiment", experiment.experiment_id)
+        previous = dict(known[1]) if known else {}  # keeps what a pull noted (it made the experiment here)
+        if experiment.lifecycle_stage == "deleted":
+            assert known is not None  # _experiments keeps deleted experiments only when pushed before
+            self._delete_experiment(experiment, *known)
+            return
+        if self.dry_run and known and known[1].get("stage") == "deleted":
+            self.report.count("restored", "experiment", label=experiment.name)
+            self.experiment_ids[experiment.experiment_id] = known[0]
+            return
         if self.dry_run:
             self.report.count("unchanged" if known else "created", "experiment", label=experiment.name)
             if known:
@@ -173,7 +189,13 @@ class Pusher:
                 self.report.conflict(f"experiment {experiment.name!r} was deleted on the server (id {remote_id}); "
                                      "its runs were not pushed")  # fmt: skip
                 return
-            if remote.get("lifecycle_stage") == "deleted":
+            if remote.get("lifecycle_stage") == "deleted" and state.get("stage") == "deleted":
+                # deleted by an earlier push, restored here since: MLflow restores the runs it deleted with it
+                self.rest.call("POST", "experiments/restore", {"experiment_id": remote_id})
+                self.restored.add(remote_id)
+                self.report.count("restored", "experiment")
+                known = None  # counted
+            elif remote.get("lifecycle_stage") == "deleted":
                 self.report.conflict(f"experiment {experiment.name!r} is deleted on the server (id {remote_id}): "
                                      "restore it there to push its runs")  # fmt: skip
                 return
@@ -191,6 +213,7 @@ class Pusher:
             except NotFound:
                 body = {"name": experiment.name, "tags": [{"key": k, "value": v} for k, v in tags.items()]}
                 remote_id = self.rest.call("POST", "experiments/create", body)["experiment_id"]
+                self.created.add(remote_id)
                 state = {"tags": tags}
                 self.report.count("created", "experiment")
             self.experiment_ids[experiment.experiment_id] = remote_id
@@ -199,17 +222,56 @@ class Pusher:
             self.rest.call("POST", "experiments/set-experiment-tag", {"experiment_id": remote_id, "key": key, "value": value})
         if known:
             self.report.count("updated" if changed else "unchanged", "experiment")
-        self.store.sync.put(self.remote, "experiment", experiment.experiment_id, remote_id, {"tags": tags})
+        self.store.sync.put(self.remote, "experiment", experiment.experiment_id, remote_id,
+                           {**previous, "tags": tags, "stage": "active"})  # fmt: skip
+
+    def _delete_experiment(self, experiment: Any, remote_id: str, state: dict[str, Any]) -> None:
+        """Delete on the server an experiment pushed before and deleted here since, unless others' runs are in it."""
+        if state.get("stage") == "deleted":
+            self.report.count("unchanged", "experiment")
+            return
+        if self.dry_run:
+            self.report.count("deleted", "experiment", label=experiment.name)
+            return
+        try:
+            remote = self.rest.call("GET", "experiments/get", {"experiment_id": remote_id})["experiment"]
+        except NotFound:
+            remote = {"lifecycle_stage": "deleted"}  # gone there too (MLflow's gc)
+        if remote.get("lifecycle_stage") != "deleted":
+            ours = {remote_run for remote_run, st in self.store.sync.mapped(self.remote, "run").values() if not st.get("pulled")}
+            others = [r["info"]["run_id"] for r in self._remote_runs(remote_id) if r["info"]["run_id"] not in ours]
+            if others:
+                self.report.conflict(f"experiment {experiment.name!r} was deleted here, but on the server it holds "
+                                     f"{len(others)} run(s) not pushed from here (e.g. {others[0]}): not deleted there")  # fmt: skip
+                return
+            self.rest.call("POST", "experiments/delete", {"experiment_id": remote_id})
+        self.store.sync.put(self.remote, "experiment", experiment.experiment_id, remote_id, {**state, "stage": "deleted"})
+        self.report.count("deleted", "experiment")
+
+    def _remote_runs(self, remote_experiment: str, view: str = "ACTIVE_ONLY") -> Iterable[dict[str, Any]]:
+        """The server's runs of one experiment, page after page."""
+        token = None
+        while True:
+            body: dict[str, Any] = {"experiment_ids": [remote_experiment], "max_results": 1000, "run_view_type": view}
+            if token:
+                body["page_token"] = token
+            page = self.rest.call("POST", "runs/search", body)
+            yield from page.get("runs", [])
+            token = page.get("next_page_token")
+            if not token:
+                return
 
     # ---- runs ------------------------------------------------------------------
 
     def _runs(self, experiment_ids: list[str]) -> list[Run]:
         if not experiment_ids:
             return []
-        runs = self.store.tracking.search_runs(experiment_ids, view_type=ViewType.ACTIVE_ONLY)
+        pushed = self.store.sync.mapped(self.remote, "run")
+        runs = [r for r in self.store.tracking.search_runs(experiment_ids, view_type=ViewType.ALL)
+                if r.info.lifecycle_stage == "active" or r.info.run_id in pushed]  # a deletion goes if the run went
         if self.since is not None:
             since = self.since
-            runs = [r for r in runs if max(r.info.start_time, r.info.end_time or 0) >= since]
+            runs = [r for r in runs if max(r.info.start_time, r.info.end_time or 0) >= since or r.info.lifecycle_stage == "deleted"]
         return runs
 
     def _fingerprint(self, run: Run, mark: tuple[int, int], files: dict[str, list[int]], revisions: dict[str, str]) -> str:
@@ -232,6 +294,9 @@ class Pusher:
         waves: dict[int, list[Run]] = {}
         for run in runs:
             waves.setdefault(level(run), []).append(run)
+        if not self.dry_run:  # one search per experiment finds the runs someone deleted there
+            for remote_experiment in set(self.experiment_ids.values()) - self.created:
+                self.remote_deleted |= {r["info"]["run_id"] for r in self._remote_runs(remote_experiment, "DELETED_ONLY")}
         with ThreadPoolExecutor(max_workers=1 if self.dry_run else config.SYNC_WORKERS) as pool:
             for wave in sorted(waves):
                 list(pool.map(lambda r: self._guard(f"run {r.info.run_id}", lambda: self._push_run(r, marks.get(r.info.run_id, (0, 0)))),
@@ -275,18 +340,31 @@ class Pusher:
         remote_experiment = self.experiment_ids.get(info.experiment_id)
         if remote_experiment is None and not self.dry_run:
             return  # its experiment was not pushed (conflict or error already reported)
+        known = self.store.sync.get(self.remote, "run", info.run_id)
+        if known and known[1].get("pulled"):  # the server is its origin: a pull keeps it up to date, not a push
+            self.report.count("unchanged", "run")
+            return
+        if info.lifecycle_stage == "deleted":
+            assert known is not None  # _runs keeps deleted runs only when pushed before
+            self._delete_run(run, remote_experiment, *known)
+            return
+        restoring = bool(known and known[1].get("stage") == "deleted")
+        if known and not restoring and known[0] in self.remote_deleted:
+            self.report.conflict(f"run {info.run_id} ({info.run_name}) was deleted on the server (remote id {known[0]}), "
+                                 "not by a push from here: restore it there, or delete it here")  # fmt: skip
+            return
         folder = self.store.tracking.artifact_dir(info.run_id)
         files = _files(folder)
         revisions = self.store.capture.run_revisions(info.run_id)
         fingerprint = self._fingerprint(run, mark, files, revisions)
-        known = self.store.sync.get(self.remote, "run", info.run_id)
-        if known and known[1].get("fingerprint") == fingerprint:
+        if known and known[1].get("fingerprint") == fingerprint and not restoring:
             self.report.count("unchanged", "run")
             return
         state: dict[str, Any] = dict(known[1]) if known else {}
         pushed_rowid = int(state.get("rowid", 0))
+        what = "restored" if restoring else "updated" if known else "created"
         if self.dry_run:
-            self.report.count("updated" if known else "created", "run", label=f"{info.run_name or ''} ({info.run_id})")
+            self.report.count(what, "run", label=f"{info.run_name or ''} ({info.run_id})")
             self.report.add(points=mark[1] if not known else self.store.sync.count_points(info.run_id, pushed_rowid, mark[0]),
                             files=sum(1 for p, f in files.items() if state.get("files", {}).get(p) != f))  # fmt: skip
             return
@@ -298,22 +376,24 @@ class Pusher:
         tags = self._remote_tags(run, parent)
         if known:
             remote_id = known[0]
+            if restoring and not self._restore_run(run, remote_id, state):
+                return
             if not self._check_run(run, remote_id, state, tags):
                 return
         else:
             remote_id = self._find_adopted(remote_experiment, info.run_id) or ""
-            if not remote_id:
-                body = {"experiment_id": remote_experiment, "user_id": info.user_id or "", "run_name": info.run_name or "",
-                        "start_time": info.start_time,
-                        "tags": [{"key": k, "value": tags[k]} for k in (LOCAL_RUN_TAG, "mlflow.user", "mlflow.runName")
-                                 if k in tags]}  # fmt: skip
-                created = self.rest.call("POST", "runs/create", body)["run"]["info"]
-                remote_id, artifact_uri = created["run_id"], created.get("artifact_uri")
-            else:
-                artifact_uri = None
             state = {"status": "RUNNING", "end_time": None, "rowid": 0, "params": [], "tags": {}, "files": {}}
-            if artifact_uri:
-                state["artifact_uri"] = artifact_uri
+            if not remote_id:
+                # The tags travel with runs/create, as MLflow's client sends them: sent again in the first
+                # log-batch, each made the server look it up and write it a second time (bench_sync.py).
+                first = dict([(LOCAL_RUN_TAG, tags[LOCAL_RUN_TAG]), *sorted(tags.items())][:MAX_PARAMS_TAGS_PER_BATCH])
+                body = {"experiment_id": remote_experiment, "user_id": info.user_id or "", "run_name": info.run_name or "",
+                        "start_time": info.start_time, "tags": [{"key": k, "value": v} for k, v in first.items()]}  # fmt: skip
+                created = self.rest.call("POST", "runs/create", body)["run"]["info"]
+                remote_id = created["run_id"]
+                state.update(tags=first, run_name=info.run_name)
+                if created.get("artifact_uri"):
+                    state["artifact_uri"] = created["artifact_uri"]
             self.store.sync.put(self.remote, "run", info.run_id, remote_id, state)
         # params (immutable) and tags (changed values), then metric points, in log_batch chunks
         params = [(k, v) for k, v in sorted(run.data.params.items()) if k not in set(state["params"])]
@@ -351,14 +431,53 @@ class Pusher:
         self._push_inputs(run, remote_id, state)
         end = {"status": info.status, "end_time": info.end_time, "run_name": info.run_name}
         if (state.get("status"), state.get("end_time"), state.get("run_name")) != (info.status, info.end_time, info.run_name):
-            body = {"run_id": remote_id, "status": info.status, "run_name": info.run_name or ""}
+            body = {"run_id": remote_id, "status": info.status}
+            if info.run_name and info.run_name != state.get("run_name"):  # a new name makes the server rewrite its tag
+                body["run_name"] = info.run_name
             if info.end_time is not None:
                 body["end_time"] = info.end_time
             self.rest.call("POST", "runs/update", body)
             state.update(end)
         state["fingerprint"] = fingerprint
         self.store.sync.put(self.remote, "run", info.run_id, remote_id, state)
-        self.report.count("updated" if known else "created", "run")
+        self.report.count(what, "run")
+
+    def _delete_run(self, run: Run, remote_experiment: str | None, remote_id: str, state: dict[str, Any]) -> None:
+        """Delete on the server a run pushed before and deleted here since (``runs/delete``), unless changed there."""
+        label = f"{run.info.run_name or ''} ({run.info.run_id})"
+        if state.get("stage") == "deleted" and remote_experiment not in self.restored:
+            self.report.count("unchanged", "run")
+            return
+        if self.dry_run:
+            self.report.count("deleted", "run", label=label)
+            return
+        try:
+            remote = self.rest.call("GET", "runs/get", {"run_id": remote_id})["run"]
+        except NotFound:
+            remote = {"info": {"lifecycle_stage": "deleted"}}  # gone there too (MLflow's gc)
+        if remote["info"].get("lifecycle_stage") != "deleted":
+            changed = self._remote_changes(run, remote, state, state.get("tags", {}))
+            if changed and state.get("stage") != "deleted":
+                self.report.conflict(f"run {label} was deleted here, but changed on the server since the last push "
+                                     f"({', '.join(changed[:5])}): not deleted there")  # fmt: skip
+                return
+            self.rest.call("POST", "runs/delete", {"run_id": remote_id})
+        self.store.sync.put(self.remote, "run", run.info.run_id, remote_id, {**state, "stage": "deleted"})
+        self.report.count("deleted", "run")
+
+    def _restore_run(self, run: Run, remote_id: str, state: dict[str, Any]) -> bool:
+        """Restore on the server a run this store's push deleted and that is active here again (``runs/restore``)."""
+        try:
+            remote = self.rest.call("GET", "runs/get", {"run_id": remote_id})["run"]
+        except NotFound:
+            self.report.conflict(f"run {run.info.run_id} ({run.info.run_name}) was restored here, but it is gone from "
+                                 f"the server (remote id {remote_id}, removed for good by `mlflow gc`): not pushed again")  # fmt: skip
+            return False
+        if remote["info"].get("lifecycle_stage") == "deleted":
+            self.rest.call("POST", "runs/restore", {"run_id": remote_id})
+        state["stage"] = "active"
+        self.store.sync.put(self.remote, "run", run.info.run_id, remote_id, state)
+        return True
 
     def _check_run(self, run: Run, remote_id: str, state: dict[str, Any], wanted: dict[str, str]) -> bool:
         """Whether the remote run is as the last push left it (else a conflict is reported).
@@ -372,21 +491,27 @@ class Pusher:
             self.report.conflict(f"run {run.info.run_id} ({run.info.run_name}) was deleted on the server "
                                  f"(remote id {remote_id}); not pushed again")  # fmt: skip
             return False
-        rinfo = remote["info"]
-        if rinfo.get("lifecycle_stage") == "deleted":
+        if remote["info"].get("lifecycle_stage") == "deleted":
             self.report.conflict(f"run {run.info.run_id} ({run.info.run_name}) is deleted on the server "
                                  f"(remote id {remote_id}): restore it there to push its changes")  # fmt: skip
             return False
-        rtags = {t["key"]: t["value"] for t in remote.get("data", {}).get("tags", [])}
-        changed = [k for k, v in state["tags"].items()
-                   if k != "mlflow.runName" and rtags.get(k) not in (v, wanted.get(k))]  # fmt: skip
-        if rinfo.get("status") not in (state.get("status"), run.info.status) and state.get("status") is not None:
-            changed.append(f"status {state.get('status')} -> {rinfo.get('status')}")
+        changed = self._remote_changes(run, remote, state, wanted)
         if changed:
             self.report.conflict(f"run {run.info.run_id} ({run.info.run_name}) was changed on the server since the "
                                  f"last push ({', '.join(changed[:5])}); its local changes were not pushed")  # fmt: skip
             return False
         return True
+
+    @staticmethod
+    def _remote_changes(run: Run, remote: dict[str, Any], state: dict[str, Any], wanted: dict[str, str]) -> list[str]:
+        """What someone else changed in the remote run since the last push: its tags' keys, its status."""
+        rtags = {t["key"]: t["value"] for t in remote.get("data", {}).get("tags", [])}
+        changed = [k for k, v in state.get("tags", {}).items()
+                   if k != "mlflow.runName" and rtags.get(k) not in (v, wanted.get(k))]  # fmt: skip
+        status = remote["info"].get("status")
+        if status not in (state.get("status"), run.info.status) and state.get("status") is not None:
+            changed.append(f"status {state.get('status')} -> {status}")
+        return changed
 
     def _push_files(self, run: Run, remote_id: str, folder: Path, files: dict[str, list[int]],
                     revisions: dict[str, str], state: dict[str, Any]) -> None:  # fmt: skip

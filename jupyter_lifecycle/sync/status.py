@@ -1,7 +1,7 @@
 """What differs between this store and a tracking server, without changing either (the sidebar's Sync panel).
 
 ``local_only`` is what a push would create there, ``changed`` what it would
-update (a dry-run push, read from the sync map); ``remote_only`` is what the
+update, delete or restore (a dry-run push, read from the sync map); ``remote_only`` is what the
 server holds that this store does not: experiments and registered models by
 name, and runs of the experiments already synced that no push or pull
 brought here.
@@ -37,7 +37,8 @@ def compare(store: Store, uri: str, experiments: Sequence[str] | None = None) ->
     rest = RestClient(uri)
     report = Pusher(store, rest, experiments, None, dry_run=True, progress=False).run()
     local_only = [{"kind": k, "label": label} for what, k, label in report.items if what == "created"]
-    changed = [{"kind": k, "label": label} for what, k, label in report.items if what == "updated"]
+    changed = [{"kind": k, "label": label if what == "updated" else f"{label} ({what} here)"}
+               for what, k, label in report.items if what in ("updated", "deleted", "restored")]  # fmt: skip
     remote_only: list[dict[str, str]] = []
     local_names = {e.name for e in store.tracking.search_experiments(ViewType.ALL)}
     for experiment in _pages(rest, "experiments/search", {"max_results": 1000}, "experiments"):
