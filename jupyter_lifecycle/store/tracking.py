@@ -8,7 +8,6 @@ import os
 import re
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -125,11 +124,15 @@ _RUN_LINE = (
 # A metric value as a JSON number that reads back as the same double. SQLite's
 # own JSON keeps 15 digits, which changes most values (0.1234567890123456 ->
 # 0.123456789012346); 17 always suffice in the range metrics live in (beyond
-# 1e200 SQLite's printf may be one unit in the last place off). NaN is NULL.
+# 1e200 SQLite's printf may be one unit in the last place off). Outside
+# 1e-200..1e200 SQLite's own text-to-real conversion is too coarse to tell
+# whether 15 digits suffice (2.1187378592143898e-300 passed the test), so
+# 17 are written there. NaN is NULL.
 _METRIC_JSON = (
     "CASE WHEN value IS NULL THEN NULL"
     " WHEN abs(value) > 1.7976931348623157e308 THEN CASE WHEN value > 0 THEN 'Infinity' ELSE '-Infinity' END"
-    " WHEN CAST(printf('%!.15g', value) AS REAL) = value THEN json(printf('%!.15g', value))"
+    " WHEN abs(value) BETWEEN 1e-200 AND 1e200 AND CAST(printf('%!.15g', value) AS REAL) = value"
+    " THEN json(printf('%!.15g', value))"
     " ELSE json(printf('%!.17g', value)) END"
 )
 # Rewrite a run's JSON object from its key/value rows, inside the write that
@@ -190,8 +193,17 @@ def now_ms() -> int:
 
 
 def new_id() -> str:
-    """A new hex UUID."""
-    return uuid.uuid4().hex
+    """A new hex UUID, time-ordered (RFC 9562's version 7: 48 bits of epoch ms, then 74 random bits).
+
+    Ids that grow with time put each new run's rows (params, tags, metrics,
+    clustered by run id) and index entries next to the previous run's, in the
+    few pages already cached and dirty, instead of on ~30 random pages of the
+    whole store: creating runs in a 100,000-run store is ~1.7x faster than
+    with random (version 4) ids (issue #14). Still 32 hex digits, as MLflow's.
+    """
+    rand = int.from_bytes(os.urandom(10), "big")  # 80 bits: 12 then 62 are used
+    millis = time.time_ns() // 1_000_000 & (1 << 48) - 1
+    return f"{millis:012x}7{rand >> 68:03x}{1 << 63 | rand & (1 << 62) - 1:016x}"
 
 
 def _stage_sql(view: ViewType, column: str) -> str:
@@ -370,23 +382,26 @@ class TrackingStore:
         notebook_path: str | None = None,
     ) -> Run:
         """Insert a RUNNING run with its tags and return it."""
-        experiment = self.get_experiment(experiment_id)
-        if experiment.lifecycle_stage != "active":
-            raise InvalidInput(
-                f"experiment {experiment.name!r} is deleted: restore it with "
-                f"restore_experiment({experiment_id!r}) or pick another"
-            )
         run_id = new_id()
         location = f"artifacts/{experiment_id}/{run_id}"
         start = start_time if start_time is not None else now_ms()
         with self.db.write() as conn:
-            conn.execute(
+            # Inserted only into an active experiment: the check is part of the
+            # insert, not a query of its own before it.
+            inserted = conn.execute(
                 "INSERT INTO runs (run_id, experiment_id, run_name, status, start_time, user_id,"
                 " parent_run_id, notebook_path, artifact_location, tags_json, owner_host, owner_pid, heartbeat_time)"
-                " VALUES (?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, experiment_id, run_name, start, user_id, parent_run_id, notebook_path, location,
-                 json.dumps(tags), HOST, os.getpid(), now_ms()),
+                " SELECT ?, experiment_id, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?, ?, ? FROM experiments"
+                " WHERE experiment_id = ? AND lifecycle_stage = 'active'",
+                (run_id, run_name, start, user_id, parent_run_id, notebook_path, location,
+                 json.dumps(tags), HOST, os.getpid(), now_ms(), experiment_id),
             )
+            if inserted.rowcount == 0:
+                experiment = self.get_experiment(experiment_id)  # NotFound for an unknown id
+                raise InvalidInput(
+                    f"experiment {experiment.name!r} is deleted: restore it with "
+                    f"restore_experiment({experiment_id!r}) or pick another"
+                )
             conn.executemany(
                 "INSERT INTO tags VALUES (?, ?, ?)", [(run_id, k, v) for k, v in tags.items()]
             )
@@ -518,10 +533,13 @@ class TrackingStore:
         """Insert params; re-logging a key with another value is ``InvalidInput`` (MLflow's rule)."""
         items = list(params)
         with self.db.write() as conn:
-            conn.executemany(
+            inserted = conn.executemany(
                 "INSERT INTO params VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO NOTHING",
                 [(run_id, k, v) for k, v in items],
-            )
+            ).rowcount
+            conn.execute(_REFRESH["params"], (run_id,))
+            if inserted == len(items):  # every key was new: nothing to compare
+                return
             wanted = dict(items)
             marks = ", ".join("?" for _ in wanted)
             for key, old in conn.execute(
@@ -533,7 +551,6 @@ class TrackingStore:
                         f"a param cannot change (got {wanted[key]!r}): log the new value under "
                         "another key, or start a new run"
                     )
-            conn.execute(_REFRESH["params"], (run_id,))
 
     def set_tags(self, run_id: str, tags: Iterable[tuple[str, str]]) -> None:
         """Insert or overwrite tags."""
