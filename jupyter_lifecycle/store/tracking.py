@@ -931,15 +931,17 @@ class TrackingStore:
     ) -> tuple[str, list[Any]]:
         """The search query selecting ``columns`` (with ``column_params`` bound), and all its parameters."""
         conditions = parse_filter(filter_string)
-        clauses, params = self._run_where(conditions)
+        clauses, params = self._run_where(conditions)  # checks every condition before any query
         order, order_params = self._run_order(parse_order_by(order_by))
-        marks = ", ".join("?" for _ in experiment_ids)
-        where = " AND ".join([f"r.experiment_id IN ({marks})", _stage_sql(view_type, "r.lifecycle_stage"), *clauses])
         limit = check_max_results(max_results)
         offset = check_max_results(offset, "offset") or 0
         if limit is None:
             limit = -1
-        driver, driver_params = self._index_driver(conn, experiment_ids, conditions)
+        driver, driver_params, driven = self._index_driver(conn, experiment_ids, conditions)
+        if driven:  # the runs the driver names meet these already: no lookup per run to check them again
+            clauses, params = self._run_where([c for c in conditions if c not in driven])
+        marks = ", ".join("?" for _ in experiment_ids)
+        where = " AND ".join([f"r.experiment_id IN ({marks})", _stage_sql(view_type, "r.lifecycle_stage"), *clauses])
         # CROSS JOIN keeps SQLite from scanning the experiment's runs first, which it
         # prefers without statistics (issue #14).
         source = f"({driver}) c CROSS JOIN runs r ON r.run_id = c.run_id" if driver else "runs r"
@@ -949,24 +951,27 @@ class TrackingStore:
     @staticmethod
     def _index_driver(
         conn: sqlite3.Connection, experiment_ids: Sequence[str], conditions: list[Condition]
-    ) -> tuple[str, list[Any]]:
+    ) -> tuple[str, list[Any], list[Condition]]:
         """A query for the run ids the (key, value) indexes of m0010 name, when that is few runs.
 
         Each metric, param or tag condition the index can answer (=, <, >,
         IN, LIKE) is counted there, up to a share of the runs searched; those
         under it are intersected and the search starts from them. A broad
-        filter gives ``("", [])``: scanning the runs in order is then cheaper
-        than fetching most of them one by one. The full filter still applies
-        to every run, so both ways return the same runs.
+        filter gives ``("", [], [])``: scanning the runs in order is then
+        cheaper than fetching most of them one by one. Returns the query, its
+        parameters and the conditions it answers (with the same SQL test as
+        the filter's own, ``value_sql``): the rest of the filter applies to
+        every run it names, so both ways return the same runs.
         """
         keyed = [c for c in conditions if c.kind in _KEYED_TABLES and c.comparator in _INDEXED_COMPARATORS]
         if not keyed:
-            return "", []
+            return "", [], []
         marks = ", ".join("?" for _ in experiment_ids)
         total = conn.execute(f"SELECT count(*) FROM runs WHERE experiment_id IN ({marks})", list(experiment_ids))
         most = total.fetchone()[0] // INDEX_DRIVE_SHARE
         parts: list[str] = []
         params: list[Any] = []
+        driven: list[Condition] = []
         for cond in keyed:
             test, values = value_sql("value", cond, numeric=cond.kind == "metric")
             sub = f"SELECT run_id FROM {_KEYED_TABLES[cond.kind]} WHERE key = ? AND {test}"
@@ -974,7 +979,8 @@ class TrackingStore:
             if found <= most:
                 parts.append(sub)
                 params += [cond.key, *values]
-        return " INTERSECT ".join(parts), params
+                driven.append(cond)
+        return " INTERSECT ".join(parts), params, driven
 
     @staticmethod
     def _names_few_runs(conn: sqlite3.Connection, conditions: list[Condition], few: int) -> bool:
