@@ -3,7 +3,9 @@
     make bench            # or: .venv/bin/python benchmarks/bench_scale.py [--quick]
 
 Every measurement runs in a fresh subprocess, so its peak RSS (``ru_maxrss``)
-is its own; times are medians of 3. The run stores are filled with raw
+is its own; times are medians of 3, wall clock with CPU time beside it. Each
+store is filled by a subprocess that exits before the measurements, so they
+read a store at rest (WAL checkpointed). The run stores are filled with raw
 ``executemany`` into the store's own tables (20 params and 10 metrics per run,
 random values, summaries rebuilt in SQL), because creating 100,000 runs
 through the API would take minutes; run creation is then measured through the
@@ -89,12 +91,17 @@ def fill_history(home: Path, points: int) -> str:
     return run_id
 
 
-def worker(task: dict[str, Any]) -> dict[str, float]:
-    """One measurement in this (fresh) process."""
+def worker(task: dict[str, Any]) -> dict[str, Any]:
+    """One measurement (or one store fill) in this (fresh) process."""
     import jupyter_lifecycle as lc
 
     home = Path(task["home"])
     kind = task["kind"]
+    if kind == "fill_runs":
+        fill_runs(home, task["runs"])
+        return {}
+    if kind == "fill_history":
+        return {"run_id": fill_history(home, task["points"])}
     if kind in ("filter", "frame", "create"):
         lc.set_store(home)
         lc.set_experiment("scale")
@@ -140,16 +147,20 @@ def worker(task: dict[str, Any]) -> dict[str, float]:
     return {"seconds": seconds, "cpu": cpu, "found": count, "bytes_per_point": (_peak() - base) / max(count, 1)}
 
 
+def in_subprocess(task: dict[str, Any]) -> dict[str, Any]:
+    """``worker(task)`` in a fresh Python process; its result."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)]))}
+    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(task)], capture_output=True,
+                          text=True, env=env, timeout=3600)  # fmt: skip
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-2000:])
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
 def measure(task: dict[str, Any], repeats: int = 3) -> dict[str, float]:
     """Median of ``repeats`` fresh subprocesses running ``task``."""
-    results = []
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)]))}
-    for _ in range(repeats):
-        proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(task)], capture_output=True,
-                              text=True, env=env, timeout=3600)  # fmt: skip
-        if proc.returncode:
-            raise RuntimeError(proc.stderr[-2000:])
-        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    results = [in_subprocess(task) for _ in range(repeats)]
     return {key: statistics.median(r[key] for r in results) for key in results[0]}
 
 
@@ -205,7 +216,10 @@ def main() -> None:
         per_1k: dict[str, float] = {}
         for size in run_sizes:
             home = Path(tmp) / f"runs{size}"
-            fill_runs(home, size)
+            # Filled by a process that then exits: its last connection checkpoints the WAL into the
+            # database and removes it, so every measurement reads a store at rest (as a notebook
+            # opening it finds it), not one whose pages still sit in a filler's WAL.
+            in_subprocess({"kind": "fill_runs", "home": str(home), "runs": size})
             task = {"home": str(home)}
             filtered = measure({**task, "kind": "filter"})
             frame = measure({**task, "kind": "frame"})
@@ -228,7 +242,7 @@ def main() -> None:
         per_point: dict[str, float] = {}
         for points in point_sizes:
             home = Path(tmp) / f"points{points}"
-            run_id = fill_history(home, points)
+            run_id = in_subprocess({"kind": "fill_history", "home": str(home), "points": points})["run_id"]
             task = {"home": str(home), "run_id": run_id}
             bare = measure({**task, "kind": "raw"})
             frame = measure({**task, "kind": "frame_history"})
