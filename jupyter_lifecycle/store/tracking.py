@@ -913,11 +913,13 @@ class TrackingStore:
         """
         self.reap_stale_runs()
         with self.db.read() as conn:
-            sql, params = self._search_sql(conn, _RUN_LINE, [artifact_root], experiment_ids, filter_string,
-                                           view_type, max_results, order_by, 0)  # fmt: skip
+            # As BLOBs the lines reach Python as the UTF-8 bytes SQLite built: decoding each to str and
+            # encoding the piece back cost ~90 ms of CPU per 100,000 runs (issue #14).
+            sql, params = self._search_sql(conn, f"CAST({_RUN_LINE} AS BLOB)", [artifact_root], experiment_ids,
+                                           filter_string, view_type, max_results, order_by, 0)  # fmt: skip
             cursor = conn.execute(sql, params)
             while rows := cursor.fetchmany(chunk or FRAME_CHUNK):
-                yield "\n".join([row[0] for row in rows]).encode()
+                yield b"\n".join([row[0] for row in rows])
 
     def _search_sql(
         self,
