@@ -57,7 +57,7 @@ def fill_runs(home: Path, count: int) -> None:
         for first in range(0, count, 10_000):
             runs, params, metrics, tags = [], [], [], []
             for i in range(first, min(count, first + 10_000)):
-                run_id = new_id()  # the store's own (time-ordered) ids, as create_run makes them
+                run_id = new_id()  # the store's own ids, as create_run makes them
                 runs.append((run_id, experiment_id, f"run-{i}", now + i, now + i + 1,
                              f"artifacts/{experiment_id}/{run_id}"))  # fmt: skip
                 params += [(run_id, f"p{k}", f"v{rng.randint(0, 9)}") for k in range(20)]
