@@ -194,3 +194,28 @@ def test_ending_a_run_while_the_thread_commits_does_not_deadlock(
     assert errors == []
     assert count(store.db_path) == 1
     assert client.get_run(run_id).info.status == "FINISHED"
+
+
+def test_a_nearer_deadline_wakes_the_thread_asleep_until_a_later_one(tmp_path: Path) -> None:
+    """The logging path wakes the background thread only when its point is due before the thread's planned
+    wake-up (issue #14: waking it for every run cost a thread switch); a buffer armed while the thread sleeps
+    toward a far deadline is still committed on time."""
+    from jupyter_lifecycle.store import buffer as buffer_module
+
+    slow, fast = Store(tmp_path / "slow"), Store(tmp_path / "fast")
+    slow.metric_buffer.max_seconds, fast.metric_buffer.max_seconds = 30.0, 0.2
+    runs = []
+    for store in (slow, fast):
+        client = lc.Client(store)
+        runs.append((client, client.create_run(client.get_or_create_experiment("e").experiment_id).info.run_id))
+    runs[0][0].log_metric(runs[0][1], "m", 1.0)
+    deadline = time.monotonic() + 10
+    while buffer_module._flusher.planned < time.time() + 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert buffer_module._flusher.planned > time.time() + 20  # asleep until the slow buffer is due
+    runs[1][0].log_metric(runs[1][1], "m", 1.0)
+    deadline = time.monotonic() + fast.metric_buffer.max_seconds + MARGIN
+    while count(fast.db_path) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert count(fast.db_path) == 1 and count(slow.db_path) == 0
+    assert runs[0][0].flush() == 1

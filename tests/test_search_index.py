@@ -51,7 +51,7 @@ def test_index_driven_search_equals_full_scan(
     scanned = [row[0] for row in tracking.search_run_rows([searched], filter_string, order_by=["metrics.m1 DESC"])]
     monkeypatch.setattr(tracking_store, "INDEX_DRIVE_SHARE", 1)  # from the index whenever it answers
     with tracking.db.read() as conn:
-        driver, _ = tracking._index_driver(conn, [searched], tracking_store.parse_filter(filter_string))
+        driver, _, _ = tracking._index_driver(conn, [searched], tracking_store.parse_filter(filter_string))
     assert driver or "ILIKE" in filter_string or "missing" in filter_string
     indexed = [row[0] for row in tracking.search_run_rows([searched], filter_string, order_by=["metrics.m1 DESC"])]
     assert indexed == scanned
@@ -62,8 +62,8 @@ def test_index_driven_search_equals_full_scan(
 def test_selective_filter_starts_from_the_index(client: lc.Client, searched: str) -> None:
     tracking = client.store.tracking
     with tracking.db.read() as conn:
-        selective, _ = tracking._index_driver(conn, [searched], tracking_store.parse_filter("metrics.m0 < 0.02"))
-        broad, _ = tracking._index_driver(conn, [searched], tracking_store.parse_filter("metrics.m0 < 0.9"))
+        selective, _, _ = tracking._index_driver(conn, [searched], tracking_store.parse_filter("metrics.m0 < 0.02"))
+        broad, _, _ = tracking._index_driver(conn, [searched], tracking_store.parse_filter("metrics.m0 < 0.9"))
         plan = " ".join(row[3] for row in conn.execute(
             "EXPLAIN QUERY PLAN SELECT run_id FROM latest_metrics WHERE key = 'm0' AND value < 0.02"))  # fmt: skip
     assert "latest_metrics" in selective and broad == ""
