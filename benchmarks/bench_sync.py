@@ -135,7 +135,7 @@ def main() -> None:
     print(f"\nmode: push to a real mlflow server (SQLite backend, 1 worker, timed once its processes are idle); "
           f"{args.runs} runs x {args.points} points x {args.params} params on both sides, each round into new "
           f"experiments; first side alternating; untimed equal warm-up; lc.sync.push with {config.SYNC_WORKERS} "
-          "runs at once; loaded shared machine")  # fmt: skip
+          f"runs at once; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"{'round':8}{'first':>8}{'push runs/s':>14}{'push points/s':>16}{'client runs/s':>16}"
           f"{'client points/s':>18}{'ratio':>8}")  # fmt: skip
     for i, (o, t) in enumerate(zip(ours, theirs, strict=True)):
