@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -476,19 +477,24 @@ for name in ("a", "b"):
     assert client.get_experiment_by_name("team-del").lifecycle_stage == "active"
 
 
-@pytest.mark.parametrize("layout", ["mlflow.db", "mlruns"])
-def test_import_what_mlflow_wrote(home: Path, tmp_path: Path, layout: str) -> None:
+def _written_by_mlflow(tmp_path: Path, layout: str, code: str) -> tuple[Path, Any]:
+    """An ``mlflow.db`` or ``mlruns/`` folder that MLflow 3.17 wrote by running ``code`` (with ``client``, an
+    ``MlflowClient`` on it, in the store's folder; no server is started); returns it and what ``code`` returned."""
     folder = tmp_path / "theirs"
     folder.mkdir()
-    uri = f"sqlite:///{folder}/mlflow.db" if layout == "mlflow.db" else (folder / "mlruns").as_uri()
-    # MLflow 3.17 refuses its file store unless asked: mlruns/ folders are what older MLflow left behind
-    code = "import os\nos.environ['MLFLOW_ALLOW_FILE_STORE'] = 'true'\n" \
-           f"EXPERIMENT = 'imported'\nmlflow.set_tracking_uri({uri!r})\nclient = mlflow.MlflowClient()\n" \
-           f"import os\nos.chdir({str(folder)!r})\n" + MLFLOW_LOGS + COMPARE  # fmt: skip
-    runner = MlflowServer(tmp_path)  # only its .mlflow(): no server is started
-    theirs = runner.mlflow(code)
-    assert isinstance(theirs, dict) and len(theirs["runs"]) == 3
     source = folder / "mlflow.db" if layout == "mlflow.db" else folder / "mlruns"
+    uri = f"sqlite:///{source}" if layout == "mlflow.db" else source.as_uri()
+    # MLflow 3.17 refuses its file store unless asked: mlruns/ folders are what older MLflow left behind
+    setup = "import os\nos.environ['MLFLOW_ALLOW_FILE_STORE'] = 'true'\n" \
+            f"os.chdir({str(folder)!r})\nmlflow.set_tracking_uri({uri!r})\nmlflow.set_registry_uri({uri!r})\n" \
+            "client = mlflow.MlflowClient()\n"  # fmt: skip
+    return source, MlflowServer(tmp_path).mlflow(setup + code)
+
+
+@pytest.mark.parametrize("layout", ["mlflow.db", "mlruns"])
+def test_import_what_mlflow_wrote(home: Path, tmp_path: Path, layout: str) -> None:
+    source, theirs = _written_by_mlflow(tmp_path, layout, "EXPERIMENT = 'imported'\n" + MLFLOW_LOGS + COMPARE)
+    assert isinstance(theirs, dict) and len(theirs["runs"]) == 3
     report = sync.import_mlflow(source, progress=False)
     assert report.ok, str(report)
     assert report.created["run"] == 3 and report.metric_points == 302 and report.files == 1
@@ -624,17 +630,21 @@ out = [list(map(int, mlflow.pyfunc.load_model(f"models:/team-model/{v}").predict
 """
 
 
-def test_pull_registered_models_with_versions_aliases_and_stages(home: Path, server: MlflowServer) -> None:
-    predictions = server.mlflow(TEAM_MODELS)
-    report = sync.pull(server.uri, experiments="team-models", progress=False)
+def _team_registry_brought(report: sync.SyncReport) -> tuple[Any, Any]:
+    """Check that a pull or import brought TEAM_MODELS' registry whole; its two versions."""
     assert report.ok, str(report)
     assert report.created == {"experiment": 1, "run": 2, "registered_model": 1, "model_version": 2}, str(report)
     client = lc.Client()
     model = client.get_registered_model("team-model")
     assert model.description == "the team's model" and model.tags == {"owner": "bo"} and model.aliases == {"champion": 1}
     v1, v2 = client.get_model_version("team-model", 1), client.get_model_version("team-model", 2)
-    assert (v1.description, v1.tags, v1.current_stage) == ("first", {"validated": "yes"}, "None")
-    assert v2.current_stage == "Staging"
+    assert (v1.description, v1.tags, v1.current_stage, v2.current_stage) == ("first", {"validated": "yes"}, "None", "Staging")
+    return v1, v2
+
+
+def test_pull_registered_models_with_versions_aliases_and_stages(home: Path, server: MlflowServer) -> None:
+    predictions = server.mlflow(TEAM_MODELS)
+    v1, v2 = _team_registry_brought(sync.pull(server.uri, experiments="team-models", progress=False))
     assert {v1.run_id, v2.run_id} == {r.info.run_id for r in lc.search_runs(experiment_names=["team-models"], output_format="list")}
     assert v1.source.startswith(f"runs:/{v1.run_id}/models/")  # the pulled run's artifacts
     champion = lc.pyfunc.load_model("models:/team-model@champion")
@@ -648,6 +658,7 @@ def test_pull_registered_models_with_versions_aliases_and_stages(home: Path, ser
                   'client.transition_model_version_stage("team-model", "2", "Production")')
     third = sync.pull(server.uri, experiments="team-models", progress=False)
     assert third.ok and not third.created and third.updated["model_version"] == 1, str(third)
+    client = lc.Client()
     assert client.get_registered_model("team-model").aliases == {"champion": 2}
     assert client.get_model_version("team-model", 2).current_stage == "Production"
 
@@ -688,22 +699,8 @@ client.create_experiment("status-only-there")
 
 @pytest.mark.parametrize("layout", ["mlflow.db", "mlruns"])
 def test_import_brings_the_registry_mlflow_wrote(home: Path, tmp_path: Path, layout: str) -> None:
-    folder = tmp_path / "theirs"
-    folder.mkdir()
-    uri = f"sqlite:///{folder}/mlflow.db" if layout == "mlflow.db" else (folder / "mlruns").as_uri()
-    code = "import os\nos.environ['MLFLOW_ALLOW_FILE_STORE'] = 'true'\n" \
-           f"os.chdir({str(folder)!r})\nmlflow.set_tracking_uri({uri!r})\nmlflow.set_registry_uri({uri!r})\n" \
-           "client = mlflow.MlflowClient()\n" + TEAM_MODELS  # fmt: skip
-    predictions = MlflowServer(tmp_path).mlflow(code)  # MLflow 3.17 writes the store; no server is started
-    source = folder / "mlflow.db" if layout == "mlflow.db" else folder / "mlruns"
-    report = sync.import_mlflow(source, experiments=["team-models"], progress=False)
-    assert report.ok, str(report)
-    assert report.created == {"experiment": 1, "run": 2, "registered_model": 1, "model_version": 2}, str(report)
-    client = lc.Client()
-    model = client.get_registered_model("team-model")
-    assert model.description == "the team's model" and model.tags == {"owner": "bo"} and model.aliases == {"champion": 1}
-    v1, v2 = client.get_model_version("team-model", 1), client.get_model_version("team-model", 2)
-    assert (v1.description, v1.tags, v1.current_stage, v2.current_stage) == ("first", {"validated": "yes"}, "None", "Staging")
+    source, predictions = _written_by_mlflow(tmp_path, layout, TEAM_MODELS)
+    v1, _ = _team_registry_brought(sync.import_mlflow(source, experiments=["team-models"], progress=False))
     assert v1.source.startswith(f"runs:/{v1.run_id}/models/m-")  # the logged model's files, into the run's artifacts
     assert list(map(int, lc.pyfunc.load_model("models:/team-model@champion").predict(X))) == predictions[0]  # type: ignore[index]
     assert list(map(int, lc.pyfunc.load_model("models:/team-model/2").predict(X))) == predictions[1]  # type: ignore[index]

@@ -467,11 +467,8 @@ class Pusher:
 
     def _restore_run(self, run: Run, remote_id: str, state: dict[str, Any]) -> bool:
         """Restore on the server a run this store's push deleted and that is active here again (``runs/restore``)."""
-        try:
-            remote = self.rest.call("GET", "runs/get", {"run_id": remote_id})["run"]
-        except NotFound:
-            self.report.conflict(f"run {run.info.run_id} ({run.info.run_name}) was restored here, but it is gone from "
-                                 f"the server (remote id {remote_id}, removed for good by `mlflow gc`): not pushed again")  # fmt: skip
+        remote = self._remote_run(run, remote_id, "was restored here, but it is gone from the server")
+        if remote is None:
             return False
         if remote["info"].get("lifecycle_stage") == "deleted":
             self.rest.call("POST", "runs/restore", {"run_id": remote_id})
@@ -479,17 +476,23 @@ class Pusher:
         self.store.sync.put(self.remote, "run", run.info.run_id, remote_id, state)
         return True
 
+    def _remote_run(self, run: Run, remote_id: str, gone: str) -> dict[str, Any] | None:
+        """The server's copy of a pushed run; ``None`` (a conflict, saying it ``gone``) when the server has none."""
+        try:
+            return self.rest.call("GET", "runs/get", {"run_id": remote_id})["run"]  # type: ignore[no-any-return]
+        except NotFound:
+            self.report.conflict(f"run {run.info.run_id} ({run.info.run_name}) {gone} (remote id {remote_id}, "
+                                 "removed for good, e.g. by `mlflow gc`): not pushed again")  # fmt: skip
+            return None
+
     def _check_run(self, run: Run, remote_id: str, state: dict[str, Any], wanted: dict[str, str]) -> bool:
         """Whether the remote run is as the last push left it (else a conflict is reported).
 
         A remote value that already equals the local one is no conflict: a
         push cut off after the request and before recording it left it so.
         """
-        try:
-            remote = self.rest.call("GET", "runs/get", {"run_id": remote_id})["run"]
-        except NotFound:
-            self.report.conflict(f"run {run.info.run_id} ({run.info.run_name}) was deleted on the server "
-                                 f"(remote id {remote_id}); not pushed again")  # fmt: skip
+        remote = self._remote_run(run, remote_id, "was deleted on the server")
+        if remote is None:
             return False
         if remote["info"].get("lifecycle_stage") == "deleted":
             self.report.conflict(f"run {run.info.run_id} ({run.info.run_name}) is deleted on the server "
