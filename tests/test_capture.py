@@ -175,6 +175,7 @@ def test_load_twice_is_harmless_and_unload_removes_every_hook(home: Path) -> Non
         assert name not in shell.magics_manager.magics[kind]
     assert not lc.autologging.sklearn.is_enabled()
     assert get_recorder(shell) is None
+    assert open_store().db.connection().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
 
 
 def test_notebook_path_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -128,11 +128,17 @@ def test_lifecycle_subcommands(ipython: Any, tmp_path: Path) -> None:
     assert "-a = 1" in shown(out) and "+a = 2" in shown(out)
     _, out = run(ipython, f"%lifecycle diff {start[:6]}")  # against the notebook as saved now
     assert "+a = 2" in shown(out)
+    def autocheckpoint() -> int:
+        return int(open_store().db.connection().execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+
+    assert autocheckpoint() == 0  # while recording, the background writer checkpoints the WAL
     _, out = run(ipython, "%lifecycle record off")
+    assert autocheckpoint() == 1000
     before = open_store().capture.counts()["cell_executions"]
     run(ipython, "x = 1")
     run(ipython, "%lifecycle record on")
     assert open_store().capture.counts()["cell_executions"] == before + 1  # only the `record on` cell
+    assert autocheckpoint() == 0
     _, out = run(ipython, "%lifecycle end")
     assert "no active run" in out.stdout
     result, out = run(ipython, "%lifecycle nope")

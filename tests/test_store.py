@@ -146,31 +146,3 @@ def test_a_sqlite_uri_names_the_database_file(tmp_path: Path, monkeypatch: pytes
     finally:
         config._db_names.clear()
         lc.set_tracking_uri(None)
-
-
-def test_the_wal_is_checkpointed_by_a_background_thread_not_by_the_committing_code(tmp_path: Path) -> None:
-    import threading
-    import time
-
-    from jupyter_lifecycle.store import database
-
-    store = Store(tmp_path / "s")
-    # the committing connection never checkpoints below the backstop
-    assert store.db.connection().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == database.BACKSTOP_PAGES
-    client = lc.Client(store)
-    run = client.create_run(client.create_experiment("wal"))
-
-    def in_the_database_file() -> int:  # what the main file holds, ignoring the WAL (as a crash-copy would)
-        conn = sqlite3.connect(f"file:{store.db.path}?immutable=1", uri=True)
-        try:
-            return int(conn.execute("SELECT count(*) FROM runs WHERE run_id = ?", (run.info.run_id,)).fetchone()[0])
-        except sqlite3.DatabaseError:  # not even the tables yet, or read while the checkpoint writes it
-            return 0
-        finally:
-            conn.close()
-
-    assert any(t.name == "lifecycle-checkpoint" for t in threading.enumerate())
-    deadline = time.monotonic() + 10
-    while in_the_database_file() == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert in_the_database_file() == 1  # copied back without a checkpoint by this thread or a backstop's

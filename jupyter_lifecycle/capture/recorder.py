@@ -33,6 +33,7 @@ from ..tracking import fluent
 from .notebook_path import find_notebook_path
 
 MAX_ERROR_MESSAGE = 2000
+DEFAULT_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
 
 REVISION_TAG = "lifecycle.notebook.revision"
 """Tag holding the notebook revision a run started from (sha256 hex)."""
@@ -147,7 +148,24 @@ class CellRecorder:
         key = (explicit, env, None if explicit or env else os.getcwd())
         if key != self._store_key or self._store_cache is None:
             self._store_cache, self._store_key = fluent.client().store, key
+            self.defer_checkpoints(True)
         return self._store_cache
+
+    def defer_checkpoints(self, defer: bool) -> None:
+        """Move WAL checkpoints off the kernel's main thread (``defer=True``) or back.
+
+        A commit that crosses SQLite's auto-checkpoint threshold copies the
+        WAL into the database and fsyncs it: milliseconds, on whichever
+        connection commits. While cells are recorded, the background cell
+        writer commits after every cell, so its connection can do that work;
+        the main thread's connection (the cell's metric commit) then never
+        does. Undone when recording stops or the extension unloads.
+        """
+        store = self._store_cache
+        if store is None:
+            return
+        pages = 0 if defer and self.enabled else DEFAULT_AUTOCHECKPOINT_PAGES
+        store.db.connection().execute(f"PRAGMA wal_autocheckpoint = {pages}")
 
     def _report(self, exc: Exception) -> None:
         self.failures += 1

@@ -56,6 +56,7 @@ def unload(shell: Any) -> None:
     rec = RECORDERS.pop(id(shell), None)
     if rec is None:
         return
+    rec.defer_checkpoints(False)
     shell.events.unregister("pre_run_cell", rec.pre_run_cell)
     shell.events.unregister("post_run_cell", rec.post_run_cell)
     fluent.RUN_START_HOOKS.remove(rec.on_run_start)

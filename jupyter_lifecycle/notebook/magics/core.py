@@ -69,6 +69,7 @@ def _record(magics: LifecycleMagics, args: argparse.Namespace) -> Any:
     if rec is None:
         raise UsageError("cell recording needs the extension: %load_ext jupyter_lifecycle")
     rec.enabled = args.state == "on"
+    rec.defer_checkpoints(rec.enabled)
     return Lines([f"recording: {args.state}"])
 
 
