@@ -201,9 +201,10 @@ class TraceStore:
         Returns rows of ``(trace_id, trace JSON text, client_request_id, state,
         request_time, execution_duration)``; per row the decoded ``[request,
         response, metadata, tags, assessments]``; and per row its spans as JSON array text,
-        left for the caller to decode when (and if) they are read. The JSON
-        texts are joined as text, in SQL and here, never parsed and written
-        again, and the small parts of all rows are decoded by one ``json.loads``.
+        left for the caller to decode when (and if) they are read. The trace's
+        JSON is joined as text from the info JSON the writer kept and the spans,
+        never parsed and written again, and the small parts of all rows are
+        decoded by one ``json.loads``.
         """
         where, params = self._query(experiment_ids, filter_string, max_results, order_by, run_id, model_id)
         sql = f"""

@@ -13,7 +13,7 @@ import os
 import threading
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import requests
 
@@ -115,25 +115,19 @@ class RestClient:
 
     def upload(self, artifact_uri: str, relative: str, source: Path) -> None:
         """Upload one file to ``artifact_uri/relative``."""
-        url = self._artifact_url(f"{self.artifact_path(artifact_uri).rstrip('/')}/{relative}")
-        try:
-            with open(source, "rb") as handle:
-                response = self._session().put(url, data=handle, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise RemoteError(f"cannot upload {relative} to {self.uri}: {type(exc).__name__}: {exc}") from None
-        if response.status_code != 200:
-            raise RemoteError(f"{self.uri} refused the upload of {relative} ({response.status_code}): "
-                              f"{response.text[:300]}")  # fmt: skip
+        with open(source, "rb") as handle:
+            self.upload_bytes(artifact_uri, relative, handle)
 
-    def upload_bytes(self, artifact_uri: str, relative: str, content: bytes) -> None:
-        """Upload bytes as the file ``artifact_uri/relative``."""
+    def upload_bytes(self, artifact_uri: str, relative: str, content: bytes | BinaryIO) -> None:
+        """Upload bytes (or a file opened for reading, streamed) as the file ``artifact_uri/relative``."""
         url = self._artifact_url(f"{self.artifact_path(artifact_uri).rstrip('/')}/{relative}")
         try:
             response = self._session().put(url, data=content, timeout=self.timeout)
         except requests.RequestException as exc:
             raise RemoteError(f"cannot upload {relative} to {self.uri}: {type(exc).__name__}: {exc}") from None
         if response.status_code != 200:
-            raise RemoteError(f"{self.uri} refused the upload of {relative} ({response.status_code})")
+            raise RemoteError(f"{self.uri} refused the upload of {relative} ({response.status_code}): "
+                              f"{response.text[:300]}")  # fmt: skip
 
     def list_artifacts(self, artifact_uri: str, relative: str = "") -> list[dict[str, Any]]:
         """Every file under ``artifact_uri/relative``, recursively: ``{"path", "file_size"}`` relative to ``artifact_uri``."""

@@ -18,7 +18,7 @@ import pytest
 import jupyter_lifecycle as lc
 from jupyter_lifecycle.store.liveness import process_alive
 from tests.browser.conftest import Lab, run_command
-from tests.browser.test_sidebar import SIDEBAR, lab_store
+from tests.browser.test_sidebar import lab_store, open_sidebar
 
 pytestmark = pytest.mark.browser
 
@@ -63,15 +63,7 @@ def test_sidebar_lists_endpoints_marks_dead_ones_and_stops_one(lab: Lab, page: o
             os.killpg(dead.pid, signal.SIGKILL)
             assert _gone(dead.pid)
 
-            page.on("pageerror", lambda exc: errors.append(str(exc)))  # type: ignore[attr-defined]
-            page.goto(lab.page_url("lab?reset"))  # type: ignore[attr-defined]
-            page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)  # type: ignore[attr-defined]
-            page.wait_for_function(  # type: ignore[attr-defined]
-                "window.jupyterapp.commands.hasCommand('jupyter-lifecycle:open-sidebar')", timeout=30_000
-            )
-            run_command(page, "jupyter-lifecycle:open-sidebar")
-            sidebar = page.locator(SIDEBAR)  # type: ignore[attr-defined]
-            sidebar.wait_for(state="visible")
+            sidebar = open_sidebar(lab, page, errors)
             sidebar.locator('.jl-tab[data-tab="endpoints"]').click()
 
             live_row = sidebar.locator(f'.jl-endpoint[data-endpoint-id="{live.endpoint_id}"]')

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,24 +57,28 @@ def seed(lab: Lab) -> dict[str, str]:
     return run_ids
 
 
-def test_sidebar_browses_runs_and_manages_the_registry(lab: Lab, page: object) -> None:
-    ids = seed(lab)
-    errors: list[str] = []
+def open_sidebar(lab: Lab, page: object, errors: list[str]) -> Any:
+    """Open JupyterLab afresh and the lifecycle sidebar in it; page errors go to ``errors``. The sidebar's locator."""
     page.on("pageerror", lambda exc: errors.append(str(exc)))  # type: ignore[attr-defined]
     page.goto(lab.page_url("lab?reset"))  # type: ignore[attr-defined]
     page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)  # type: ignore[attr-defined]
-
-    # The command opens the sidebar; the tab is on the left. Lab activates the
-    # plugins of federated extensions after the splash screen goes.
+    # Lab activates the plugins of federated extensions after the splash screen goes.
     page.wait_for_function(  # type: ignore[attr-defined]
         "window.jupyterapp.commands.hasCommand('jupyter-lifecycle:open-sidebar')", timeout=30_000
     )
     run_command(page, "jupyter-lifecycle:open-sidebar")
-    page.locator(  # type: ignore[attr-defined]
-        '.jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current[data-id="jupyter-lifecycle-sidebar"]'
-    ).wait_for()
     sidebar = page.locator(SIDEBAR)  # type: ignore[attr-defined]
     sidebar.wait_for(state="visible")
+    return sidebar
+
+
+def test_sidebar_browses_runs_and_manages_the_registry(lab: Lab, page: object) -> None:
+    ids = seed(lab)
+    errors: list[str] = []
+    sidebar = open_sidebar(lab, page, errors)
+    page.locator(  # type: ignore[attr-defined]  # the command opened the sidebar's tab, on the left
+        '.jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current[data-id="jupyter-lifecycle-sidebar"]'
+    ).wait_for()
 
     # Experiments -> runs, with up to three metric columns.
     experiment = sidebar.locator(f'.jl-experiment[data-experiment-name="{EXPERIMENT}"]')

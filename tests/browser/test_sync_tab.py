@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 import jupyter_lifecycle as lc
-from tests.browser.conftest import Lab, run_command
-from tests.browser.test_sidebar import SIDEBAR, lab_store
+from tests.browser.conftest import Lab
+from tests.browser.test_sidebar import lab_store, open_sidebar
 from tests.mlflow_server import MLFLOW_BIN, MlflowServer
 
 pytestmark = [
@@ -40,15 +40,7 @@ def test_sync_tab_compares_and_pushes(lab: Lab, page: object, mlflow_server: Mlf
             lc.log_metric("loss", 0.5)
     mlflow_server.mlflow('client.create_experiment("only-on-the-server")')
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))  # type: ignore[attr-defined]
-    page.goto(lab.page_url("lab?reset"))  # type: ignore[attr-defined]
-    page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)  # type: ignore[attr-defined]
-    page.wait_for_function(  # type: ignore[attr-defined]
-        "window.jupyterapp.commands.hasCommand('jupyter-lifecycle:open-sidebar')", timeout=30_000
-    )
-    run_command(page, "jupyter-lifecycle:open-sidebar")
-    sidebar = page.locator(SIDEBAR)  # type: ignore[attr-defined]
-    sidebar.wait_for(state="visible")
+    sidebar = open_sidebar(lab, page, errors)
     sidebar.locator('.jl-tab[data-tab="sync"]').click()
     uri = sidebar.locator(".jl-sync-uri")
     uri.fill(mlflow_server.uri)
