@@ -46,7 +46,7 @@ def _peak() -> int:
 def fill_runs(home: Path, count: int) -> None:
     """A store with ``count`` finished runs x 20 params x 10 metrics (one point each) x 3 tags."""
     import jupyter_lifecycle as lc
-    from jupyter_lifecycle.store.tracking import _REFRESH, new_id
+    from jupyter_lifecycle.store.tracking import _REFRESH, new_run_id
 
     lc.set_store(home)
     experiment_id = lc.set_experiment("scale").experiment_id
@@ -57,7 +57,7 @@ def fill_runs(home: Path, count: int) -> None:
         for first in range(0, count, 10_000):
             runs, params, metrics, tags = [], [], [], []
             for i in range(first, min(count, first + 10_000)):
-                run_id = new_id()  # the store's own ids, as create_run makes them
+                run_id = new_run_id()  # the store's own ids, as create_run makes them
                 runs.append((run_id, experiment_id, f"run-{i}", now + i, now + i + 1,
                              f"artifacts/{experiment_id}/{run_id}"))  # fmt: skip
                 params += [(run_id, f"p{k}", f"v{rng.randint(0, 9)}") for k in range(20)]

@@ -48,6 +48,22 @@ def test_rows_are_in_the_sqlite_file(home: Path) -> None:
     assert len(run.info.run_id) == 32 and int(run.info.run_id, 16) >= 0
 
 
+def test_run_ids_of_consecutive_runs_differ_in_8_digits_and_sort_by_creation(home: Path) -> None:
+    # Time-ordered ids keep a new run's rows together in a big store (issue
+    # #14); their 8-digit short ids (labels, prefixes) must still tell runs apart.
+    ids = []
+    for _ in range(200):
+        with lc.start_run() as run:
+            lc.log_param("p", 1)
+        ids.append(run.info.run_id)
+    assert len({run_id[:8] for run_id in ids}) == 200
+    assert all(len(run_id) == 32 and int(run_id, 16) >= 0 for run_id in ids)
+    if int(ids[0][:8], 16) < int(ids[-1][:8], 16):  # the 8-digit clock wraps every 3.1 days
+        assert ids == sorted(ids)
+    conn = sqlite3.connect(home / "lifecycle.db")
+    assert [r for (r,) in conn.execute("SELECT run_id FROM params ORDER BY run_id")] == sorted(ids)
+
+
 def test_exception_marks_run_failed_and_ends_it(home: Path) -> None:
     with pytest.raises(ZeroDivisionError):
         with lc.start_run() as run:

@@ -24,7 +24,7 @@ import yaml
 from ..errors import InvalidInput, LifecycleError, NotFound
 from ..store import Store, open_store
 from ..store.sync import read_mlflow_db
-from ..store.tracking import new_id
+from ..store.tracking import new_run_id
 from .models import pages, pull_registered_models
 from .push import LOCAL_RUN_TAG, _digest
 from .report import SyncReport
@@ -378,7 +378,7 @@ class Importer:
         if mapped:
             return mapped
         if self.store.db.query("SELECT 1 FROM runs WHERE run_id = ?", [remote_id]):
-            return new_id()
+            return new_run_id()
         return str(remote_id)  # the same id on both sides when it is free: easy to compare
 
     def _run(self, run: dict[str, Any], experiment_id: str, ids: dict[str, str]) -> None:
