@@ -12,6 +12,7 @@ import math
 import sqlite3
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,6 +30,7 @@ OPERATIONS = st.lists(
         st.tuples(st.just("delete tag"), KEYS),
         st.tuples(st.just("metric"), KEYS, METRIC_VALUES, st.integers(0, 3)),
         st.tuples(st.just("rename"), st.text(alphabet="xyz", min_size=1, max_size=5)),
+        st.tuples(st.just("status"), st.sampled_from(["FINISHED", "FAILED", "KILLED", "RUNNING"])),
     ),
     max_size=25,
 )
@@ -73,6 +75,8 @@ def test_summaries_always_match_the_key_value_rows(client: lc.Client, operations
                 client.delete_tag(run_id, args[0])
             elif op == "metric":
                 client.log_metric(run_id, args[0], args[1], step=args[2])
+            elif op == "status":
+                client.update_run(run_id, status=args[0])
             else:
                 client.update_run(run_id, name=args[0])
         except (lc.InvalidInput, lc.NotFound):
@@ -84,6 +88,10 @@ def test_summaries_always_match_the_key_value_rows(client: lc.Client, operations
     assert same_metrics(run.data.metrics, stored["latest_metrics"])
     experiment_id = run.info.experiment_id
     row = client.search_runs_frame([experiment_id]).set_index("run_id").loc[run_id]
+    # The frame's own columns come from runs.line_json, which SQLite rewrites with the row (m0018).
+    assert (row["status"], row["artifact_uri"]) == (run.info.status, run.info.artifact_uri)
+    assert row["start_time"].value // 10**6 == run.info.start_time
+    assert (row["end_time"].value // 10**6 if row["end_time"] is not pd.NaT else None) == run.info.end_time
     for key, value in stored["params"].items():
         assert row[f"params.{key}"] == value
     for key, value in stored["tags"].items():
@@ -120,6 +128,47 @@ def test_a_store_made_before_summaries_gets_them_on_open(tmp_path: Path, monkeyp
     assert math.isnan(metrics["gone"])
     frame = lc.Client(store).search_runs_frame([experiment_id])
     assert frame.loc[0, "metrics.up"] == math.inf and frame.loc[0, "params.name"] == "é"
+
+
+def test_a_store_made_before_run_lines_gets_them_on_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as m:
+        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[: migrations.MIGRATIONS.index(migrations.m0018_run_lines)])
+        old = Store(tmp_path / "s")
+        experiment_id = old.tracking.create_experiment("old")
+        parent = old.tracking.create_run(experiment_id, "parent", "ann", {"team": "a"}).info.run_id
+        child = old.tracking.create_run(experiment_id, "child", "ann", {}, parent_run_id=parent).info.run_id
+        gone = old.tracking.create_run(experiment_id, "gone", "ann", {}).info.run_id
+        old.tracking.log_params(parent, [("lr", "0.1"), ("name", 'qu"ote')])
+        old.tracking.log_metrics([(parent, "up", math.inf, 1, 0), (parent, "loss", 0.25, 1, 0), (child, "nan", math.nan, 1, 0)])
+        old.tracking.update_run(child, status="FINISHED", end_time=5)
+        old.tracking.set_run_stage(gone, "deleted")
+        rows = old.db.query("SELECT rowid, * FROM runs ORDER BY rowid")
+        old.db.close()
+    store = Store(tmp_path / "s")
+    assert store.db.schema_version() == len(migrations.MIGRATIONS)
+    assert store.db.query("SELECT rowid, * FROM runs ORDER BY rowid") == [row + (row_line(row),) for row in rows]
+    indexes = {name for (name,) in store.db.query("SELECT name FROM sqlite_schema WHERE tbl_name = 'runs' AND type = 'index'")}
+    assert {"runs_by_experiment", "runs_by_parent", "runs_running"} <= indexes
+    assert store.db.query("PRAGMA foreign_key_check") == [] and store.db.query("PRAGMA integrity_check") == [("ok",)]
+    client = lc.Client(store)
+    frame = client.search_runs_frame([experiment_id], run_view_type=lc.ViewType.ALL).set_index("run_id")
+    assert sorted(frame.index) == sorted([gone, child, parent])
+    assert frame.loc[parent, "metrics.up"] == math.inf and frame.loc[parent, "params.name"] == 'qu"ote'
+    assert (frame.loc[child, "status"], frame.loc[child, "end_time"].value // 10**6) == ("FINISHED", 5)
+    assert frame.loc[parent, "artifact_uri"] == client.get_run(parent).info.artifact_uri
+    store.tracking.update_run(parent, status="KILLED", end_time=9)  # the line follows the row after the migration too
+    store.tracking.log_params(parent, [("new", "1")])
+    row = client.search_runs_frame([experiment_id]).set_index("run_id").loc[parent]
+    assert (row["status"], row["params.new"], row["params.lr"]) == ("KILLED", "1", "0.1")
+
+
+def row_line(row: tuple) -> str:
+    """The JSON line m0018 keeps for a runs row read as ``rowid, *`` (its columns before m0018)."""
+    (_, run_id, experiment_id, _, status, start, end, _, _, _, location, _, _, params, metrics, tags, *_) = row
+    head = {"run_id": run_id, "experiment_id": experiment_id, "status": status, "artifact_location": location,
+            "start_time": start, "end_time": end}  # fmt: skip
+    metrics = metrics.replace(':"Infinity"', ":Infinity").replace(':"-Infinity"', ":-Infinity")
+    return f'{{"r":{json.dumps(head, separators=(",", ":"))},"m":{metrics},"p":{params},"t":{tags}}}'
 
 
 def test_frame_of_runs_with_different_keys_and_huge_values(client: lc.Client) -> None:

@@ -118,14 +118,6 @@ _RUN_COLUMNS = (
 # Each run's params, latest metrics and tags as JSON objects, kept on its runs
 # row (migration m0005): reading them is one row per run instead of ~35.
 _RUN_DATA = "r.params_json, r.metrics_json, r.tags_json"
-# One run as a JSON line (``search_run_lines``); "Infinity" strings become the bare tokens Arrow's JSON reader takes.
-_RUN_LINE = (
-    "'{\"r\":' || json_object('run_id', r.run_id, 'experiment_id', r.experiment_id, 'status', r.status,"
-    " 'artifact_uri', ? || '/' || r.artifact_location, 'start_time', r.start_time, 'end_time', r.end_time)"
-    " || ',\"m\":' || CASE WHEN instr(r.metrics_json, 'Infinity') THEN"
-    " replace(replace(r.metrics_json, ':\"Infinity\"', ':Infinity'), ':\"-Infinity\"', ':-Infinity')"
-    " ELSE r.metrics_json END || ',\"p\":' || r.params_json || ',\"t\":' || r.tags_json || '}'"
-)
 # A metric value as a JSON number that reads back as the same double. SQLite's
 # own JSON keeps 15 digits, which changes most values (0.1234567890123456 ->
 # 0.123456789012346); 17 always suffice in the range metrics live in (beyond
@@ -919,29 +911,37 @@ class TrackingStore:
         view_type: ViewType = ViewType.ACTIVE_ONLY,
         max_results: int | None = None,
         order_by: list[str] | None = None,
-        artifact_root: str = "",
         chunk: int | None = None,
-    ) -> Iterator[bytes]:
+    ) -> Iterator[tuple[bytes, int]]:
         """The runs ``search_run_rows`` finds as JSON lines for a DataFrame, ``chunk`` runs a piece.
 
-        Each line is ``{"r": {run_id, experiment_id, status, artifact_uri,
-        start_time, end_time}, "m": metrics, "p": params, "t": tags}``, built
-        by SQLite from the per-run summaries (infinities as the JSON tokens
-        ``Infinity``/``-Infinity``), UTF-8 encoded. Python then holds one
-        string per run, never one object per value, and never all the text at
-        once: reading 100,000 runs stays under ~50 MB besides the result
-        (issue #14). ``artifact_uri`` is ``artifact_root`` + "/" + the run's
-        folder. The generator reads one snapshot; consume it to the end.
+        Each piece is the lines' UTF-8 text and its longest line's length.
+        Each line is ``{"r": {run_id, experiment_id, status,
+        artifact_location, start_time, end_time}, "m": metrics, "p": params,
+        "t": tags}`` (infinities as the JSON tokens ``Infinity``/``-Infinity``),
+        kept by SQLite on the run's row (``runs.line_json``, migration
+        m0018). Python then holds one string per run, never one object per
+        value, and never all the text at once: reading 100,000 runs stays
+        under ~50 MB besides the result (issue #14). The generator reads one
+        snapshot; consume it to the end.
         """
         self.reap_stale_runs()
         with self.db.read() as conn:
-            # As BLOBs the lines reach Python as the UTF-8 bytes SQLite built: decoding each to str and
+            # As BLOBs the lines reach Python as the UTF-8 bytes SQLite holds: decoding each to str and
             # encoding the piece back cost ~90 ms of CPU per 100,000 runs (issue #14).
-            sql, params = self._search_sql(conn, f"CAST({_RUN_LINE} AS BLOB)", [artifact_root], experiment_ids,
-                                           filter_string, view_type, max_results, order_by, 0)  # fmt: skip
-            cursor = conn.execute(sql, params)
-            while rows := cursor.fetchmany(chunk or FRAME_CHUNK):
-                yield b"\n".join([row[0] for row in rows])
+            sql, params = self._search_sql(conn, "CAST(r.line_json AS BLOB)", [], experiment_ids, filter_string,
+                                           view_type, max_results, order_by, 0)  # fmt: skip
+            # Each page is read once here: a 32 MiB cache would only hold pages not read again,
+            # and its memory was ~10% of the peak for 100,000 runs.
+            cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+            conn.execute("PRAGMA cache_size = -2048")
+            try:
+                cursor = conn.execute(sql, params)
+                while rows := cursor.fetchmany(chunk or FRAME_CHUNK):
+                    lines = [row[0] for row in rows]
+                    yield b"\n".join(lines), max(map(len, lines))
+            finally:
+                conn.execute(f"PRAGMA cache_size = {int(cache)}")
 
     def _search_sql(
         self,
