@@ -142,6 +142,7 @@ def test_a_store_made_before_run_lines_gets_them_on_open(tmp_path: Path, monkeyp
         old.tracking.log_metrics([(parent, "up", math.inf, 1, 0), (parent, "loss", 0.25, 1, 0), (child, "nan", math.nan, 1, 0)])
         old.tracking.update_run(child, status="FINISHED", end_time=5)
         old.tracking.set_run_stage(gone, "deleted")
+        old.db.connection().execute("UPDATE runs SET artifact_location = 'imported/ünï \"q' WHERE run_id = ?", [child])
         rows = old.db.query("SELECT rowid, * FROM runs ORDER BY rowid")
         old.db.close()
     store = Store(tmp_path / "s")
@@ -155,7 +156,9 @@ def test_a_store_made_before_run_lines_gets_them_on_open(tmp_path: Path, monkeyp
     assert sorted(frame.index) == sorted([gone, child, parent])
     assert frame.loc[parent, "metrics.up"] == math.inf and frame.loc[parent, "params.name"] == 'qu"ote'
     assert (frame.loc[child, "status"], frame.loc[child, "end_time"].value // 10**6) == ("FINISHED", 5)
-    assert frame.loc[parent, "artifact_uri"] == client.get_run(parent).info.artifact_uri
+    for run_id in (parent, child):  # the usual folder (left out of the line) and an imported one
+        assert frame.loc[run_id, "artifact_uri"] == client.get_run(run_id).info.artifact_uri
+    assert frame.loc[child, "artifact_uri"].endswith("/imported/%C3%BCn%C3%AF%20%22q")  # quoted, as Path.as_uri does
     store.tracking.update_run(parent, status="KILLED", end_time=9)  # the line follows the row after the migration too
     store.tracking.log_params(parent, [("new", "1")])
     row = client.search_runs_frame([experiment_id]).set_index("run_id").loc[parent]
@@ -165,10 +168,11 @@ def test_a_store_made_before_run_lines_gets_them_on_open(tmp_path: Path, monkeyp
 def row_line(row: tuple) -> str:
     """The JSON line m0018 keeps for a runs row read as ``rowid, *`` (its columns before m0018)."""
     (_, run_id, experiment_id, _, status, start, end, _, _, _, location, _, _, params, metrics, tags, *_) = row
-    head = {"run_id": run_id, "experiment_id": experiment_id, "status": status, "artifact_location": location,
-            "start_time": start, "end_time": end}  # fmt: skip
+    head = {"run_id": run_id, "experiment_id": experiment_id, "status": status, "start_time": start, "end_time": end}
+    if location != f"artifacts/{experiment_id}/{run_id}":
+        head["artifact_location"] = location
     metrics = metrics.replace(':"Infinity"', ":Infinity").replace(':"-Infinity"', ":-Infinity")
-    return f'{{"r":{json.dumps(head, separators=(",", ":"))},"m":{metrics},"p":{params},"t":{tags}}}'
+    return f'{{"r":{json.dumps(head, separators=(",", ":"), ensure_ascii=False)},"m":{metrics},"p":{params},"t":{tags}}}'
 
 
 def test_frame_of_runs_with_different_keys_and_huge_values(client: lc.Client) -> None:

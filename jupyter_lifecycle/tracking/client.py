@@ -629,7 +629,7 @@ class Client:
         """Matching runs as a DataFrame with MLflow's columns (``params.*``, ``metrics.*``, ``tags.*``)."""
         self.flush()
         chunks = self._tracking.search_run_lines(experiment_ids, filter_string, run_view_type, max_results, order_by)
-        return runs_frame_from_lines(chunks, self.store.home.as_uri())
+        return runs_frame_from_lines(chunks, self._tracking.home_uri, self._tracking.artifact_uri)
 
     # ---- logged models (MLflow 3) ------------------------------------------
 
@@ -738,7 +738,9 @@ def runs_frame(rows: Sequence[Sequence[Any]], home: Path) -> pd.DataFrame:
     return pd.concat(parts, axis=1)
 
 
-def runs_frame_from_lines(chunks: Iterable[tuple[bytes, int]], artifact_root: str) -> pd.DataFrame:
+def runs_frame_from_lines(
+    chunks: Iterable[tuple[bytes, int]], home_uri: str, artifact_uri: Callable[[str], str]
+) -> pd.DataFrame:
     """MLflow's ``search_runs`` DataFrame from ``TrackingStore.search_run_lines``' JSON lines.
 
     Arrow parses each chunk in C++ on a worker thread while SQLite reads the
@@ -747,7 +749,8 @@ def runs_frame_from_lines(chunks: Iterable[tuple[bytes, int]], artifact_root: st
     #14). The first chunk's keys give the later chunks an explicit schema
     (inferring types costs a quarter of the parse); a key first seen later is
     still inferred. A run without some metric, param or tag has a null there.
-    ``artifact_uri`` is ``artifact_root`` + "/" + the run's folder.
+    ``artifact_uri`` is ``home_uri`` + "/" + the run's usual folder, else
+    ``artifact_uri(folder)`` (an imported run's, quoted as ``Path.as_uri`` does).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -773,9 +776,7 @@ def runs_frame_from_lines(chunks: Iterable[tuple[bytes, int]], artifact_root: st
         return runs_frame([], Path("/"))
     table = pa.concat_tables(tables, promote_options="permissive")
     base = ["run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time"]
-    uris = pc.binary_join_element_wise(pa.scalar(artifact_root, pa.large_string()), table.column("artifact_location"),
-                                       pa.scalar("/", pa.large_string()))  # fmt: skip
-    table = table.append_column("artifact_uri", uris)
+    table = table.append_column("artifact_uri", _artifact_uris(table, home_uri, artifact_uri))
     names = base + [name for prefix in ("metrics.", "params.", "tags.")
                     for name in sorted(n for n in table.column_names if n.startswith(prefix))]  # fmt: skip
     table = table.select(names)
@@ -788,6 +789,28 @@ def runs_frame_from_lines(chunks: Iterable[tuple[bytes, int]], artifact_root: st
         elif not name.endswith("_time") and table.schema.field(name).type != pa.large_string():
             table = table.set_column(i, name, table.column(name).cast(pa.large_string()))
     return table.to_pandas()
+
+
+def _artifact_uris(table: pa.Table, home_uri: str, artifact_uri: Callable[[str], str]) -> pa.ChunkedArray:
+    """Each run's artifact URI: a line names its folder only when it is not artifacts/<experiment id>/<run id>."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.large_string()
+    folders = pc.binary_join_element_wise(pa.scalar("artifacts", text), table.column("experiment_id"),
+                                          table.column("run_id"), pa.scalar("/", text))  # fmt: skip
+    quoted = pc.invert(pc.match_substring_regex(folders, "^artifacts/[0-9A-Za-z_-]+/[0-9A-Za-z_-]+$"))
+    if "artifact_location" in table.column_names:
+        named = table.column("artifact_location").cast(text)
+        folders = pc.coalesce(named, folders)
+        quoted = pc.or_(quoted, pc.is_valid(named))
+    uris = pc.binary_join_element_wise(pa.scalar(home_uri, text), folders, pa.scalar("/", text)).combine_chunks()
+    rare = np.flatnonzero(quoted.to_numpy(zero_copy_only=False))
+    if len(rare):  # imported runs' folders: few, and quoted as Path.as_uri does
+        quoted_uris = pa.array([artifact_uri(folder) for folder in folders.take(rare).to_pylist()], text)
+        uris = pc.replace_with_mask(uris, quoted.combine_chunks(), quoted_uris)
+    return pa.chunked_array([uris])
 
 
 def _parse_run_lines(text: bytes, longest: int, schema: pa.Schema | None) -> pa.Table:
