@@ -755,23 +755,19 @@ def runs_frame_from_lines(
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     tables: list[pa.Table] = []
     schema: pa.Schema | None = None
     with ThreadPoolExecutor(1, thread_name_prefix="runs-frame") as pool:
         pending = None
         for text, longest in chunks:
-            if schema is None:
-                first = _parse_run_lines(text, longest, None)
-                schema = _run_lines_schema(first)
-                tables.append(_flat_run_table(first))
-                continue
-            if pending is not None:
-                tables.append(pending.result())
-            pending = pool.submit(lambda *args: _flat_run_table(_parse_run_lines(*args)), text, longest, schema)
+            if pending is not None:  # the piece before this one, parsed while SQLite read this one
+                parsed = pending.result()
+                schema = schema or _run_lines_schema(parsed)
+                tables.append(_flat_run_table(parsed))
+            pending = pool.submit(_parse_run_lines, text, longest, schema)
         if pending is not None:
-            tables.append(pending.result())
+            tables.append(_flat_run_table(pending.result()))
     if not tables:
         return runs_frame([], Path("/"))
     table = pa.concat_tables(tables, promote_options="permissive")
