@@ -170,7 +170,7 @@ def _ms(result: dict[str, float]) -> str:
 
 
 def log_metric_rates(points: int) -> tuple[str, str, float]:
-    """``lc.log_metric`` in a loop (buffered, then flushed) and raw ``executemany``: points per second,
+    """``lc.log_metric`` in a loop (buffered, then flushed) and raw sqlite3 inserts: points per second,
     wall (and CPU) as text each, and raw's wall rate over ours."""
     import jupyter_lifecycle as lc
 
@@ -189,10 +189,13 @@ def log_metric_rates(points: int) -> tuple[str, str, float]:
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("CREATE TABLE metrics (run_id TEXT, key TEXT, value REAL, timestamp INTEGER, step INTEGER)")
         conn.execute("CREATE INDEX metrics_by_run_key ON metrics (run_id, key, step)")
-        rows = [("0" * 32, "loss", 1.0 / (i + 1), 0, i) for i in range(points)]
+        # The fastest way through sqlite3 we know: 50 rows per INSERT (~2x executemany), as the store writes.
+        values = [v for i in range(points) for v in ("0" * 32, "loss", 1.0 / (i + 1), 0, i)]
+        insert = "INSERT INTO metrics VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * 50)
         start, cpu = time.perf_counter(), time.process_time()
         conn.execute("BEGIN")
-        conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
+        for first in range(0, len(values), 250):
+            conn.execute(insert, values[first : first + 250])
         conn.execute("COMMIT")
         raw, raw_cpu = points / (time.perf_counter() - start), points / (time.process_time() - cpu)
     return (f"{ours:,.0f} points/s (cpu {ours_cpu:,.0f})", f"{raw:,.0f} (cpu {raw_cpu:,.0f})", raw / ours)

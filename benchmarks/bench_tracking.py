@@ -3,8 +3,8 @@
     make bench            # or: .venv/bin/python benchmarks/bench_tracking.py [--quick]
 
 MLflow runs in its own venv (``.venv-mlflow``, made by ``make mlflow-venv``)
-as a subprocess that prints JSON; raw ``sqlite3`` ``executemany`` into an
-equivalent table is the physical limit. Searches are the median of 5 calls.
+as a subprocess that prints JSON; raw ``sqlite3`` inserts (50 rows per
+``INSERT``, ~2x ``executemany``) into an equivalent table are the physical limit. Searches are the median of 5 calls.
 Every ratio compares the same sizes on both sides (MLflow at its sizes, as it
 is ~100x slower; ours again at those sizes), and logging modes are named:
 synchronous (each call written before it returns, MLflow's default) or
@@ -125,7 +125,7 @@ def _fill_search_store(lc, count: int) -> None:  # type: ignore[no-untyped-def]
 
 
 def bench_raw(points: int) -> dict[str, float]:
-    """Raw sqlite3 executemany into a table shaped like ours (same index, WAL, synchronous=NORMAL)."""
+    """Raw sqlite3 inserts into a table shaped like ours (same index, WAL, synchronous=NORMAL)."""
     with tempfile.TemporaryDirectory() as tmp:
         conn = sqlite3.connect(Path(tmp) / "raw.db", isolation_level=None)
         conn.execute("PRAGMA journal_mode = WAL")
@@ -134,10 +134,13 @@ def bench_raw(points: int) -> dict[str, float]:
         conn.execute("CREATE INDEX metrics_by_run_key ON metrics (run_id, key, step)")
         run_id = "0" * 32
         now = int(time.time() * 1000)
-        rows = [(run_id, "loss", 1.0 / (i + 1), now, i) for i in range(points)]
+        # 50 rows per INSERT, as the store writes: ~2x executemany, the fastest way through sqlite3 we know.
+        values = [v for i in range(points) for v in (run_id, "loss", 1.0 / (i + 1), now, i)]
+        insert = "INSERT INTO metrics VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * 50)
         start = time.perf_counter()
         conn.execute("BEGIN")
-        conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
+        for first in range(0, len(values), 250):
+            conn.execute(insert, values[first : first + 250])
         conn.execute("COMMIT")
         rate = points / (time.perf_counter() - start)
     return {"log_metric loop, buffered (points/s)": rate, "bulk log_metrics (points/s)": rate}
@@ -269,7 +272,7 @@ def main() -> None:
         vs_raw = f"{limit / mine:.2f}x" if (limit and mine) else "-"
         print(f"{key:<46}{fmt(mine):>12}{fmt(limit):>13}{vs_raw:>9}  {target}")
     print(f"filtered search matched {ours.get('filtered search matched', 0):.0f} of {search:,} runs")
-    print("'vs raw' is how many times slower than raw executemany (same points, same table shape).")
+    print("'vs raw' is how many times slower than raw inserts (same points, same table shape).")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -43,6 +44,8 @@ T = TypeVar("T")
 HISTORY_CHUNK = 1 << 16
 # Runs per piece of ``search_run_lines``: ~5 MB of text, so the text alive at once stays small.
 FRAME_CHUNK = 5_000
+_POINTS_PER_INSERT = 50
+_INSERT_POINTS = "INSERT INTO metrics VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * _POINTS_PER_INSERT)
 _IN_BATCH = 10_000  # run ids per IN (...): SQLite binds at most 32,766 values
 # A point's value as text numpy reads back as the same double: SQLite's own
 # conversion keeps 15 digits; NaN is stored as NULL.
@@ -599,7 +602,14 @@ class TrackingStore:
             if best is None or step > best[4] or (step == best[4] and timestamp >= best[3]):
                 latest[run_id, key] = point
         with self.db.write() as conn:
-            conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", points)
+            # 50 points per INSERT: executemany's cost per row (a reset and five binds through
+            # Python) was half of a flush; one statement of many rows writes ~2x as fast.
+            whole = len(points) - len(points) % _POINTS_PER_INSERT
+            values = list(chain.from_iterable(points[:whole]))
+            per_insert = 5 * _POINTS_PER_INSERT
+            for first in range(0, len(values), per_insert):
+                conn.execute(_INSERT_POINTS, values[first : first + per_insert])
+            conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", points[whole:])
             conn.executemany(
                 "INSERT INTO latest_metrics VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value,"
