@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sqlite3
 from pathlib import Path
 
@@ -142,7 +143,10 @@ def test_a_store_made_before_run_lines_gets_them_on_open(tmp_path: Path, monkeyp
         old.tracking.log_metrics([(parent, "up", math.inf, 1, 0), (parent, "loss", 0.25, 1, 0), (child, "nan", math.nan, 1, 0)])
         old.tracking.update_run(child, status="FINISHED", end_time=5)
         old.tracking.set_run_stage(gone, "deleted")
-        old.db.connection().execute("UPDATE runs SET artifact_location = 'imported/ünï \"q' WHERE run_id = ?", [child])
+        conn = old.db.connection()
+        conn.execute("UPDATE runs SET artifact_location = 'imported/ünï \"q' WHERE run_id = ?", [child])
+        conn.execute("INSERT INTO runs (run_id, experiment_id, status, start_time, artifact_location)"
+                     " VALUES ('odd ïd', ?1, 'FINISHED', 1, 'artifacts/' || ?1 || '/odd ïd')", [experiment_id])  # fmt: skip
         rows = old.db.query("SELECT rowid, * FROM runs ORDER BY rowid")
         old.db.close()
     store = Store(tmp_path / "s")
@@ -153,10 +157,10 @@ def test_a_store_made_before_run_lines_gets_them_on_open(tmp_path: Path, monkeyp
     assert store.db.query("PRAGMA foreign_key_check") == [] and store.db.query("PRAGMA integrity_check") == [("ok",)]
     client = lc.Client(store)
     frame = client.search_runs_frame([experiment_id], run_view_type=lc.ViewType.ALL).set_index("run_id")
-    assert sorted(frame.index) == sorted([gone, child, parent])
+    assert sorted(frame.index) == sorted([gone, child, parent, "odd ïd"])
     assert frame.loc[parent, "metrics.up"] == math.inf and frame.loc[parent, "params.name"] == 'qu"ote'
     assert (frame.loc[child, "status"], frame.loc[child, "end_time"].value // 10**6) == ("FINISHED", 5)
-    for run_id in (parent, child):  # the usual folder (left out of the line) and an imported one
+    for run_id in (parent, child, "odd ïd"):  # the usual folder (left out of the line), an imported one, a quoted one
         assert frame.loc[run_id, "artifact_uri"] == client.get_run(run_id).info.artifact_uri
     assert frame.loc[child, "artifact_uri"].endswith("/imported/%C3%BCn%C3%AF%20%22q")  # quoted, as Path.as_uri does
     store.tracking.update_run(parent, status="KILLED", end_time=9)  # the line follows the row after the migration too
@@ -169,7 +173,8 @@ def row_line(row: tuple) -> str:
     """The JSON line m0018 keeps for a runs row read as ``rowid, *`` (its columns before m0018)."""
     (_, run_id, experiment_id, _, status, start, end, _, _, _, location, _, _, params, metrics, tags, *_) = row
     head = {"run_id": run_id, "experiment_id": experiment_id, "status": status, "start_time": start, "end_time": end}
-    if location != f"artifacts/{experiment_id}/{run_id}":
+    plain = re.fullmatch(r"[0-9A-Za-z_-]+", run_id) and re.fullmatch(r"[0-9A-Za-z_-]+", experiment_id)
+    if location != f"artifacts/{experiment_id}/{run_id}" or not plain:
         head["artifact_location"] = location
     metrics = metrics.replace(':"Infinity"', ":Infinity").replace(':"-Infinity"', ":-Infinity")
     return f'{{"r":{json.dumps(head, separators=(",", ":"), ensure_ascii=False)},"m":{metrics},"p":{params},"t":{tags}}}'

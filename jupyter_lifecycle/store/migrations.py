@@ -872,9 +872,11 @@ def m0018_run_lines(conn: sqlite3.Connection) -> None:
             heartbeat_time INTEGER,
             -- Infinity metrics are the strings "Infinity"/"-Infinity" in metrics_json
             -- and the bare tokens (which Arrow's JSON reader takes) here. The artifact
-            -- folder is left out when it is the usual one: 12% less text to parse.
+            -- folder is left out when it is the usual one and needs no quoting in a URI:
+            -- 12% less text to parse.
             line_json TEXT GENERATED ALWAYS AS (
                 '{"r":' || CASE WHEN artifact_location = 'artifacts/' || experiment_id || '/' || run_id
+                        AND run_id NOT GLOB '*[^0-9A-Za-z_-]*' AND experiment_id NOT GLOB '*[^0-9A-Za-z_-]*'
                     THEN json_object('run_id', run_id, 'experiment_id', experiment_id, 'status', status,
                         'start_time', start_time, 'end_time', end_time)
                     ELSE json_object('run_id', run_id, 'experiment_id', experiment_id, 'status', status,

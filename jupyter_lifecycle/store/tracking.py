@@ -937,7 +937,7 @@ class TrackingStore:
         end_time[, artifact_location]}, "m": metrics, "p": params, "t":
         tags}`` (infinities as the JSON tokens ``Infinity``/``-Infinity``;
         ``artifact_location`` only when it is not ``artifacts/<experiment
-        id>/<run id>``),
+        id>/<run id>`` of letters, digits, ``_`` and ``-``),
         kept by SQLite on the run's row (``runs.line_json``, migration
         m0018). Python then holds one string per run, never one object per
         value, and never all the text at once: reading 100,000 runs stays

@@ -788,25 +788,22 @@ def runs_frame_from_lines(
 
 
 def _artifact_uris(table: pa.Table, home_uri: str, artifact_uri: Callable[[str], str]) -> pa.ChunkedArray:
-    """Each run's artifact URI: a line names its folder only when it is not artifacts/<experiment id>/<run id>."""
+    """Each run's artifact URI. A line names its folder only when it is not artifacts/<experiment
+    id>/<run id> of letters, digits, ``_`` and ``-``, which a URI takes as it is (m0018)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     text = pa.large_string()
-    folders = pc.binary_join_element_wise(pa.scalar("artifacts", text), table.column("experiment_id"),
-                                          table.column("run_id"), pa.scalar("/", text))  # fmt: skip
-    quoted = pc.invert(pc.match_substring_regex(folders, "^artifacts/[0-9A-Za-z_-]+/[0-9A-Za-z_-]+$"))
-    if "artifact_location" in table.column_names:
-        named = table.column("artifact_location").cast(text)
-        folders = pc.coalesce(named, folders)
-        quoted = pc.or_(quoted, pc.is_valid(named))
-    uris = pc.binary_join_element_wise(pa.scalar(home_uri, text), folders, pa.scalar("/", text)).combine_chunks()
-    rare = np.flatnonzero(quoted.to_numpy(zero_copy_only=False))
-    if len(rare):  # imported runs' folders: few, and quoted as Path.as_uri does
-        quoted_uris = pa.array([artifact_uri(folder) for folder in folders.take(rare).to_pylist()], text)
-        uris = pc.replace_with_mask(uris, quoted.combine_chunks(), quoted_uris)
-    return pa.chunked_array([uris])
+    uris = pc.binary_join_element_wise(pa.scalar(f"{home_uri}/artifacts", text), table.column("experiment_id"),
+                                       table.column("run_id"), pa.scalar("/", text)).combine_chunks()  # fmt: skip
+    if "artifact_location" not in table.column_names:
+        return pa.chunked_array([uris])
+    named = table.column("artifact_location").combine_chunks()
+    rare = np.flatnonzero(named.is_valid().to_numpy(zero_copy_only=False))
+    # An imported run's folder: few, and quoted as Path.as_uri does.
+    quoted = pa.array([artifact_uri(folder) for folder in named.take(rare).to_pylist()], text)
+    return pa.chunked_array([pc.replace_with_mask(uris, named.is_valid(), quoted)])
 
 
 def _parse_run_lines(text: bytes, longest: int, schema: pa.Schema | None) -> pa.Table:
