@@ -159,9 +159,18 @@ def in_subprocess(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def measure(task: dict[str, Any], repeats: int = 3) -> dict[str, float]:
-    """Median of ``repeats`` fresh subprocesses running ``task``."""
-    results = [in_subprocess(task) for _ in range(repeats)]
+    """Median of ``repeats`` fresh subprocesses running ``task``, each on a quiet disk."""
+    results = []
+    for _ in range(repeats):
+        settle()
+        results.append(in_subprocess(task))
     return {key: statistics.median(r[key] for r in results) for key in results[0]}
+
+
+def settle() -> None:
+    """Wait until what earlier steps wrote is on disk: filling a 100,000-run store leaves ~600 MB
+    for the kernel to write back, whose CPU time otherwise lands in the next measurement."""
+    os.sync()
 
 
 def _ms(result: dict[str, float]) -> str:
@@ -239,6 +248,7 @@ def main() -> None:
         rows.append(("create runs via the API (10 params + 5 metrics)", f"into {run_sizes[-1]:,} runs",
                      f"{created / made['seconds']:,.0f} runs/s (cpu {created / made['cpu']:,.0f})", "-", "-",
                      ">= 1,000 runs/s"))  # fmt: skip
+        settle()
         ours, raw, ratio = log_metric_rates(20_000 if args.quick else 200_000)
         rows.append(("log_metric loop (buffered, flushed)", "1 run", ours, raw, f"{ratio:.2f}x",
                      ">= 200,000 points/s"))  # fmt: skip
