@@ -22,6 +22,7 @@ from jupyter_lifecycle import config
 from jupyter_lifecycle.capture.notebook_path import find_notebook_path, path_from_servers
 from jupyter_lifecycle.capture.recorder import get_recorder
 from jupyter_lifecycle.store import open_store
+from jupyter_lifecycle.store.database import AUTOCHECKPOINT_PAGES
 from jupyter_lifecycle.tracking import fluent
 from tests.jupyter_process import running_jupyter
 
@@ -175,7 +176,7 @@ def test_load_twice_is_harmless_and_unload_removes_every_hook(home: Path) -> Non
         assert name not in shell.magics_manager.magics[kind]
     assert not lc.autologging.sklearn.is_enabled()
     assert get_recorder(shell) is None
-    assert open_store().db.connection().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    assert open_store().db.connection().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == AUTOCHECKPOINT_PAGES
 
 
 def test_notebook_path_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

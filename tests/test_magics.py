@@ -13,6 +13,7 @@ from IPython.utils.capture import capture_output
 import jupyter_lifecycle as lc
 from jupyter_lifecycle.notebook.magics import SUBCOMMANDS, LifecycleMagics
 from jupyter_lifecycle.store import open_store
+from jupyter_lifecycle.store.database import AUTOCHECKPOINT_PAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,7 +134,7 @@ def test_lifecycle_subcommands(ipython: Any, tmp_path: Path) -> None:
 
     assert autocheckpoint() == 0  # while recording, the background writer checkpoints the WAL
     _, out = run(ipython, "%lifecycle record off")
-    assert autocheckpoint() == 1000
+    assert autocheckpoint() == AUTOCHECKPOINT_PAGES  # the store's own setting again
     before = open_store().capture.counts()["cell_executions"]
     run(ipython, "x = 1")
     run(ipython, "%lifecycle record on")

@@ -29,11 +29,11 @@ from ..entities import RunTag
 from ..errors import StoreError
 from ..store import buffer as metric_buffers
 from ..store import trace_writer
+from ..store.database import AUTOCHECKPOINT_PAGES
 from ..tracking import fluent
 from .notebook_path import find_notebook_path
 
 MAX_ERROR_MESSAGE = 2000
-DEFAULT_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
 
 REVISION_TAG = "lifecycle.notebook.revision"
 """Tag holding the notebook revision a run started from (sha256 hex)."""
@@ -159,12 +159,13 @@ class CellRecorder:
         connection commits. While cells are recorded, the background cell
         writer commits after every cell, so its connection can do that work;
         the main thread's connection (the cell's metric commit) then never
-        does. Undone when recording stops or the extension unloads.
+        does. Undone (back to the store's setting) when recording stops or
+        the extension unloads.
         """
         store = self._store_cache
         if store is None:
             return
-        pages = 0 if defer and self.enabled else DEFAULT_AUTOCHECKPOINT_PAGES
+        pages = 0 if defer and self.enabled else AUTOCHECKPOINT_PAGES
         store.db.connection().execute(f"PRAGMA wal_autocheckpoint = {pages}")
 
     def _report(self, exc: Exception) -> None:

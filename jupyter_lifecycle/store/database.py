@@ -130,6 +130,9 @@ def _unstorable_values() -> Iterator[None]:
         raise InvalidInput(f"a number is outside SQLite's 64-bit integers ({-(2**63)} to {2**63 - 1}): {exc}") from None
 
 
+AUTOCHECKPOINT_PAGES = 4000
+"""WAL pages between checkpoints on every connection of the store (SQLite's default is 1,000)."""
+
 class Database:
     """One SQLite file, opened lazily per thread (and again after a fork)."""
 
@@ -193,7 +196,7 @@ class Database:
         # ids spread each run's rows over many pages, and a page changed by
         # several commits between checkpoints is copied back once. Creating
         # runs is about 25% faster. The size limit trims the WAL file after.
-        conn.execute("PRAGMA wal_autocheckpoint = 4000")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
         conn.execute("PRAGMA journal_size_limit = 67108864")
         # Searching many runs reads runs, params, metrics and tags in turn; the
         # default 2 MiB page cache evicts between them (about 15% slower at 10,000 runs).
