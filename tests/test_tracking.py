@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -62,6 +65,22 @@ def test_run_ids_of_consecutive_runs_differ_in_8_digits_and_sort_by_creation(hom
         assert ids == sorted(ids)
     conn = sqlite3.connect(home / "lifecycle.db")
     assert [r for (r,) in conn.execute("SELECT run_id FROM params ORDER BY run_id")] == sorted(ids)
+
+
+def test_a_process_forked_while_a_run_id_is_made_can_make_run_ids() -> None:
+    from jupyter_lifecycle.store import tracking
+
+    with tracking._tick_lock:  # as if another thread were inside new_run_id at the fork
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if len(tracking.new_run_id()) == 32 else 1)
+    deadline = time.monotonic() + 10
+    while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done == (0, 0):
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0, "the forked child hung or failed"
 
 
 def test_exception_marks_run_failed_and_ends_it(home: Path) -> None:

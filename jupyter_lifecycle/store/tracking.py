@@ -204,6 +204,15 @@ _last_tick = 0
 _tick_lock = threading.Lock()
 
 
+def _new_tick_lock() -> None:
+    global _tick_lock
+    _tick_lock = threading.Lock()  # a fork while another thread held it would leave the child's held for good
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_new_tick_lock)
+
+
 def new_run_id() -> str:
     """A new run id: 32 hex digits, the first 8 a clock, the other 24 random.
 
