@@ -20,23 +20,11 @@ itself; a local model of the same name that was never synced is a conflict.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from typing import Any
 
 from ..errors import LifecycleError, NotFound
 
 Importer = Any  # pull.Importer, which imports this module: named here only to read the signatures
-
-
-def pages(rest: Any, endpoint: str, body: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
-    """Every item of a paged GET endpoint of the server's REST API."""
-    token = None
-    while True:
-        page = rest.call("GET", endpoint, {**body, **({"page_token": token} if token else {})})
-        yield from page.get(key, [])
-        token = page.get("next_page_token")
-        if not token:
-            return
 
 
 def pull_registered_models(importer: Importer, runs: dict[str, dict[str, Any]]) -> None:

@@ -25,7 +25,7 @@ from ..errors import InvalidInput, LifecycleError, NotFound
 from ..store import Store, open_store
 from ..store.sync import read_mlflow_db
 from ..store.tracking import new_run_id
-from .models import pages, pull_registered_models
+from .models import pull_registered_models
 from .push import LOCAL_RUN_TAG, _digest
 from .report import SyncReport
 from .rest import RestClient
@@ -55,32 +55,15 @@ class ServerSource:
         return out
 
     def runs(self, experiment_id: str) -> list[dict[str, Any]]:
-        runs: list[dict[str, Any]] = []
-        token = None
-        while True:
-            body: dict[str, Any] = {"experiment_ids": [experiment_id], "max_results": 1000, "run_view_type": "ALL"}
-            if token:
-                body["page_token"] = token
-            page = self.rest.call("POST", "runs/search", body)
-            runs += page.get("runs", [])
-            token = page.get("next_page_token")
-            if not token:
-                return runs
+        body = {"experiment_ids": [experiment_id], "max_results": 1000, "run_view_type": "ALL"}
+        return list(self.rest.pages("POST", "runs/search", body, "runs"))
 
     def history(self, run: dict[str, Any]) -> list[tuple[str, float, int, int]]:
         points = []
         for metric in run["data"].get("metrics", []):
-            token = None
-            while True:
-                query = {"run_id": run["info"]["run_id"], "metric_key": metric["key"], "max_results": 25000}
-                if token:
-                    query["page_token"] = token
-                page = self.rest.call("GET", "metrics/get-history", query)
-                points += [(m["key"], _value(m.get("value", 0.0)), int(m.get("timestamp", 0)), int(m.get("step", 0)))
-                           for m in page.get("metrics", [])]  # fmt: skip
-                token = page.get("next_page_token")
-                if not token:
-                    break
+            query = {"run_id": run["info"]["run_id"], "metric_key": metric["key"], "max_results": 25000}
+            points += [(m["key"], _value(m.get("value", 0.0)), int(m.get("timestamp", 0)), int(m.get("step", 0)))
+                       for m in self.rest.pages("GET", "metrics/get-history", query, "metrics")]  # fmt: skip
         return points
 
     def files(self, run: dict[str, Any]) -> list[tuple[str, int]]:
@@ -90,12 +73,12 @@ class ServerSource:
         self.rest.download(run["info"]["artifact_uri"], path, target)
 
     def registered_models(self) -> list[dict[str, Any]]:
-        return list(pages(self.rest, "registered-models/search", {"max_results": 1000}, "registered_models"))
+        return list(self.rest.pages("GET", "registered-models/search", {"max_results": 1000}, "registered_models"))
 
     def model_versions(self, name: str) -> list[dict[str, Any]]:
         quoted = name.replace("'", "''")
-        return list(pages(self.rest, "model-versions/search", {"filter": f"name = '{quoted}'", "max_results": 1000},
-                          "model_versions"))  # fmt: skip
+        return list(self.rest.pages("GET", "model-versions/search", {"filter": f"name = '{quoted}'", "max_results": 1000},
+                                    "model_versions"))  # fmt: skip
 
     def version_location(self, version: dict[str, Any], model_id: str) -> str:
         if model_id:

@@ -250,16 +250,8 @@ class Pusher:
 
     def _remote_runs(self, remote_experiment: str, view: str = "ACTIVE_ONLY") -> Iterable[dict[str, Any]]:
         """The server's runs of one experiment, page after page."""
-        token = None
-        while True:
-            body: dict[str, Any] = {"experiment_ids": [remote_experiment], "max_results": 1000, "run_view_type": view}
-            if token:
-                body["page_token"] = token
-            page = self.rest.call("POST", "runs/search", body)
-            yield from page.get("runs", [])
-            token = page.get("next_page_token")
-            if not token:
-                return
+        body = {"experiment_ids": [remote_experiment], "max_results": 1000, "run_view_type": view}
+        return self.rest.pages("POST", "runs/search", body, "runs")
 
     # ---- runs ------------------------------------------------------------------
 
@@ -308,19 +300,11 @@ class Pusher:
         if found is None:
             return None
         if not found.get("__loaded__"):
-            token = None
-            while True:
-                body: dict[str, Any] = {"experiment_ids": [remote_experiment], "max_results": 1000,
-                                        "filter": f"tags.`{LOCAL_RUN_TAG}` LIKE '%'", "run_view_type": "ALL"}  # fmt: skip
-                if token:
-                    body["page_token"] = token
-                page = self.rest.call("POST", "runs/search", body)
-                for remote in page.get("runs", []):
-                    tags = {t["key"]: t["value"] for t in remote.get("data", {}).get("tags", [])}
-                    found[tags[LOCAL_RUN_TAG]] = remote["info"]["run_id"]
-                token = page.get("next_page_token")
-                if not token:
-                    break
+            body = {"experiment_ids": [remote_experiment], "max_results": 1000,
+                    "filter": f"tags.`{LOCAL_RUN_TAG}` LIKE '%'", "run_view_type": "ALL"}  # fmt: skip
+            for remote in self.rest.pages("POST", "runs/search", body, "runs"):
+                tags = {t["key"]: t["value"] for t in remote.get("data", {}).get("tags", [])}
+                found[tags[LOCAL_RUN_TAG]] = remote["info"]["run_id"]
             found["__loaded__"] = "1"
         return found.get(run_id)
 

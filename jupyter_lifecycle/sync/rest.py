@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -112,6 +113,17 @@ class RestClient:
 
     def _artifact_url(self, path: str) -> str:
         return f"{self.uri}/api/2.0/mlflow-artifacts/artifacts/{urllib.parse.quote(path)}"
+
+    def pages(self, method: str, endpoint: str, body: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
+        """Every item under ``key`` of a paged endpoint (``runs/search`` is a POST, the other searches GETs),
+        page after page by ``next_page_token``."""
+        token = None
+        while True:
+            page = self.call(method, endpoint, {**body, **({"page_token": token} if token else {})})
+            yield from page.get(key, [])
+            token = page.get("next_page_token")
+            if not token:
+                return
 
     def upload(self, artifact_uri: str, relative: str, source: Path) -> None:
         """Upload one file to ``artifact_uri/relative``."""

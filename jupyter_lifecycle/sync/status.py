@@ -9,24 +9,13 @@ brought here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..entities import ViewType
 from ..store import Store
 from .push import Pusher
 from .rest import RestClient
-
-
-def _pages(rest: RestClient, endpoint: str, body: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
-    token = None
-    while True:
-        page = rest.call("POST" if endpoint == "runs/search" else "GET", endpoint,
-                         {**body, **({"page_token": token} if token else {})})  # fmt: skip
-        yield from page.get(key, [])
-        token = page.get("next_page_token")
-        if not token:
-            return
 
 
 def compare(store: Store, uri: str, experiments: Sequence[str] | None = None) -> dict[str, Any]:
@@ -41,19 +30,19 @@ def compare(store: Store, uri: str, experiments: Sequence[str] | None = None) ->
                for what, k, label in report.items if what in ("updated", "deleted", "restored")]  # fmt: skip
     remote_only: list[dict[str, str]] = []
     local_names = {e.name for e in store.tracking.search_experiments(ViewType.ALL)}
-    for experiment in _pages(rest, "experiments/search", {"max_results": 1000}, "experiments"):
+    for experiment in rest.pages("GET", "experiments/search", {"max_results": 1000}, "experiments"):
         if experiment["name"] not in local_names and (not experiments or experiment["name"] in experiments):
             remote_only.append({"kind": "experiment", "label": experiment["name"]})
     runs = {remote_id for remote_id, _ in store.sync.mapped(rest.uri, "run").values()}
     for local_id, (remote_id, _) in store.sync.mapped(rest.uri, "experiment").items():
         if experiments and store.tracking.get_experiment(local_id).name not in experiments:
             continue
-        for run in _pages(rest, "runs/search", {"experiment_ids": [remote_id], "max_results": 1000}, "runs"):
+        for run in rest.pages("POST", "runs/search", {"experiment_ids": [remote_id], "max_results": 1000}, "runs"):
             if run["info"]["run_id"] not in runs:
                 remote_only.append({"kind": "run", "label": f"{run['info'].get('run_name') or ''} ({run['info']['run_id']})"})
     if not experiments:
         local_models = set(store.registry.model_names())
-        for model in _pages(rest, "registered-models/search", {"max_results": 1000}, "registered_models"):
+        for model in rest.pages("GET", "registered-models/search", {"max_results": 1000}, "registered_models"):
             if model["name"] not in local_models:
                 remote_only.append({"kind": "registered_model", "label": model["name"]})
     return {"remote": rest.uri, "local_only": local_only, "remote_only": remote_only, "changed": changed,

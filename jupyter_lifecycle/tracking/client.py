@@ -800,10 +800,11 @@ def _artifact_uris(table: pa.Table, home_uri: str, artifact_uri: Callable[[str],
     if "artifact_location" not in table.column_names:
         return pa.chunked_array([uris])
     named = table.column("artifact_location").combine_chunks()
-    rare = np.flatnonzero(named.is_valid().to_numpy(zero_copy_only=False))
+    valid = named.is_valid()
+    rare = np.flatnonzero(valid.to_numpy(zero_copy_only=False))
     # An imported run's folder: few, and quoted as Path.as_uri does.
     quoted = pa.array([artifact_uri(folder) for folder in named.take(rare).to_pylist()], text)
-    return pa.chunked_array([pc.replace_with_mask(uris, named.is_valid(), quoted)])
+    return pa.chunked_array([pc.replace_with_mask(uris, valid, quoted)])
 
 
 def _parse_run_lines(text: bytes, longest: int, schema: pa.Schema | None) -> pa.Table:
