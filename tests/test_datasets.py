@@ -314,12 +314,14 @@ def test_migration_adds_the_tables_to_an_old_store(tmp_path: Path, monkeypatch: 
     with monkeypatch.context() as m:
         m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:migrations.MIGRATIONS.index(migrations.m0007_datasets)])
         old = Store(tmp_path / "old")
-        run = old.tracking.create_run(old.tracking.create_experiment("e"), "r", None, {})
+        # A run as that schema held it (today's create_run writes columns of later migrations).
+        old.db.connection().execute("INSERT INTO runs (run_id, experiment_id, status, start_time, artifact_location)"
+                                    " VALUES ('r1', ?, 'FINISHED', 1, 'artifacts/r1')", [old.tracking.create_experiment("e")])  # fmt: skip
         old.db.close()
     store = Store(tmp_path / "old")
     assert "m0007_datasets" in {r[0] for r in store.db.query("SELECT name FROM schema_migrations")}
-    store.datasets.log_inputs(run.info.run_id, [DatasetInput(Dataset("d", "12345678", "local", '{"uri": "x"}'))])
-    assert store.datasets.run_inputs([run.info.run_id])[run.info.run_id].dataset_inputs[0].dataset.name == "d"
+    store.datasets.log_inputs("r1", [DatasetInput(Dataset("d", "12345678", "local", '{"uri": "x"}'))])
+    assert store.datasets.run_inputs(["r1"])["r1"].dataset_inputs[0].dataset.name == "d"
 
 
 def test_datasets_in_a_real_kernel(home: Path, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import sqlite3
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from hypothesis import strategies as st
 
 import jupyter_lifecycle as lc
 from jupyter_lifecycle.store import Store, migrations
+from jupyter_lifecycle.store import tracking as tracking_store
 
 KEYS = st.sampled_from(["a", "b", "c.d", "é/x"])
 VALUES = st.text(min_size=0, max_size=20)
@@ -65,7 +65,7 @@ def same_value(got: float, stored: object) -> bool:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations=OPERATIONS)
 def test_summaries_always_match_the_key_value_rows(client: lc.Client, operations: list[tuple]) -> None:
-    run_id = client.create_run(None, tags={"t0": "start"}).info.run_id
+    run_id = client.create_run(None, tags={"t0": "start", "é/x": 'q"uote,\nline'}).info.run_id
     for op, *args in operations:
         try:
             if op == "param":
@@ -89,7 +89,7 @@ def test_summaries_always_match_the_key_value_rows(client: lc.Client, operations
     assert same_metrics(run.data.metrics, stored["latest_metrics"])
     experiment_id = run.info.experiment_id
     row = client.search_runs_frame([experiment_id]).set_index("run_id").loc[run_id]
-    # The frame's own columns come from runs.line_json, which SQLite rewrites with the row (m0018).
+    # The frame's own columns come from runs.head_csv, which SQLite rewrites with the row (m0019).
     assert (row["status"], row["artifact_uri"]) == (run.info.status, run.info.artifact_uri)
     assert row["start_time"].value // 10**6 == run.info.start_time
     assert (row["end_time"].value // 10**6 if row["end_time"] is not pd.NaT else None) == run.info.end_time
@@ -99,6 +99,14 @@ def test_summaries_always_match_the_key_value_rows(client: lc.Client, operations
         assert row[f"tags.{key}"] == value
     frame_metrics = {key: row[f"metrics.{key}"] for key in stored["latest_metrics"]}
     assert same_metrics(frame_metrics, stored["latest_metrics"])
+    # What create_run wrote with the insert (no refresh) is what a refresh writes.
+    derived = "SELECT tags_json, tags_csv, tags_keys, params_csv, params_keys, metrics_csv, metrics_keys FROM runs WHERE run_id = ?"
+    before = client.store.db.query(derived, [run_id])
+    with client.store.db.write() as conn:
+        for refresh in tracking_store._REFRESH.values():
+            conn.execute(refresh, (run_id,))
+    after = client.store.db.query(derived, [run_id])
+    assert before[0][1:] == after[0][1:] and json.loads(before[0][0]) == json.loads(after[0][0])
 
 
 def test_a_store_made_before_summaries_gets_them_on_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,58 +139,70 @@ def test_a_store_made_before_summaries_gets_them_on_open(tmp_path: Path, monkeyp
     assert frame.loc[0, "metrics.up"] == math.inf and frame.loc[0, "params.name"] == "é"
 
 
-def test_a_store_made_before_run_lines_gets_them_on_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with monkeypatch.context() as m:
-        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[: migrations.MIGRATIONS.index(migrations.m0018_run_lines)])
+def test_a_store_made_before_run_csv_gets_it_on_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as m:  # a store as m0018 left it, with line_json
+        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[: migrations.MIGRATIONS.index(migrations.m0019_run_csv)])
         old = Store(tmp_path / "s")
         experiment_id = old.tracking.create_experiment("old")
-        parent = old.tracking.create_run(experiment_id, "parent", "ann", {"team": "a"}).info.run_id
-        child = old.tracking.create_run(experiment_id, "child", "ann", {}, parent_run_id=parent).info.run_id
-        gone = old.tracking.create_run(experiment_id, "gone", "ann", {}).info.run_id
-        old.tracking.log_params(parent, [("lr", "0.1"), ("name", 'qu"ote')])
-        old.tracking.log_metrics([(parent, "up", math.inf, 1, 0), (parent, "loss", 0.25, 1, 0), (child, "nan", math.nan, 1, 0)])
-        old.tracking.update_run(child, status="FINISHED", end_time=5)
-        old.tracking.set_run_stage(gone, "deleted")
-        conn = old.db.connection()
-        conn.execute("UPDATE runs SET artifact_location = 'imported/ünï \"q' WHERE run_id = ?", [child])
-        conn.execute("INSERT INTO runs (run_id, experiment_id, status, start_time, artifact_location)"
-                     " VALUES ('odd ïd', ?1, 'FINISHED', 1, 'artifacts/' || ?1 || '/odd ïd')", [experiment_id])  # fmt: skip
+        conn = old.db.connection()  # today's store methods write m0019's columns: plain SQL writes as m0018 did
+        parent, child, gone, odd = "a1", "b2", "c3", 'odd "ïd'
+        conn.executemany(
+            "INSERT INTO runs (run_id, experiment_id, status, start_time, end_time, parent_run_id, artifact_location,"
+            " lifecycle_stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(parent, experiment_id, "RUNNING", 3, None, None, f"artifacts/{experiment_id}/{parent}", "active"),
+             (child, experiment_id, "FINISHED", 2, 5, parent, 'imported/ünï "q', "active"),
+             (gone, experiment_id, "FINISHED", 1, 2, None, f"artifacts/{experiment_id}/{gone}", "deleted"),
+             (odd, experiment_id, "FINISHED", 1, None, None, f"artifacts/{experiment_id}/{odd}", "active")],
+        )  # fmt: skip
+        conn.executemany("INSERT INTO params VALUES (?, ?, ?)", [
+            (parent, "lr", "0.1"), (parent, "name", 'qu"ote'), (parent, "multi", "line\nnext, with comma")])  # fmt: skip
+        conn.executemany("INSERT INTO tags VALUES (?, ?, ?)", [(parent, "team", "a"), (child, "mlflow.runName", "child")])
+        conn.executemany("INSERT INTO latest_metrics VALUES (?, ?, ?, 1, 0)",
+                         [(parent, "up", math.inf), (parent, "loss", 0.25), (child, "nan", None)])  # fmt: skip
+        conn.execute(  # the JSON summaries, as the store wrote them then
+            "UPDATE runs SET params_json = (SELECT json_group_object(key, value) FROM params WHERE run_id = runs.run_id),"
+            " tags_json = (SELECT json_group_object(key, value) FROM tags WHERE run_id = runs.run_id),"
+            " metrics_json = (SELECT json_group_object(key, CASE WHEN value IS NULL THEN NULL"
+            " WHEN abs(value) > 1.7976931348623157e308 THEN CASE WHEN value > 0 THEN 'Infinity' ELSE '-Infinity' END"
+            " ELSE json(printf('%!.17g', value)) END) FROM latest_metrics WHERE run_id = runs.run_id)"
+        )
         rows = old.db.query("SELECT rowid, * FROM runs ORDER BY rowid")
+        assert old.db.query("SELECT name FROM pragma_table_xinfo('runs')")[-1] == ("line_json",)
         old.db.close()
     store = Store(tmp_path / "s")
     assert store.db.schema_version() == len(migrations.MIGRATIONS)
-    assert store.db.query("SELECT rowid, * FROM runs ORDER BY rowid") == [row + (row_line(row),) for row in rows]
+    migrated = store.db.query("SELECT rowid, * FROM runs ORDER BY rowid")
+    assert [row[: len(old_row) - 1] for row, old_row in zip(migrated, rows, strict=True)] == [row[:-1] for row in rows]
+    columns = [name for (name,) in store.db.query("SELECT name FROM pragma_table_xinfo('runs')")]
+    assert "line_json" not in columns and columns[-1] == "head_csv"
+    # The migration wrote what the store's own refresh writes.
+    conn = store.db.connection()
+    for (run_id,) in store.db.query("SELECT run_id FROM runs"):
+        for refresh in tracking_store._REFRESH.values():
+            conn.execute(refresh, (run_id,))
+    assert store.db.query("SELECT rowid, * FROM runs ORDER BY rowid") == migrated
     indexes = {name for (name,) in store.db.query("SELECT name FROM sqlite_schema WHERE tbl_name = 'runs' AND type = 'index'")}
     assert {"runs_by_experiment", "runs_by_parent", "runs_running"} <= indexes
     assert store.db.query("PRAGMA foreign_key_check") == [] and store.db.query("PRAGMA integrity_check") == [("ok",)]
     client = lc.Client(store)
     frame = client.search_runs_frame([experiment_id], run_view_type=lc.ViewType.ALL).set_index("run_id")
-    assert sorted(frame.index) == sorted([gone, child, parent, "odd ïd"])
+    assert sorted(frame.index) == sorted([gone, child, parent, odd])
     assert frame.loc[parent, "metrics.up"] == math.inf and frame.loc[parent, "params.name"] == 'qu"ote'
+    assert frame.loc[parent, "params.multi"] == "line\nnext, with comma" and pd_isna(frame.loc[child, "metrics.nan"])
     assert (frame.loc[child, "status"], frame.loc[child, "end_time"].value // 10**6) == ("FINISHED", 5)
-    for run_id in (parent, child, "odd ïd"):  # the usual folder (left out of the line), an imported one, a quoted one
+    assert pd_isna(frame.loc[odd, "end_time"]) and pd_isna(frame.loc[odd, "params.lr"])
+    for run_id in (parent, child, odd):  # the usual folder (left out of the head), an imported one, a quoted one
         assert frame.loc[run_id, "artifact_uri"] == client.get_run(run_id).info.artifact_uri
     assert frame.loc[child, "artifact_uri"].endswith("/imported/%C3%BCn%C3%AF%20%22q")  # quoted, as Path.as_uri does
-    store.tracking.update_run(parent, status="KILLED", end_time=9)  # the line follows the row after the migration too
+    store.tracking.update_run(parent, status="KILLED", end_time=9)  # the head follows the row after the migration too
     store.tracking.log_params(parent, [("new", "1")])
     row = client.search_runs_frame([experiment_id]).set_index("run_id").loc[parent]
     assert (row["status"], row["params.new"], row["params.lr"]) == ("KILLED", "1", "0.1")
 
 
-def row_line(row: tuple) -> str:
-    """The JSON line m0018 keeps for a runs row read as ``rowid, *`` (its columns before m0018)."""
-    (_, run_id, experiment_id, _, status, start, end, _, _, _, location, _, _, params, metrics, tags, *_) = row
-    head = {"run_id": run_id, "experiment_id": experiment_id, "status": status, "start_time": start, "end_time": end}
-    plain = re.fullmatch(r"[0-9A-Za-z_-]+", run_id) and re.fullmatch(r"[0-9A-Za-z_-]+", experiment_id)
-    if location != f"artifacts/{experiment_id}/{run_id}" or not plain:
-        head["artifact_location"] = location
-    metrics = metrics.replace(':"Infinity"', ":Infinity").replace(':"-Infinity"', ":-Infinity")
-    return f'{{"r":{json.dumps(head, separators=(",", ":"), ensure_ascii=False)},"m":{metrics},"p":{params},"t":{tags}}}'
-
-
 def test_frame_of_runs_with_different_keys_and_huge_values(client: lc.Client) -> None:
     experiment_id = client.create_experiment("mixed")
-    big = {f"p{i:03}": "x" * 6000 for i in range(300)}  # one JSON line of 1.8 MB, over Arrow's 1 MiB block
+    big = {f"p{i:03}": "x" * 6000 for i in range(300)}  # one CSV line of 1.8 MB, over Arrow's 1 MiB block
     first = client.create_run(experiment_id).info.run_id
     client.log_batch(first, params=[lc.Param(k, v) for k, v in big.items()])
     second = client.create_run(experiment_id).info.run_id

@@ -76,7 +76,7 @@ def test_selective_filter_starts_from_the_index(client: lc.Client, searched: str
 
 
 @pytest.mark.parametrize("chunk", [tracking_store.FRAME_CHUNK, 1, 2])
-def test_runs_frame_from_json_lines_equals_frame_from_rows(
+def test_runs_frame_from_csv_equals_frame_from_rows(
     client: lc.Client, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
     """Keys first seen in a later piece, NaN then numbers, infinities, an 'Infinity' param, unicode."""

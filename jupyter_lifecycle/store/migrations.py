@@ -904,11 +904,85 @@ def m0018_run_lines(conn: sqlite3.Connection) -> None:
     )
 
 
+def m0019_run_csv(conn: sqlite3.Connection) -> None:
+    """Each run's DataFrame row as CSV instead of a JSON line, kept on its ``runs`` row (issue #14).
+
+    Arrow parses CSV 3-5x faster than JSON: reading all 100,000 runs into a
+    DataFrame took ~0.9 s of CPU, more than half of it parsing ``line_json``.
+    The row is now pieces that SQLite joins when it reads them:
+
+    - ``head_csv``, a STORED generated column: run id and experiment id
+      (quoted), status, start and end time (epoch ms; empty while running),
+      and the artifact folder, quoted, only when it is not ``artifacts/<experiment
+      id>/<run id>`` of letters, digits, ``_`` and ``-`` (else empty);
+    - ``metrics_csv``, ``params_csv``, ``tags_csv``: ``,value`` for each,
+      by key. A metric is 15 digits when those read back as the same double,
+      else 17; NaN is empty, infinities ``inf``/``-inf``. Params and tags are
+      quoted (``"`` doubled);
+    - ``metrics_keys``, ``params_keys``, ``tags_keys``: their keys as JSON
+      arrays, in the same order, made by the same query as the values.
+
+    The CSV and keys are derived like the JSON summaries (m0005): each write
+    to params, tags or latest metrics rewrites its kind's three columns in
+    its transaction. ``line_json`` goes. A generated column cannot be added
+    to a table, so ``runs`` is copied into a new one (its definition as
+    m0018 left it, up to ``line_json``), with its rowids and indexes.
+    """
+    (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone()
+    cut = sql.find("-- Infinity metrics are the strings")
+    if cut < 0:
+        raise StoreError(f"the runs table is not the one migration m0018 made; cannot migrate it: {sql[:200]!r}")
+    columns = sql[sql.index("(") + 1 : cut]
+    text_csv = """coalesce(group_concat(',"' || replace(value, '"', '""') || '"', ''), '')"""
+    _statements(
+        conn,
+        f"""
+        CREATE TABLE runs_with_csv ({columns}
+            metrics_csv TEXT NOT NULL DEFAULT '',
+            params_csv TEXT NOT NULL DEFAULT '',
+            tags_csv TEXT NOT NULL DEFAULT '',
+            metrics_keys TEXT NOT NULL DEFAULT '[]',
+            params_keys TEXT NOT NULL DEFAULT '[]',
+            tags_keys TEXT NOT NULL DEFAULT '[]',
+            head_csv TEXT GENERATED ALWAYS AS (
+                '"' || replace(run_id, '"', '""') || '","' || replace(experiment_id, '"', '""') || '",'
+                || status || ',' || start_time || ',' || coalesce(end_time, '') || ','
+                || CASE WHEN artifact_location = 'artifacts/' || experiment_id || '/' || run_id
+                        AND run_id NOT GLOB '*[^0-9A-Za-z_-]*' AND experiment_id NOT GLOB '*[^0-9A-Za-z_-]*'
+                    THEN '' ELSE '"' || replace(artifact_location, '"', '""') || '"' END
+            ) STORED
+        );
+        INSERT INTO runs_with_csv (rowid, run_id, experiment_id, run_name, status, start_time, end_time, user_id,
+            parent_run_id, notebook_path, artifact_location, lifecycle_stage, deleted_time, params_json,
+            metrics_json, tags_json, owner_host, owner_pid, heartbeat_time, metrics_csv, params_csv, tags_csv,
+            metrics_keys, params_keys, tags_keys)
+            SELECT rowid, run_id, experiment_id, run_name, status, start_time, end_time, user_id, parent_run_id,
+                notebook_path, artifact_location, lifecycle_stage, deleted_time, params_json, metrics_json,
+                tags_json, owner_host, owner_pid, heartbeat_time,
+                (SELECT coalesce(group_concat(',' || CASE WHEN value IS NULL THEN ''
+                    WHEN abs(value) > 1.7976931348623157e308 THEN CASE WHEN value > 0 THEN 'inf' ELSE '-inf' END
+                    WHEN abs(value) BETWEEN 1e-200 AND 1e200 AND CAST(printf('%!.15g', value) AS REAL) = value
+                    THEN printf('%!.15g', value) ELSE printf('%!.17g', value) END, ''), '')
+                    FROM latest_metrics WHERE run_id = runs.run_id),
+                (SELECT {text_csv} FROM params WHERE run_id = runs.run_id),
+                (SELECT {text_csv} FROM tags WHERE run_id = runs.run_id),
+                (SELECT json_group_array(key) FROM latest_metrics WHERE run_id = runs.run_id),
+                (SELECT json_group_array(key) FROM params WHERE run_id = runs.run_id),
+                (SELECT json_group_array(key) FROM tags WHERE run_id = runs.run_id)
+            FROM runs ORDER BY rowid;
+        DROP TABLE runs;
+        ALTER TABLE runs_with_csv RENAME TO runs;
+        CREATE INDEX runs_by_experiment ON runs (experiment_id, start_time);
+        CREATE INDEX runs_by_parent ON runs (parent_run_id);
+        CREATE INDEX runs_running ON runs (run_id) WHERE status = 'RUNNING'
+        """,
+    )
+
 MIGRATIONS: list[Migration] = [
     m0001_tracking, m0002_capture, m0003_models, m0004_registry, m0005_run_summaries, m0006_run_owners,
     m0007_datasets, m0008_logged_model_entities, m0009_traces, m0010_search_index, m0011_deployment_jobs,
     m0012_endpoints, m0013_prompts, m0014_assessments, m0015_sync, m0016_trace_speed,
-    m0017_trace_info, m0018_run_lines,
+    m0017_trace_info, m0018_run_lines, m0019_run_csv,
 ]
 """Applied in this order; each is recorded by its function name."""
 

@@ -42,7 +42,7 @@ T = TypeVar("T")
 # point) plus about three chunks of text; 1 << 18 points a chunk added ~40 MB
 # to a 1M-point read (issue #14) for no measurable speed.
 HISTORY_CHUNK = 1 << 16
-# Runs per piece of ``search_run_lines``: ~5 MB of text, so the text alive at once stays small.
+# Runs per piece of ``search_run_csv``: ~3 MB of text, so the text alive at once stays small.
 FRAME_CHUNK = 5_000
 _POINTS_PER_INSERT = 50
 _INSERT_POINTS = "INSERT INTO metrics VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * _POINTS_PER_INSERT)
@@ -121,30 +121,37 @@ _RUN_COLUMNS = (
 # Each run's params, latest metrics and tags as JSON objects, kept on its runs
 # row (migration m0005): reading them is one row per run instead of ~35.
 _RUN_DATA = "r.params_json, r.metrics_json, r.tags_json"
-# A metric value as a JSON number that reads back as the same double. SQLite's
+# A metric value as digits (JSON and CSV) that read back as the same double. SQLite's
 # own JSON keeps 15 digits, which changes most values (0.1234567890123456 ->
 # 0.123456789012346); 17 always suffice in the range metrics live in (beyond
 # 1e200 SQLite's printf may be one unit in the last place off). Outside
 # 1e-200..1e200 SQLite's own text-to-real conversion is too coarse to tell
 # whether 15 digits suffice (2.1187378592143898e-300 passed the test), so
 # 17 are written there. NaN is NULL.
-_METRIC_JSON = (
-    "CASE WHEN value IS NULL THEN NULL"
-    " WHEN abs(value) > 1.7976931348623157e308 THEN CASE WHEN value > 0 THEN 'Infinity' ELSE '-Infinity' END"
-    " WHEN abs(value) BETWEEN 1e-200 AND 1e200 AND CAST(printf('%!.15g', value) AS REAL) = value"
-    " THEN json(printf('%!.15g', value))"
-    " ELSE json(printf('%!.17g', value)) END"
+_METRIC_DIGITS = (
+    "CASE WHEN abs(value) BETWEEN 1e-200 AND 1e200 AND CAST(printf('%!.15g', value) AS REAL) = value"
+    " THEN printf('%!.15g', value) ELSE printf('%!.17g', value) END"
 )
-# Rewrite a run's JSON object from its key/value rows, inside the write that
-# changed them, so it can never disagree with them. Infinities become the
-# strings "Infinity"/"-Infinity": SQLite would write the invalid token Inf.
+_INFINITY = "abs(value) > 1.7976931348623157e308"
+_TEXT_CSV = "',\"' || replace(value, '\"', '\"\"') || '\"'"
+# Rewrite a run's JSON object, its CSV values and their keys (m0019) from its key/value
+# rows, inside the write that changed them, so they can never disagree with them. One
+# query makes all three, so the CSV values and the keys list the same keys in the same
+# order. In JSON, infinities become the strings "Infinity"/"-Infinity" (SQLite would
+# write the invalid token Inf); in CSV a metric is ",digits", NaN ",", infinities ",inf".
 _REFRESH = {
-    "params": "UPDATE runs SET params_json ="
-    " (SELECT json_group_object(key, value) FROM params WHERE run_id = ?1) WHERE run_id = ?1",
-    "tags": "UPDATE runs SET tags_json ="
-    " (SELECT json_group_object(key, value) FROM tags WHERE run_id = ?1) WHERE run_id = ?1",
-    "latest_metrics": f"UPDATE runs SET metrics_json = (SELECT json_group_object(key, {_METRIC_JSON})"
-    " FROM latest_metrics WHERE run_id = ?1) WHERE run_id = ?1",
+    "params": "UPDATE runs SET (params_json, params_csv, params_keys) = (SELECT json_group_object(key, value),"
+    f" coalesce(group_concat({_TEXT_CSV}, ''), ''), json_group_array(key) FROM params WHERE run_id = ?1)"
+    " WHERE run_id = ?1",
+    "tags": "UPDATE runs SET (tags_json, tags_csv, tags_keys) = (SELECT json_group_object(key, value),"
+    f" coalesce(group_concat({_TEXT_CSV}, ''), ''), json_group_array(key) FROM tags WHERE run_id = ?1)"
+    " WHERE run_id = ?1",
+    "latest_metrics": "UPDATE runs SET (metrics_json, metrics_csv, metrics_keys) = (SELECT json_group_object(key,"
+    f" CASE WHEN value IS NULL THEN NULL WHEN {_INFINITY} THEN CASE WHEN value > 0 THEN 'Infinity' ELSE '-Infinity'"
+    " END ELSE json(digits) END), coalesce(group_concat(',' || CASE WHEN value IS NULL THEN ''"
+    f" WHEN {_INFINITY} THEN CASE WHEN value > 0 THEN 'inf' ELSE '-inf' END ELSE digits END, ''), ''),"
+    f" json_group_array(key) FROM (SELECT key, value, {_METRIC_DIGITS} AS digits FROM latest_metrics"
+    " WHERE run_id = ?1)) WHERE run_id = ?1",
 }
 
 _KEYED_TABLES = {"metric": "latest_metrics", "param": "params", "tag": "tags"}
@@ -158,6 +165,21 @@ INDEX_DRIVE_SHARE = 8
 _PLAIN_LOCATION = re.compile(r"artifacts/[0-9A-Za-z_-]+/[0-9A-Za-z_-]+")
 # After the ORDER BY terms, so equal values keep one order: newest first, then by id.
 _TIE_BREAKERS = ("r.start_time DESC", "r.run_id")
+
+
+def _tag_summaries(tags: dict[str, str]) -> tuple[str, str, str]:
+    """A new run's ``tags_json``, ``tags_csv`` and ``tags_keys``, as ``_REFRESH["tags"]`` writes them.
+
+    Written with the run's insert: a refresh after it was a second write of
+    the row, ~10% of creating a run. Keys sort as SQLite's index does (by
+    code point, which is UTF-8's byte order).
+    """
+    keys = sorted(tags)
+    return (
+        json.dumps({key: tags[key] for key in keys}, ensure_ascii=False, separators=(",", ":")),
+        "".join(',"' + tags[key].replace('"', '""') + '"' for key in keys),
+        json.dumps(keys, ensure_ascii=False, separators=(",", ":")),
+    )
 
 
 def run_keyed(run_id_column: str) -> dict[str, str]:
@@ -423,12 +445,12 @@ class TrackingStore:
             # Inserted only into an active experiment: the check is part of the
             # insert, not a query of its own before it.
             inserted = conn.execute(
-                "INSERT INTO runs (run_id, experiment_id, run_name, status, start_time, user_id,"
-                " parent_run_id, notebook_path, artifact_location, tags_json, owner_host, owner_pid, heartbeat_time)"
-                " SELECT ?, experiment_id, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?, ?, ? FROM experiments"
-                " WHERE experiment_id = ? AND lifecycle_stage = 'active'",
-                (run_id, run_name, start, user_id, parent_run_id, notebook_path, location,
-                 json.dumps(tags), HOST, os.getpid(), now_ms(), experiment_id),
+                "INSERT INTO runs (run_id, experiment_id, run_name, status, start_time, user_id, parent_run_id,"
+                " notebook_path, artifact_location, tags_json, tags_csv, tags_keys, owner_host, owner_pid,"
+                " heartbeat_time) SELECT ?, experiment_id, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                " FROM experiments WHERE experiment_id = ? AND lifecycle_stage = 'active'",
+                (run_id, run_name, start, user_id, parent_run_id, notebook_path, location, *_tag_summaries(tags),
+                 HOST, os.getpid(), now_ms(), experiment_id),
             )
             if inserted.rowcount == 0:
                 experiment = self.get_experiment(experiment_id)  # NotFound for an unknown id
@@ -930,7 +952,7 @@ class TrackingStore:
                                                    max(0, offset - valued)]).fetchall()  # fmt: skip
         return rows
 
-    def search_run_lines(
+    def search_run_csv(
         self,
         experiment_ids: Sequence[str],
         filter_string: str | None = None,
@@ -938,27 +960,29 @@ class TrackingStore:
         max_results: int | None = None,
         order_by: list[str] | None = None,
         chunk: int | None = None,
-    ) -> Iterator[tuple[bytes, int]]:
-        """The runs ``search_run_rows`` finds as JSON lines for a DataFrame, ``chunk`` runs a piece.
+    ) -> Iterator[list[tuple[bytes, bytes]]]:
+        """The runs ``search_run_rows`` finds as CSV for a DataFrame, ``chunk`` runs a piece.
 
-        Each piece is the lines' UTF-8 text and its longest line's length.
-        Each line is ``{"r": {run_id, experiment_id, status, start_time,
-        end_time[, artifact_location]}, "m": metrics, "p": params, "t":
-        tags}`` (infinities as the JSON tokens ``Infinity``/``-Infinity``;
-        ``artifact_location`` only when it is not ``artifacts/<experiment
-        id>/<run id>`` of letters, digits, ``_`` and ``-``),
-        kept by SQLite on the run's row (``runs.line_json``, migration
-        m0018). Python then holds one string per run, never one object per
-        value, and never all the text at once: reading 100,000 runs stays
-        under ~50 MB besides the result (issue #14). The generator reads one
-        snapshot; consume it to the end.
+        Each run is ``(keys, line)`` as UTF-8 bytes, from what SQLite keeps on
+        the run's row (migration m0019). The line is ``"run id","experiment
+        id",status,start_time,end_time,artifact folder`` (end time empty while
+        running; the folder quoted, and empty when it is ``artifacts/<experiment
+        id>/<run id>`` of letters, digits, ``_`` and ``-``), then ``,value`` for
+        each metric, param and tag (metrics as numbers, NaN empty, infinities
+        ``inf``; params and tags quoted). ``keys`` is three JSON arrays, ``[metric
+        keys][param keys][tag keys]``, in the same order. Python then holds two strings per run,
+        never one object per value, and never all the text at once: reading
+        100,000 runs stays under ~50 MB besides the result (issue #14). The
+        generator reads one snapshot; consume it to the end.
         """
         self.reap_stale_runs()
         with self.db.read() as conn:
-            # As BLOBs the lines reach Python as the UTF-8 bytes SQLite holds: decoding each to str and
-            # encoding the piece back cost ~90 ms of CPU per 100,000 runs (issue #14).
-            sql, params = self._search_sql(conn, "CAST(r.line_json AS BLOB)", [], experiment_ids, filter_string,
-                                           view_type, max_results, order_by, 0)  # fmt: skip
+            # As BLOBs the text reaches Python as the UTF-8 bytes SQLite holds: decoding each to str and
+            # encoding it back cost ~90 ms of CPU per 100,000 runs (issue #14).
+            columns = ("CAST(r.metrics_keys || r.params_keys || r.tags_keys AS BLOB),"
+                       " CAST(r.head_csv || r.metrics_csv || r.params_csv || r.tags_csv AS BLOB)")
+            sql, params = self._search_sql(conn, columns, [], experiment_ids, filter_string, view_type,
+                                           max_results, order_by, 0)  # fmt: skip
             # Each page is read once here: a 32 MiB cache would only hold pages not read again,
             # and its memory was ~10% of the peak for 100,000 runs.
             cache = conn.execute("PRAGMA cache_size").fetchone()[0]
@@ -966,8 +990,7 @@ class TrackingStore:
             try:
                 cursor = conn.execute(sql, params)
                 while rows := cursor.fetchmany(chunk or FRAME_CHUNK):
-                    lines = [row[0] for row in rows]
-                    yield b"\n".join(lines), max(map(len, lines))
+                    yield rows
             finally:
                 conn.execute(f"PRAGMA cache_size = {int(cache)}")
 

@@ -628,8 +628,8 @@ class Client:
     ) -> pd.DataFrame:
         """Matching runs as a DataFrame with MLflow's columns (``params.*``, ``metrics.*``, ``tags.*``)."""
         self.flush()
-        chunks = self._tracking.search_run_lines(experiment_ids, filter_string, run_view_type, max_results, order_by)
-        return runs_frame_from_lines(chunks, self._tracking.home_uri, self._tracking.artifact_uri)
+        chunks = self._tracking.search_run_csv(experiment_ids, filter_string, run_view_type, max_results, order_by)
+        return runs_frame_from_csv(chunks, self._tracking.home_uri, self._tracking.artifact_uri)
 
     # ---- logged models (MLflow 3) ------------------------------------------
 
@@ -738,36 +738,32 @@ def runs_frame(rows: Sequence[Sequence[Any]], home: Path) -> pd.DataFrame:
     return pd.concat(parts, axis=1)
 
 
-def runs_frame_from_lines(
-    chunks: Iterable[tuple[bytes, int]], home_uri: str, artifact_uri: Callable[[str], str]
+def runs_frame_from_csv(
+    chunks: Iterable[list[tuple[bytes, bytes]]], home_uri: str, artifact_uri: Callable[[str], str]
 ) -> pd.DataFrame:
-    """MLflow's ``search_runs`` DataFrame from ``TrackingStore.search_run_lines``' JSON lines.
+    """MLflow's ``search_runs`` DataFrame from ``TrackingStore.search_run_csv``' pieces.
 
-    Arrow parses each chunk in C++ on a worker thread while SQLite reads the
-    next one, and the chunks are joined as Arrow tables, so no Python object
-    is made per value and only a chunk of text is alive at a time (issue
-    #14). The first chunk's keys give the later chunks an explicit schema
-    (inferring types costs a quarter of the parse); a key first seen later is
-    still inferred. A run without some metric, param or tag has a null there.
-    ``artifact_uri`` is ``home_uri`` + "/" + the run's usual folder, else
-    ``artifact_uri(folder)`` (an imported run's, quoted as ``Path.as_uri`` does).
+    Arrow parses each piece's CSV in C++ on a worker thread while SQLite
+    reads the next one, and the pieces are joined as Arrow tables, so no
+    Python object is made per value and only a piece of text is alive at a
+    time (issue #14). Runs with the same keys parse as one CSV; a run
+    without some metric, param or tag has a null there. ``artifact_uri`` is
+    ``home_uri`` + "/" + the run's usual folder, else ``artifact_uri(folder)``
+    (an imported run's, quoted as ``Path.as_uri`` does).
     """
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow as pa
 
     tables: list[pa.Table] = []
-    schema: pa.Schema | None = None
     with ThreadPoolExecutor(1, thread_name_prefix="runs-frame") as pool:
         pending = None
-        for text, longest in chunks:
+        for rows in chunks:
             if pending is not None:  # the piece before this one, parsed while SQLite read this one
-                parsed = pending.result()
-                schema = schema or _run_lines_schema(parsed)
-                tables.append(_flat_run_table(parsed))
-            pending = pool.submit(_parse_run_lines, text, longest, schema)
+                tables.append(pending.result())
+            pending = pool.submit(_parse_run_csv, rows)
         if pending is not None:
-            tables.append(_flat_run_table(pending.result()))
+            tables.append(pending.result())
     if not tables:
         return runs_frame([], Path("/"))
     table = pa.concat_tables(tables, promote_options="permissive")
@@ -777,19 +773,14 @@ def runs_frame_from_lines(
                     for name in sorted(n for n in table.column_names if n.startswith(prefix))]  # fmt: skip
     table = table.select(names)
     for name in ("start_time", "end_time"):
-        times = table.column(name).cast(pa.int64()).cast(pa.timestamp("ms", tz="UTC")).cast(pa.timestamp("us", tz="UTC"))
+        times = table.column(name).cast(pa.timestamp("ms", tz="UTC")).cast(pa.timestamp("us", tz="UTC"))
         table = table.set_column(names.index(name), name, times)
-    for i, name in enumerate(names):
-        if name.startswith("metrics."):
-            table = table.set_column(i, name, table.column(name).cast(pa.float64()))
-        elif not name.endswith("_time") and table.schema.field(name).type != pa.large_string():
-            table = table.set_column(i, name, table.column(name).cast(pa.large_string()))
     return table.to_pandas()
 
 
 def _artifact_uris(table: pa.Table, home_uri: str, artifact_uri: Callable[[str], str]) -> pa.ChunkedArray:
-    """Each run's artifact URI. A line names its folder only when it is not artifacts/<experiment
-    id>/<run id> of letters, digits, ``_`` and ``-``, which a URI takes as it is (m0018)."""
+    """Each run's artifact URI. A run's head names its folder only when it is not artifacts/<experiment
+    id>/<run id> of letters, digits, ``_`` and ``-``, which a URI takes as it is (m0019)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -797,61 +788,72 @@ def _artifact_uris(table: pa.Table, home_uri: str, artifact_uri: Callable[[str],
     text = pa.large_string()
     uris = pc.binary_join_element_wise(pa.scalar(f"{home_uri}/artifacts", text), table.column("experiment_id"),
                                        table.column("run_id"), pa.scalar("/", text)).combine_chunks()  # fmt: skip
-    if "artifact_location" not in table.column_names:
-        return pa.chunked_array([uris])
     named = table.column("artifact_location").combine_chunks()
     valid = named.is_valid()
     rare = np.flatnonzero(valid.to_numpy(zero_copy_only=False))
+    if not len(rare):
+        return pa.chunked_array([uris])
     # An imported run's folder: few, and quoted as Path.as_uri does.
     quoted = pa.array([artifact_uri(folder) for folder in named.take(rare).to_pylist()], text)
     return pa.chunked_array([pc.replace_with_mask(uris, valid, quoted)])
 
 
-def _parse_run_lines(text: bytes, longest: int, schema: pa.Schema | None) -> pa.Table:
-    import pyarrow as pa
-    from pyarrow import json as pa_json
-
-    # Blocks of 1 MiB parse on several threads; a block must hold the longest line.
-    block = max(1 << 20, longest + 1)
-    parse = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer") if schema else None
-    return pa_json.read_json(pa.py_buffer(text), read_options=pa_json.ReadOptions(block_size=block),
-                             parse_options=parse)  # fmt: skip
+_HEAD_TYPES = {"run_id": "text", "experiment_id": "text", "status": "text", "start_time": "int",
+               "end_time": "int", "artifact_location": "text"}  # fmt: skip
 
 
-def _run_lines_schema(table: pa.Table) -> pa.Schema:
-    """The parsed first chunk's schema with every metric a double and every param and tag a string.
+def _parse_run_csv(rows: list[tuple[bytes, bytes]]) -> pa.Table:
+    """One piece of ``search_run_csv``: one CSV per set of keys, in the search's order.
 
-    Strings are Arrow's ``large_string``, the type pandas keeps its strings
-    in: ``to_pandas`` then shares their buffers instead of copying them
-    (~30 MB less at the peak for 100,000 runs).
+    A piece's runs nearly always share their keys (one parse); runs with
+    other keys parse apart and are put back in order.
     """
+    import numpy as np
     import pyarrow as pa
 
-    fields = []
-    for field in table.schema:
-        if field.name == "r":  # end_time is null in a piece of RUNNING runs: name every type
-            fields.append(pa.field("r", pa.struct([(f.name, pa.int64() if f.name.endswith("_time") else
-                                                    pa.large_string()) for f in field.type])))  # fmt: skip
-            continue
-        kind = pa.float64() if field.name == "m" else pa.large_string()
-        fields.append(pa.field(field.name, pa.struct([pa.field(f.name, kind) for f in field.type])))
-    return pa.schema(fields)
+    groups: dict[bytes, list[int]] = {}
+    for position, (keys, _) in enumerate(rows):
+        groups.setdefault(keys, []).append(position)
+    parts, order = [], []
+    for keys, positions in groups.items():
+        metrics, params, tags = _three_arrays(keys.decode())
+        types = {**_HEAD_TYPES, **{f"metrics.{k}": "float" for k in metrics},
+                 **{f"params.{k}": "text" for k in params}, **{f"tags.{k}": "text" for k in tags}}  # fmt: skip
+        lines = [row[1] for row in rows] if len(groups) == 1 else [rows[i][1] for i in positions]
+        parts.append(_read_csv(lines, types))
+        order.extend(positions)
+    if len(parts) == 1:
+        return parts[0]
+    return pa.concat_tables(parts, promote_options="permissive").take(np.argsort(order))
 
 
-def _flat_run_table(table: pa.Table) -> pa.Table:
-    """The struct columns ``r``, ``m``, ``p``, ``t`` of parsed run lines as flat columns
-    (``run_id``..., ``metrics.<key>``, ``params.<key>``, ``tags.<key>``)."""
+def _three_arrays(text: str) -> list[list[str]]:
+    """The metric, param and tag keys of ``search_run_csv``: three JSON arrays one after another."""
+    decoder, arrays, end = json.JSONDecoder(), [], 0
+    for _ in range(3):
+        array, end = decoder.raw_decode(text, end)
+        arrays.append(array)
+    return arrays
+
+
+def _read_csv(lines: list[bytes], types: dict[str, str]) -> pa.Table:
+    """CSV lines with these columns: unquoted empty is null, quoted text is text (even ``""``)."""
     import pyarrow as pa
+    from pyarrow import csv
 
-    arrays, names = [], []
-    for column, prefix in (("r", ""), ("m", "metrics."), ("p", "params."), ("t", "tags.")):
-        struct = table.column(column).combine_chunks()
-        for index in range(struct.type.num_fields):
-            array = struct.field(index)
-            # A key the schema did not name (and the first chunk) parse as string: see _run_lines_schema.
-            arrays.append(array.cast(pa.large_string()) if array.type == pa.string() else array)
-            names.append(prefix + struct.type.field(index).name)
-    return pa.table(arrays, names=names)
+    kinds = {"text": pa.large_string(), "float": pa.float64(), "int": pa.int64()}
+    # Strings are Arrow's large_string, the type pandas keeps its strings in: to_pandas then
+    # shares their buffers instead of copying them (~30 MB less at the peak for 100,000 runs).
+    # Blocks of 1 MiB parse on several threads; a block must hold the longest line.
+    block = max(1 << 20, max(map(len, lines)) + 1)
+    return csv.read_csv(
+        pa.py_buffer(b"\n".join(lines)),
+        read_options=csv.ReadOptions(column_names=list(types), block_size=block),
+        parse_options=csv.ParseOptions(newlines_in_values=True),
+        convert_options=csv.ConvertOptions(column_types={name: kinds[kind] for name, kind in types.items()},
+                                           null_values=[""], strings_can_be_null=True,
+                                           quoted_strings_can_be_null=False),
+    )  # fmt: skip
 
 
 def _utc_times(epoch_ms: Sequence[int | None]) -> pd.DatetimeIndex:
