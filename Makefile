@@ -88,6 +88,7 @@ bench: install mlflow-venv
 	$(PY) benchmarks/bench_datasets.py
 	$(PY) benchmarks/bench_tracing.py
 	$(PY) benchmarks/bench_scale.py
+	$(PY) benchmarks/bench_runs_page.py
 	$(PY) benchmarks/bench_sync.py
 
 lint: install
