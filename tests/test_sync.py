@@ -313,6 +313,56 @@ client.delete_run([r for r in client.search_runs([exp]) if r.info.run_name == "r
     assert isinstance(seen, dict) and seen["del-a"]["stage"] == "active"
 
 
+def test_registry_deletions_are_pushed_and_theirs_are_conflicts(home: Path, server: MlflowServer) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_lifecycle.sync.status import compare
+
+    lc.set_experiment("registry-deletions")
+    with lc.start_run(run_name="trained") as run:
+        lc.sklearn.log_model(LogisticRegression().fit(X, [0, 0, 1, 0, 1, 1]), name="model")
+    client = lc.Client()
+    for name, count in (("kept", 2), ("gone", 1), ("edited", 1)):
+        for _ in range(count):
+            lc.register_model(f"runs:/{run.info.run_id}/model", name)
+    first = sync.push(server.uri, progress=False)
+    assert first.ok and first.created["registered_model"] == 3 and first.created["model_version"] == 4, str(first)
+    registry = """
+out = {m.name: sorted(int(v.version) for v in client.search_model_versions(f"name = '{m.name}'"))
+       for m in client.search_registered_models() if m.name in ("kept", "gone", "edited")}
+"""
+
+    # a version and a model deleted here are deleted there; the dry run and the status say so first
+    client.delete_model_version("kept", 2)
+    client.delete_registered_model("gone")
+    dry = sync.push(server.uri, dry_run=True, progress=False)
+    assert {("deleted", "model_version", "kept v2"), ("deleted", "registered_model", "gone")} <= set(dry.items)
+    status = compare(open_store(), server.uri)
+    assert {("model_version", "kept v2 (deleted here)"), ("registered_model", "gone (deleted here)")} <= \
+        {(e["kind"], e["label"]) for e in status["changed"]}  # fmt: skip
+    assert "gone" not in {e["label"] for e in status["remote_only"]}
+    assert server.mlflow(registry) == {"kept": [1, 2], "gone": [1], "edited": [1]}
+    pushed = sync.push(server.uri, progress=False)
+    assert pushed.ok and pushed.deleted == {"model_version": 1, "registered_model": 1}, str(pushed)
+    assert server.mlflow(registry) == {"kept": [1], "edited": [1]}
+    again = sync.push(server.uri, progress=False)
+    assert again.ok and not again.deleted and not again.created, str(again)
+
+    # someone's version in a model deleted here, and a version changed there: conflicts, nothing deleted
+    server.mlflow("""
+run_id = client.get_model_version("kept", "1").run_id
+client.create_model_version("kept", client.get_run(run_id).info.artifact_uri + "/theirs", run_id)
+client.update_model_version("edited", "1", description="theirs")
+""")
+    client.delete_registered_model("kept")
+    client.delete_model_version("edited", 1)
+    theirs = sync.push(server.uri, progress=False)
+    assert not theirs.ok and not theirs.deleted and len(theirs.conflicts) == 2, str(theirs)
+    assert any("'kept'" in c and "not pushed from here" in c for c in theirs.conflicts)
+    assert any("edited/1" in c and "changed on the server" in c for c in theirs.conflicts)
+    assert server.mlflow(registry) == {"kept": [1, 3], "edited": [1]}
+
+
 def test_dry_run_sends_nothing_and_experiment_filter(home: Path, server: MlflowServer) -> None:
     lc.set_experiment("dry-a")
     with lc.start_run():

@@ -53,6 +53,12 @@ class SyncStore:
                 (remote, kind, local_id, remote_id, json.dumps(state, sort_keys=True), now_ms()),
             )
 
+    def forget(self, remote: str, kind: str, local_ids: Sequence[str]) -> None:
+        """Drop mappings: their objects are gone on both sides (a local deletion pushed)."""
+        with self.db.write() as conn:
+            conn.executemany("DELETE FROM sync_objects WHERE remote = ? AND kind = ? AND local_id = ?",
+                             [(remote, kind, local_id) for local_id in local_ids])  # fmt: skip
+
     def remotes(self) -> list[tuple[str, int, int]]:
         """``(remote, objects, last synced time)`` of every remote this store was synced with."""
         return [tuple(r) for r in self.db.query(  # type: ignore[misc]

@@ -435,10 +435,8 @@ class Pusher:
         if self.dry_run:
             self.report.count("deleted", "run", label=label)
             return
-        try:
-            remote = self.rest.call("GET", "runs/get", {"run_id": remote_id})["run"]
-        except NotFound:
-            remote = {"info": {"lifecycle_stage": "deleted"}}  # gone there too (MLflow's gc)
+        # gone there too (MLflow's gc): as deleted
+        remote = self._found("runs/get", {"run_id": remote_id}, "run") or {"info": {"lifecycle_stage": "deleted"}}
         if remote["info"].get("lifecycle_stage") != "deleted":
             changed = self._remote_changes(run, remote, state, state.get("tags", {}))
             if changed and state.get("stage") != "deleted":
@@ -640,6 +638,72 @@ class Pusher:
             if scoped and not any(v.run_id in run_ids for v in versions):
                 continue
             self._guard(f"registered model {name!r}", partial(self._push_model, name, versions))
+        if self.names is None:  # a push of some experiments leaves the rest of the registry alone
+            self._push_registry_deletions()
+
+    def _push_registry_deletions(self) -> None:
+        """Delete on the server the models and versions pushed from here and deleted here since."""
+        registry = self.store.registry
+        names = set(registry.model_names())
+        versions = {f"{v.name}/{v.version}" for v in registry.search_model_versions(None, None, None)}
+        for name, (_, state) in self.store.sync.mapped(self.remote, "registered_model").items():
+            if name not in names and not state.get("pulled"):
+                self._guard(f"registered model {name!r}", partial(self._delete_model, name, state))
+        for key, (remote_version, state) in self.store.sync.mapped(self.remote, "model_version").items():
+            name = key.rsplit("/", 1)[0]
+            if name in names and key not in versions and not state.get("pulled"):
+                self._guard(f"model version {key}", partial(self._delete_version, key, remote_version, state))
+
+    def _found(self, endpoint: str, body: dict[str, Any], key: str) -> dict[str, Any] | None:
+        """The server's object (``GET endpoint``), or ``None`` when it has none."""
+        try:
+            found: dict[str, Any] = self.rest.call("GET", endpoint, body)[key]
+        except NotFound:
+            return None
+        return found
+
+    def _delete_model(self, name: str, state: dict[str, Any]) -> None:
+        """``registered-models/delete``, unless someone else changed the model there or added versions to it."""
+        if self.dry_run:
+            self.report.count("deleted", "registered_model", label=name)
+            return
+        remote = self._found("registered-models/get", {"name": name}, "registered_model")
+        if remote is not None:  # else gone there too
+            theirs = [v["version"] for v in self.rest.pages("GET", "model-versions/search", {"filter": f"name = '{name}'"},
+                                                             "model_versions")
+                      if LOCAL_VERSION_TAG not in {t["key"] for t in v.get("tags", [])}]  # fmt: skip
+            changed = (remote.get("description") or "") != state.get("description", "") or \
+                {t["key"]: t["value"] for t in remote.get("tags", [])} != state.get("tags", {})  # fmt: skip
+            if theirs or changed:
+                why = f"holds version(s) {', '.join(theirs)} not pushed from here" if theirs else \
+                    "its description or tags were changed there since the last push"  # fmt: skip
+                self.report.conflict(f"registered model {name!r} was deleted here, but on the server it {why}: "
+                                     "not deleted there")  # fmt: skip
+                return
+            self.rest.call("DELETE", "registered-models/delete", {"name": name})
+        prefix = f"{name}/"
+        self.store.sync.forget(self.remote, "model_version",
+                               [key for key in self.store.sync.mapped(self.remote, "model_version") if key.startswith(prefix)])  # fmt: skip
+        self.store.sync.forget(self.remote, "registered_model", [name])
+        self.report.count("deleted", "registered_model")
+
+    def _delete_version(self, key: str, remote_version: str, state: dict[str, Any]) -> None:
+        """``model-versions/delete``, unless its stage, description or tags were changed there since the last push."""
+        name, number = key.rsplit("/", 1)
+        if self.dry_run:
+            self.report.count("deleted", "model_version", label=f"{name} v{number}")
+            return
+        remote = self._found("model-versions/get", {"name": name, "version": remote_version}, "model_version")
+        if remote is not None:  # else gone there too
+            tags = {t["key"]: t["value"] for t in remote.get("tags", []) if t["key"] != LOCAL_VERSION_TAG}
+            if (remote.get("current_stage"), remote.get("description") or "", tags) != \
+                    (state.get("stage"), state.get("description"), state.get("tags")):  # fmt: skip
+                self.report.conflict(f"model version {key} (remote {remote_version}) was deleted here, but its stage, "
+                                     "description or tags were changed on the server since the last push: not deleted there")  # fmt: skip
+                return
+            self.rest.call("DELETE", "model-versions/delete", {"name": name, "version": remote_version})
+        self.store.sync.forget(self.remote, "model_version", [key])
+        self.report.count("deleted", "model_version")
 
     def _push_model(self, name: str, versions: Iterable[Any]) -> None:
         model = self.store.registry.get_registered_model(name)

@@ -41,7 +41,8 @@ def compare(store: Store, uri: str, experiments: Sequence[str] | None = None) ->
             if run["info"]["run_id"] not in runs:
                 remote_only.append({"kind": "run", "label": f"{run['info'].get('run_name') or ''} ({run['info']['run_id']})"})
     if not experiments:
-        local_models = set(store.registry.model_names())
+        # A model deleted here and not yet there is in "changed" (deleted here), not "remote only".
+        local_models = set(store.registry.model_names()) | set(store.sync.mapped(rest.uri, "registered_model"))
         for model in rest.pages("GET", "registered-models/search", {"max_results": 1000}, "registered_models"):
             if model["name"] not in local_models:
                 remote_only.append({"kind": "registered_model", "label": model["name"]})
