@@ -920,7 +920,8 @@ def m0019_run_csv(conn: sqlite3.Connection) -> None:
       else 17; NaN is empty, infinities ``inf``/``-inf``. Params and tags are
       quoted (``"`` doubled);
     - ``metrics_keys``, ``params_keys``, ``tags_keys``: their keys as JSON
-      arrays, in the same order, made by the same query as the values.
+      arrays, in the same order (here both read the kind's rows by key; the
+      store's refresh makes both in one query).
 
     The CSV and keys are derived like the JSON summaries (m0005): each write
     to params, tags or latest metrics rewrites its kind's three columns in
@@ -977,6 +978,7 @@ def m0019_run_csv(conn: sqlite3.Connection) -> None:
         CREATE INDEX runs_running ON runs (run_id) WHERE status = 'RUNNING'
         """,
     )
+
 
 MIGRATIONS: list[Migration] = [
     m0001_tracking, m0002_capture, m0003_models, m0004_registry, m0005_run_summaries, m0006_run_owners,

@@ -681,9 +681,8 @@ class Pusher:
                                      "not deleted there")  # fmt: skip
                 return
             self.rest.call("DELETE", "registered-models/delete", {"name": name})
-        prefix = f"{name}/"
-        self.store.sync.forget(self.remote, "model_version",
-                               [key for key in self.store.sync.mapped(self.remote, "model_version") if key.startswith(prefix)])  # fmt: skip
+        versions = self.store.sync.mapped(self.remote, "model_version")  # "name/number", and a name may hold "/"
+        self.store.sync.forget(self.remote, "model_version", [key for key in versions if key.rsplit("/", 1)[0] == name])
         self.store.sync.forget(self.remote, "registered_model", [name])
         self.report.count("deleted", "registered_model")
 
