@@ -139,7 +139,7 @@ def test_pages_ordered_through_the_index_equal_the_full_sort(
     client.flush()
     tracking = client.store.tracking
     with tracking.db.read() as conn:
-        sql, params = tracking._search_sql(conn, "r.run_id", [], [searched], filter_string, lc.ViewType.ACTIVE_ONLY,
+        sql, params = tracking._search_sql(conn, "r.run_id", [searched], filter_string, lc.ViewType.ACTIVE_ONLY,
                                            None, order_by, 0)  # fmt: skip
         expected = [row[0] for row in conn.execute(sql, params)]
         used = tracking._keyed_order_rows(conn, "r.run_id", [searched], filter_string, lc.ViewType.ACTIVE_ONLY, 7,

@@ -888,7 +888,7 @@ class TrackingStore:
                                           order_by, offset)  # fmt: skip
             if rows is not None:
                 return rows
-            sql, params = self._search_sql(conn, columns, [], experiment_ids, filter_string,
+            sql, params = self._search_sql(conn, columns, experiment_ids, filter_string,
                                            view_type, max_results, order_by, offset)  # fmt: skip
             return conn.execute(sql, params).fetchall()
 
@@ -981,7 +981,7 @@ class TrackingStore:
             # encoding it back cost ~90 ms of CPU per 100,000 runs (issue #14).
             columns = ("CAST(r.metrics_keys || r.params_keys || r.tags_keys AS BLOB),"
                        " CAST(r.head_csv || r.metrics_csv || r.params_csv || r.tags_csv AS BLOB)")
-            sql, params = self._search_sql(conn, columns, [], experiment_ids, filter_string, view_type,
+            sql, params = self._search_sql(conn, columns, experiment_ids, filter_string, view_type,
                                            max_results, order_by, 0)  # fmt: skip
             # Each page is read once here: a 32 MiB cache would only hold pages not read again,
             # and its memory was ~10% of the peak for 100,000 runs.
@@ -998,7 +998,6 @@ class TrackingStore:
         self,
         conn: sqlite3.Connection,
         columns: str,
-        column_params: list[Any],
         experiment_ids: Sequence[str],
         filter_string: str | None,
         view_type: ViewType,
@@ -1006,7 +1005,7 @@ class TrackingStore:
         order_by: list[str] | None,
         offset: int,
     ) -> tuple[str, list[Any]]:
-        """The search query selecting ``columns`` (with ``column_params`` bound), and all its parameters."""
+        """The search query selecting ``columns``, and all its parameters."""
         conditions = parse_filter(filter_string)
         clauses, params = self._run_where(conditions)  # checks every condition before any query
         order, order_params = self._run_order(parse_order_by(order_by))
@@ -1023,7 +1022,7 @@ class TrackingStore:
         # prefers without statistics (issue #14).
         source = f"({driver}) c CROSS JOIN runs r ON r.run_id = c.run_id" if driver else "runs r"
         sql = f"SELECT {columns} FROM {source} WHERE {where} ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
-        return sql, [*column_params, *driver_params, *experiment_ids, *params, *order_params, limit, offset]
+        return sql, [*driver_params, *experiment_ids, *params, *order_params, limit, offset]
 
     @staticmethod
     def _index_driver(

@@ -76,9 +76,7 @@ class ServerSource:
         return list(self.rest.pages("GET", "registered-models/search", {"max_results": 1000}, "registered_models"))
 
     def model_versions(self, name: str) -> list[dict[str, Any]]:
-        quoted = name.replace("'", "''")
-        return list(self.rest.pages("GET", "model-versions/search", {"filter": f"name = '{quoted}'", "max_results": 1000},
-                                    "model_versions"))  # fmt: skip
+        return list(self.rest.model_versions(name))
 
     def version_location(self, version: dict[str, Any], model_id: str) -> str:
         if model_id:

@@ -669,8 +669,7 @@ class Pusher:
             return
         remote = self._found("registered-models/get", {"name": name}, "registered_model")
         if remote is not None:  # else gone there too
-            theirs = [v["version"] for v in self.rest.pages("GET", "model-versions/search", {"filter": f"name = '{name}'"},
-                                                             "model_versions")
+            theirs = [v["version"] for v in self.rest.model_versions(name)
                       if LOCAL_VERSION_TAG not in {t["key"] for t in v.get("tags", [])}]  # fmt: skip
             changed = (remote.get("description") or "") != state.get("description", "") or \
                 {t["key"]: t["value"] for t in remote.get("tags", [])} != state.get("tags", {})  # fmt: skip
@@ -779,8 +778,7 @@ class Pusher:
     def _existing_versions(self, name: str) -> dict[str, str]:
         """Remote versions of ``name`` made by an earlier push: local "name/version" -> remote version."""
         found: dict[str, str] = {}
-        body = {"filter": f"name = '{name}'", "max_results": 1000}
-        for version in self.rest.call("GET", "model-versions/search", body).get("model_versions", []):
+        for version in self.rest.model_versions(name):
             tags = {t["key"]: t["value"] for t in version.get("tags", [])}
             if LOCAL_VERSION_TAG in tags:
                 found[tags[LOCAL_VERSION_TAG]] = version["version"]

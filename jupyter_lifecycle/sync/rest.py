@@ -125,6 +125,12 @@ class RestClient:
             if not token:
                 return
 
+    def model_versions(self, name: str) -> Iterator[dict[str, Any]]:
+        """Every version of the registered model ``name`` on the server (``model-versions/search``, paged)."""
+        quoted = name.replace("'", "''")
+        yield from self.pages("GET", "model-versions/search", {"filter": f"name = '{quoted}'", "max_results": 1000},
+                              "model_versions")  # fmt: skip
+
     def upload(self, artifact_uri: str, relative: str, source: Path) -> None:
         """Upload one file to ``artifact_uri/relative``."""
         with open(source, "rb") as handle:

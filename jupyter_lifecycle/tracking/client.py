@@ -819,8 +819,7 @@ def _parse_run_csv(rows: list[tuple[bytes, bytes]]) -> pa.Table:
         metrics, params, tags = _three_arrays(keys.decode())
         types = {**_HEAD_TYPES, **{f"metrics.{k}": "float" for k in metrics},
                  **{f"params.{k}": "text" for k in params}, **{f"tags.{k}": "text" for k in tags}}  # fmt: skip
-        lines = [row[1] for row in rows] if len(groups) == 1 else [rows[i][1] for i in positions]
-        parts.append(_read_csv(lines, types))
+        parts.append(_read_csv([rows[i][1] for i in positions], types))
         order.extend(positions)
     if len(parts) == 1:
         return parts[0]
